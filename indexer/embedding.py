@@ -1,0 +1,106 @@
+"""The embedding model: resolve the configured name, convert the bundled default once, encode."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from indexer.config import DEFAULT_EMBEDDING_MODEL, Settings
+from indexer.textnorm import nfc
+
+log = logging.getLogger(__name__)
+_DEFAULT_FOLDER = "multilingual-e5-small"
+_convert_lock = threading.Lock()
+
+
+class Embedder(Protocol):
+    """What the index and the answer engine need from an embedding model."""
+
+    name: str
+    dim: int
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def offline_environment() -> None:
+    """Make a stray hub name fail fast instead of trying the network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
+def resolve_model_path(settings: Settings) -> str:
+    """The folder (or sentence-transformers name) to load; converts the bundled default if needed."""
+    name = settings.embedding_model.strip() or DEFAULT_EMBEDDING_MODEL
+    if name != DEFAULT_EMBEDDING_MODEL:
+        return name
+    from indexer import e5convert
+
+    target = settings.models_dir / _DEFAULT_FOLDER
+    with _convert_lock:
+        if not e5convert.is_complete(target):
+            log.info("converting the bundled multilingual-e5-small into %s (one time)", target)
+            e5convert.convert(target)
+    return str(target)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model with E5 query/passage prompts when the model defines them."""
+
+    def __init__(self, settings: Settings, threads: int | None = None) -> None:
+        offline_environment()
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        path = resolve_model_path(settings)
+        self.name = settings.embedding_model or DEFAULT_EMBEDDING_MODEL
+        self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        prompts = self.model.prompts or {}
+        if "query" not in prompts and "e5" in self.name.lower():
+            prompts = {"query": "query: ", "passage": "passage: "}
+            self.model.prompts = prompts
+        self._query_prompt = "query" if "query" in prompts else None
+        self._passage_prompt = "passage" if "passage" in prompts else None
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self.model.encode(
+            [nfc(t) for t in texts],
+            prompt_name=self._passage_prompt,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+        ).astype(np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.encode(
+            [nfc(t) for t in texts],
+            prompt_name=self._query_prompt,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        ).astype(np.float32)
+
+
+_cache: dict[str, SentenceTransformerEmbedder] = {}
+
+
+def get_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """One model per process and model name (loading costs seconds and ~800 MB)."""
+    key = f"{settings.embedding_model}|{settings.models_dir.resolve()}"
+    if key not in _cache:
+        _cache[key] = SentenceTransformerEmbedder(settings)
+    return _cache[key]

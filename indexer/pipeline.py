@@ -1,0 +1,297 @@
+"""Refresh and build: keep the Chroma collection in step with the files in KNOWLEDGE_DIR."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from indexer import chunking, loaders
+from indexer.config import DEFAULT_EMBEDDING_MODEL, Settings
+from indexer.manifest import Manifest
+from indexer.store import COLLECTION, ChunkStore, replace_collection
+
+log = logging.getLogger(__name__)
+ENCODE_GROUP = 256  # chunks embedded per model call; bounds memory on large refreshes
+
+Progress = Callable[[int, int], None]
+
+
+class IndexBusy(Exception):
+    """Another refresh holds the lock."""
+
+
+@dataclass
+class Summary:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (f"added {len(self.added)} · updated {len(self.updated)} · renamed {len(self.renamed)} · "
+                f"removed {len(self.removed)} · unchanged {self.unchanged} · failed {len(self.failed)} · "
+                f"{self.chunks_embedded} chunks embedded · {self.seconds:.1f} s")
+
+
+@dataclass
+class _Pending:
+    rel: str
+    sha: str
+    doc: loaders.LoadedDocument
+    chunks: list[chunking.Chunk]
+    kind: str                       # added | updated | renamed
+    old_rel: str | None = None
+
+
+def manifest_path(settings: Settings) -> Path:
+    return settings.index_dir / "manifest.json"
+
+
+def lock_for(settings: Settings) -> FileLock:
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(settings.index_dir / "refresh.lock"))
+
+
+def model_name(settings: Settings) -> str:
+    return settings.embedding_model or DEFAULT_EMBEDDING_MODEL
+
+
+def scan(root: Path) -> list[Path]:
+    """Knowledge files to index: supported types, not hidden, not `_draft`, not the root README."""
+    files = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or any(p.startswith((".", "_")) for p in rel.parts):
+            continue
+        if rel.as_posix().lower() == "readme.md":
+            continue
+        files.append(path)
+    return files
+
+
+def chunk_metadata(doc: loaders.LoadedDocument, sha: str, chunk: chunking.Chunk) -> dict:
+    meta = {k: doc.meta.get(k, "") for k in loaders.FIELDS}
+    meta.update(doc_id=doc.meta["id"], path=doc.meta["path"], section=chunk.section,
+                chunk_index=chunk.index, doc_hash=sha)
+    meta.pop("id")
+    return meta
+
+
+def chunk_id(doc_id: str, sha: str, index: int) -> str:
+    return f"{doc_id}::{sha[:12]}::{index:04d}"
+
+
+class Indexer:
+    """Runs refresh/build under the lock; the embedder is loaded only when something must be embedded."""
+
+    def __init__(self, settings: Settings, embedder_factory: Callable[[], object] | None = None,
+                 progress: Progress | None = None) -> None:
+        self.settings = settings
+        self._factory = embedder_factory
+        self._embedder = None
+        self.progress = progress
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            if self._factory is None:
+                from indexer.embedding import get_embedder
+
+                self._embedder = get_embedder(self.settings)
+            else:
+                self._embedder = self._factory()
+        return self._embedder
+
+    def refresh(self, wait: float = 600.0) -> Summary:
+        with self._locked(wait):
+            manifest = Manifest.load(manifest_path(self.settings))
+            if manifest.documents and (manifest.model != model_name(self.settings)
+                                       or manifest.chunker != chunking.CHUNKER_VERSION):
+                log.info("model or chunker changed: rebuilding from scratch")
+                return self._build()
+            store = ChunkStore(self.settings)
+            return self._sync(store, manifest)
+
+    def build(self, wait: float = 600.0) -> Summary:
+        with self._locked(wait):
+            return self._build()
+
+    # -- internals -------------------------------------------------------------
+    def _locked(self, wait: float):
+        lock = lock_for(self.settings)
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout as exc:
+            raise IndexBusy("another refresh is running; try again when it has finished") from exc
+        return _Release(lock)
+
+    def _build(self) -> Summary:
+        """Fill a fresh collection, then swap it in: queries use the old one until the end."""
+        shadow_name = f"{COLLECTION}-build-{int(time.time())}"
+        shadow = ChunkStore(self.settings, name=shadow_name)
+        fresh = Manifest(path=manifest_path(self.settings).with_name("manifest.build.json"))
+        try:
+            summary = self._sync(shadow, fresh)
+        except BaseException:
+            shadow.drop()
+            fresh.path.unlink(missing_ok=True)
+            raise
+        replace_collection(self.settings, shadow)
+        fresh.path.replace(manifest_path(self.settings))
+        return summary
+
+    def _sync(self, store: ChunkStore, manifest: Manifest) -> Summary:
+        started = time.perf_counter()
+        root = self.settings.knowledge_dir
+        if not root.is_dir():
+            raise FileNotFoundError(f"knowledge folder not found: {root}")
+        summary = Summary()
+        self._repair(store, manifest)
+        files = {p.relative_to(root).as_posix(): p for p in scan(root)}
+        gone = {rel: e for rel, e in manifest.documents.items() if rel not in files}
+        gone_by_sha = {e["sha256"]: rel for rel, e in gone.items()}
+        seen_ids = {e["doc_id"]: rel for rel, e in manifest.documents.items() if rel in files}
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        pending: list[_Pending] = []
+        for rel, path in files.items():
+            try:
+                size = path.stat().st_size
+                if size > max_bytes:
+                    raise loaders.LoadError(f"file is larger than {self.settings.max_file_mb:g} MB")
+                data = path.read_bytes()
+                sha = hashlib.sha256(data).hexdigest()
+                entry = manifest.documents.get(rel)
+                if entry and entry["sha256"] == sha:
+                    summary.unchanged += 1
+                    continue
+                doc = loaders.load(path, root, data)
+                owner = seen_ids.get(doc.meta["id"])
+                if owner and owner != rel:
+                    raise loaders.LoadError(f"duplicate id {doc.meta['id']!r} (already used by {owner})")
+                chunks = chunking.split(doc.text, doc.meta["title"])
+                if not chunks:
+                    raise loaders.LoadError("no text to index after splitting")
+            except loaders.LoadError as exc:
+                summary.failed.append({"path": rel, "reason": str(exc)})
+                continue
+            except OSError as exc:
+                summary.failed.append({"path": rel, "reason": f"cannot read the file ({exc.strerror or exc})"})
+                continue
+            seen_ids[doc.meta["id"]] = rel
+            for warning in doc.warnings:
+                log.warning("%s: %s", rel, warning)
+            old_rel = gone_by_sha.pop(sha, None) if not entry else None
+            kind = "updated" if entry else ("renamed" if old_rel else "added")
+            if old_rel:
+                gone.pop(old_rel, None)
+            pending.append(_Pending(rel, sha, doc, chunks, kind, old_rel))
+
+        for rel in gone:
+            store.delete_path(rel)
+            manifest.documents.pop(rel, None)
+            summary.removed.append(rel)
+        manifest.model = model_name(self.settings)
+        manifest.chunker = chunking.CHUNKER_VERSION
+        manifest.failed = summary.failed
+        manifest.save()
+
+        self._write(store, manifest, pending, summary)
+        manifest.last_refresh = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        manifest.failed = summary.failed
+        manifest.save()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _write(self, store: ChunkStore, manifest: Manifest, pending: list[_Pending], summary: Summary) -> None:
+        """Embed in large groups (throughput) and commit document by document (crash safety)."""
+        renamed = [p for p in pending if p.kind == "renamed"]
+        for item in renamed:
+            old = manifest.documents.get(item.old_rel or "")
+            reused = self._reuse(store, item, old) if old else None
+            if reused is None:
+                item.kind = "added"
+                continue
+            self._commit(store, manifest, item, reused)
+            store.delete_path(item.old_rel or "")
+            manifest.documents.pop(item.old_rel or "", None)
+            manifest.save()
+            summary.renamed.append(f"{item.old_rel} -> {item.rel}")
+        todo = [p for p in pending if p.kind != "renamed"]
+        total = sum(len(p.chunks) for p in todo)
+        done = 0
+        group: list[_Pending] = []
+        for item in todo + [None]:
+            if item is not None:
+                group.append(item)
+                if sum(len(p.chunks) for p in group) < ENCODE_GROUP:
+                    continue
+            if not group:
+                break
+            texts = [c.embedding_text(p.doc.meta["title"]) for p in group for c in p.chunks]
+            vectors = self.embedder.embed_passages(texts, batch_size=32)
+            offset = 0
+            for p in group:
+                n = len(p.chunks)
+                self._commit(store, manifest, p, vectors[offset : offset + n])
+                offset += n
+                (summary.updated if p.kind == "updated" else summary.added).append(p.rel)
+            summary.chunks_embedded += len(texts)
+            done += len(texts)
+            if self.progress:
+                self.progress(done, total)
+            group = []
+
+    def _reuse(self, store: ChunkStore, item: _Pending, old: dict) -> np.ndarray | None:
+        ids = [chunk_id(old["doc_id"], old["sha256"], i) for i in range(old.get("chunks", 0))]
+        if len(ids) != len(item.chunks):
+            return None
+        found = store.embeddings_for(ids)
+        if len(found) != len(ids):
+            return None
+        return np.stack([found[i] for i in ids])
+
+    def _commit(self, store: ChunkStore, manifest: Manifest, p: _Pending, vectors: np.ndarray) -> None:
+        ids = [chunk_id(p.doc.meta["id"], p.sha, c.index) for c in p.chunks]
+        store.upsert(ids, vectors, [c.text for c in p.chunks],
+                     [chunk_metadata(p.doc, p.sha, c) for c in p.chunks])
+        store.delete_path(p.rel, keep_hash=p.sha)
+        meta = p.doc.meta
+        manifest.documents[p.rel] = {
+            "doc_id": meta["id"], "title": meta["title"], "topic": meta["topic"], "sha256": p.sha,
+            "chunks": len(p.chunks), "last_reviewed": meta["last_reviewed"],
+            "effective_from": meta["effective_from"], "effective_to": meta["effective_to"],
+            "indexed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        manifest.save()
+
+    def _repair(self, store: ChunkStore, manifest: Manifest) -> None:
+        """Delete chunks the manifest does not know (left by a refresh that died half-way)."""
+        expected = {rel: e["sha256"] for rel, e in manifest.documents.items()}
+        orphans = [cid for cid, meta, _ in store.all_entries()
+                   if expected.get(meta.get("path", "")) != meta.get("doc_hash")]
+        if orphans:
+            log.warning("removing %d chunks left by an interrupted refresh", len(orphans))
+            store.delete_ids(orphans)
+
+
+class _Release:
+    def __init__(self, lock: FileLock) -> None:
+        self.lock = lock
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()

@@ -1,0 +1,135 @@
+"""Hybrid search over the chunk collection: dense (E5) + BM25 on diacritic-folded text, fused by RRF."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from indexer.config import Settings
+from indexer.manifest import Manifest
+from indexer.pipeline import manifest_path
+from indexer.restore import DiacriticRestorer
+from indexer.store import ChunkStore
+from indexer.textnorm import has_diacritics, nfc, tokens
+
+log = logging.getLogger(__name__)
+RRF_K = 60
+
+
+@dataclass
+class Candidate:
+    id: str
+    text: str
+    meta: dict[str, Any]
+    dense: float = 0.0
+    dense_rank: int | None = None
+    bm25: float = 0.0
+    bm25_rank: int | None = None
+    score: float = 0.0
+
+
+class KeywordIndex:
+    """BM25 (bm25s) over folded title + section + text of every chunk."""
+
+    def __init__(self, entries: list[tuple[str, dict, str]]) -> None:
+        import bm25s
+
+        self.ids = [e[0] for e in entries]
+        self.meta = [e[1] for e in entries]
+        self.text = [e[2] for e in entries]
+        corpus = [tokens(f"{m.get('title', '')} {m.get('section', '')} {t}") for _, m, t in entries]
+        self.vocab_source = corpus
+        self.retriever = bm25s.BM25(k1=1.2, b=0.75)
+        if entries:
+            self.retriever.index(corpus, show_progress=False)
+
+    def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+        if not self.ids or not query_tokens:
+            return []
+        k = min(k, len(self.ids))
+        docs, scores = self.retriever.retrieve([query_tokens], k=k, show_progress=False, n_threads=1)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+
+class HybridSearcher:
+    """Dense + keyword retrieval over the live index; reloads itself after a refresh."""
+
+    def __init__(self, settings: Settings, embedder, store: ChunkStore | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self._store = store
+        self._lock = threading.Lock()
+        self._version: tuple | None = None
+        self.keyword: KeywordIndex | None = None
+        self.restorer: DiacriticRestorer | None = None
+
+    def _index_version(self) -> tuple:
+        path = manifest_path(self.settings)
+        try:
+            st = path.stat()
+            return (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            return (0, 0)
+
+    def ensure_fresh(self) -> None:
+        version = self._index_version()
+        if version == self._version and self.keyword is not None:
+            return
+        with self._lock:
+            if version == self._version and self.keyword is not None:
+                return
+            self._store = ChunkStore(self.settings)  # a build swaps collections: reopen by name
+            entries = self._store.all_entries(include_documents=True)
+            self.keyword = KeywordIndex(entries)
+            self.restorer = DiacriticRestorer.from_texts(
+                f"{m.get('title', '')}\n{m.get('section', '')}\n{t}" for _, m, t in entries
+            )
+            self._version = version
+            log.info("search index loaded: %d chunks", len(entries))
+
+    @property
+    def store(self) -> ChunkStore:
+        self.ensure_fresh()
+        assert self._store is not None
+        return self._store
+
+    def manifest(self) -> Manifest:
+        return Manifest.load(manifest_path(self.settings))
+
+    def dense_query_text(self, query: str) -> str:
+        """The text to embed: queries typed without diacritics get them restored from the corpus."""
+        self.ensure_fresh()
+        query = nfc(query)
+        if self.restorer is not None and not has_diacritics(query):
+            return self.restorer.restore(query)
+        return query
+
+    def search(self, query: str, k: int = 8, pool: int = 30, where: dict | None = None,
+               keyword_text: str | None = None) -> list[Candidate]:
+        """Top-k chunks by reciprocal-rank fusion of dense and folded-BM25 rankings."""
+        self.ensure_fresh()
+        assert self.keyword is not None and self._store is not None
+        vector = self.embedder.embed_queries([self.dense_query_text(query)])[0]
+        found: dict[str, Candidate] = {}
+        for rank, hit in enumerate(self._store.query(vector, k=pool, where=where)):
+            found[hit.id] = Candidate(hit.id, hit.text, hit.meta, dense=hit.score, dense_rank=rank)
+        for rank, (idx, score) in enumerate(self.keyword.search(tokens(keyword_text or query), pool)):
+            cid = self.keyword.ids[idx]
+            meta = self.keyword.meta[idx]
+            if where and any(meta.get(key) != value for key, value in where.items() if not key.startswith("$")):
+                continue
+            cand = found.get(cid) or Candidate(cid, self.keyword.text[idx], meta)
+            cand.bm25, cand.bm25_rank = score, rank
+            found[cid] = cand
+        for cand in found.values():
+            cand.score = sum(1.0 / (RRF_K + r + 1) for r in (cand.dense_rank, cand.bm25_rank) if r is not None)
+        return sorted(found.values(), key=lambda c: c.score, reverse=True)[:k]
+
+    def dense_search(self, query: str, k: int = 8) -> list[Candidate]:
+        self.ensure_fresh()
+        assert self._store is not None
+        vector = self.embedder.embed_queries([nfc(query)])[0]
+        return [Candidate(h.id, h.text, h.meta, dense=h.score, dense_rank=i, score=h.score)
+                for i, h in enumerate(self._store.query(vector, k=k))]
