@@ -28,7 +28,7 @@ class LoadedDocument:
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-") or "doc"
+    return re.sub(r"[^a-z0-9_]+", "-", fold(text)).strip("-") or "doc"
 
 
 def default_id(rel_path: Path) -> str:

