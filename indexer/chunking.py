@@ -8,7 +8,7 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 
 from indexer.textnorm import nfc
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # bump when loading or chunking changes: forces a rebuild
 CHUNK_CHARS = 1100
 OVERLAP_CHARS = 150
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]

@@ -16,6 +16,7 @@ from indexer.textnorm import has_diacritics, nfc, tokens
 
 log = logging.getLogger(__name__)
 RRF_K = 60
+BIGRAM_TEXTS = 50000  # word pairs of this many chunks tell which phrases the knowledge base uses
 
 
 @dataclass
@@ -40,10 +41,22 @@ class KeywordIndex:
         self.meta = [e[1] for e in entries]
         self.text = [e[2] for e in entries]
         corpus = [tokens(f"{m.get('title', '')} {m.get('section', '')} {t}") for _, m, t in entries]
-        self.vocab_source = corpus
+        self._df: dict[str, int] = {}
+        self.bigrams: set[int] = set()
+        for n, words in enumerate(corpus):
+            for w in set(words):
+                self._df[w] = self._df.get(w, 0) + 1
+            if n < BIGRAM_TEXTS:
+                self.bigrams.update(hash(pair) for pair in zip(words, words[1:]))
         self.retriever = bm25s.BM25(k1=1.2, b=0.75)
         if entries:
             self.retriever.index(corpus, show_progress=False)
+
+    def known_pair(self, first: str, second: str) -> bool:
+        return hash((first, second)) in self.bigrams
+
+    def doc_freq(self, word: str) -> int:
+        return self._df.get(word, 0)
 
     def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
         if not self.ids or not query_tokens:
@@ -107,15 +120,19 @@ class HybridSearcher:
         return query
 
     def search(self, query: str, k: int = 8, pool: int = 30, where: dict | None = None,
-               keyword_text: str | None = None) -> list[Candidate]:
-        """Top-k chunks by reciprocal-rank fusion of dense and folded-BM25 rankings."""
+               keyword_text: str | None = None, keyword: bool = True) -> list[Candidate]:
+        """Top-k chunks by reciprocal-rank fusion of dense and folded-BM25 rankings.
+
+        `keyword=False` for queries in another language than the documents: BM25 only adds noise there.
+        """
         self.ensure_fresh()
         assert self.keyword is not None and self._store is not None
         vector = self.embedder.embed_queries([self.dense_query_text(query)])[0]
         found: dict[str, Candidate] = {}
         for rank, hit in enumerate(self._store.query(vector, k=pool, where=where)):
             found[hit.id] = Candidate(hit.id, hit.text, hit.meta, dense=hit.score, dense_rank=rank)
-        for rank, (idx, score) in enumerate(self.keyword.search(tokens(keyword_text or query), pool)):
+        keyword_hits = self.keyword.search(tokens(keyword_text or query), pool) if keyword else []
+        for rank, (idx, score) in enumerate(keyword_hits):
             cid = self.keyword.ids[idx]
             meta = self.keyword.meta[idx]
             if where and any(meta.get(key) != value for key, value in where.items() if not key.startswith("$")):

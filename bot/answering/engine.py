@@ -1,0 +1,166 @@
+"""The answer service used by Telegram, the console and the command line alike."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from bot.answering import extractive, followup, sme_size
+from bot.answering.language import detect_language, smalltalk, strip_injection, wants_human
+from bot.answering.retrieval import Retrieval, Retriever, _idf
+from bot.answering.texts import TEXT, source_line
+from bot.answering.types import Answer, Source, Turn
+from indexer.search import HybridSearcher
+from indexer.textnorm import nfc
+
+log = logging.getLogger(__name__)
+MAX_QUESTION_CHARS = 1500
+SIZE_QUERY = "tiêu chí xác định doanh nghiệp siêu nhỏ, nhỏ và vừa Nghị định 80/2021 Điều 5 số lao động doanh thu nguồn vốn"
+
+
+@dataclass
+class Thresholds:
+    abstain: float = 0.38   # below: the knowledge base does not cover the question
+    offer: float = 0.55     # below: answer, and offer a consultant
+
+
+class AnswerEngine:
+    def __init__(self, searcher: HybridSearcher, composer=None, thresholds: Thresholds | None = None) -> None:
+        self.searcher = searcher
+        self.retriever = Retriever(searcher)
+        self.composer = composer  # an LLM composer, or None for extractive answers
+        self.thresholds = thresholds or Thresholds()
+
+    # -- public ----------------------------------------------------------------
+    def answer(self, question: str, history: list[Turn] | None = None) -> Answer:
+        started = time.perf_counter()
+        result = self._answer(nfc(question).strip(), history or [])
+        result.latency_ms = int((time.perf_counter() - started) * 1000)
+        return result
+
+    def confidence(self, retrieval: Retrieval) -> float:
+        """0–1 from lexical coverage, known phrases and dense similarity (calibrated on the dev set)."""
+        if retrieval.lang != "vi":
+            # Cross-lingual: only the multilingual dense score says anything.
+            return round(min(1.0, max(0.0, (retrieval.top_dense - 0.80) / 0.07)), 3)
+        dense = min(1.0, max(0.0, (retrieval.top_dense - 0.80) / 0.10))
+        return round(min(1.0, 0.4 * retrieval.coverage + 0.3 * retrieval.known_pairs + 0.3 * dense), 3)
+
+    # -- internals -------------------------------------------------------------
+    def _answer(self, question: str, history: list[Turn]) -> Answer:
+        lang = detect_language(question)
+        text, injected = strip_injection(question[:MAX_QUESTION_CHARS])
+        if injected:
+            log.info("instruction-like text removed from a question")
+        kind = smalltalk(text) if text else None
+        if kind:
+            return Answer(question, TEXT[lang][kind], confidence=1.0, language=lang, kind="smalltalk")
+        if text and wants_human(text):
+            return Answer(question, TEXT[lang]["handoff_request"], confidence=1.0, handoff_suggested=True,
+                          language=lang, kind="handoff_request")
+        if not text:
+            return self._abstain(question, lang, "only instructions, no question")
+        if sme_size.is_size_question(text) or (history and sme_size.is_size_question(
+                f"{followup.last_user_question(history) or ''} {text}")):
+            return self._size(question, text, history, lang)
+        focus = None
+        query = text
+        if followup.is_followup(text, history):
+            query, focus = followup.combine(text, history), text
+        retrieval = self.retriever.retrieve(query, focus=focus, lang=lang)
+        confidence = self.confidence(retrieval)
+        ranked = [d.doc_id for d in retrieval.docs]
+        if not retrieval.docs or confidence < self.thresholds.abstain:
+            answer = self._abstain(question, lang, f"confidence {confidence}", confidence, query)
+            answer.ranked_doc_ids = ranked
+            return answer
+        answer = self._compose(question, text, retrieval, lang, history)
+        answer.confidence = confidence
+        answer.search_query = query
+        answer.topic = retrieval.docs[0].meta.get("topic", "other")
+        answer.ranked_doc_ids = ranked
+        if confidence < self.thresholds.offer:
+            answer.handoff_suggested = True
+            answer.answer += "\n\n" + TEXT[lang]["offer"]
+        return answer
+
+    def _abstain(self, question: str, lang: str, why: str, confidence: float = 0.0, query: str = "") -> Answer:
+        return Answer(question, TEXT[lang]["abstain"], confidence=confidence, handoff_suggested=True,
+                      language=lang, kind="abstain", note=why, search_query=query)
+
+    def _size(self, question: str, text: str, history: list[Turn], lang: str) -> Answer:
+        combined = text
+        previous = followup.last_user_question(history)
+        if previous and sme_size.is_size_question(previous):
+            combined = f"{previous} {text}"
+        facts = sme_size.extract(combined)
+        result = sme_size.classify(facts)
+        retrieval = self.retriever.retrieve(SIZE_QUERY, k_docs=1)
+        sources = [self._source(d) for d in retrieval.docs[:1]]
+        return Answer(question, sme_size.render(result, facts, lang), sources=sources, confidence=0.95,
+                      language=lang, kind="clarify" if result.missing else "calculation", topic="funding",
+                      search_query=SIZE_QUERY, ranked_doc_ids=[s.doc_id for s in sources])
+
+    def _compose(self, question: str, text: str, retrieval: Retrieval, lang: str, history: list[Turn]) -> Answer:
+        extractive_answer = self._extractive(question, text, retrieval, lang)
+        if self.composer is None:
+            return extractive_answer
+        try:
+            llm_answer = self.composer.compose(text, retrieval, lang, history)
+        except Exception as exc:  # timeouts, server errors, guard failures: the extractive answer stands
+            log.warning("LLM composer failed, using the extractive answer: %s", exc)
+            extractive_answer.note = f"llm fallback: {type(exc).__name__}"
+            return extractive_answer
+        return llm_answer
+
+    def _extractive(self, question: str, text: str, retrieval: Retrieval, lang: str) -> Answer:
+        keyword = self.searcher.keyword
+        units = extractive.select(retrieval.query if text != retrieval.query else text, retrieval.docs,
+                                  lambda w: _idf(keyword, w))
+        used = sorted({u.doc_index for u in units})
+        numbering = {d: n for n, d in enumerate(used, 1)}
+        body = extractive.compose(units, numbering)
+        sources = [self._source(retrieval.docs[d]) for d in used]
+        note = self._change_note(retrieval, sources, lang)
+        if note:
+            body += " " + note
+        if lang == "en":
+            body = TEXT["en"]["lead"] + "\n" + body
+        return Answer(question, body, sources=sources, language=lang, kind="answer")
+
+    def _change_note(self, retrieval: Retrieval, sources: list[Source], lang: str) -> str:
+        """When a superseded rule also matched, say when the rule changed."""
+        if not sources or sources[0].effective_to:
+            return ""
+        old = next((d for d in retrieval.docs[:4] if d.superseded), None)
+        if old is None or any(s.doc_id == old.doc_id for s in sources):
+            return ""
+        sources.append(self._source(old))
+        n = len(sources)
+        current_from = _vn_date(sources[0].effective_from)
+        old_to = _vn_date(old.meta.get("effective_to", ""))
+        return TEXT[lang]["changed"].format(since=current_from or "?", until=old_to or "?", n=n)
+
+    @staticmethod
+    def _source(doc) -> Source:
+        meta = doc.meta
+        best = doc.chunks[0]
+        return Source(
+            doc_id=doc.doc_id, title=meta.get("title", ""), section=best.meta.get("section", ""),
+            path=meta.get("path", ""), score=round(float(doc.score), 4), legal_basis=meta.get("legal_basis", ""),
+            effective_from=meta.get("effective_from", ""), effective_to=meta.get("effective_to", ""),
+            topic=meta.get("topic", ""), text="\n".join(c.text for c in doc.chunks[:2]),
+        )
+
+
+def _vn_date(iso: str) -> str:
+    try:
+        y, m, d = iso[:10].split("-")
+        return f"{int(d)}/{int(m)}/{y}"
+    except ValueError:
+        return ""
+
+
+def format_sources(sources: list[Source], lang: str = "vi") -> str:
+    return "\n".join(source_line(n, s, lang) for n, s in enumerate(sources, 1))

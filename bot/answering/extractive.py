@@ -1,0 +1,115 @@
+"""The offline composer: pick the sentences that answer the question, cite them, keep it short."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.answering.retrieval import RetrievedDoc, content_tokens
+from indexer.textnorm import fold, tokens
+
+MAX_CHARS = 650
+MAX_UNITS = 3
+_QUANTITY = re.compile(r"(bao lau|bao nhieu|may (nam|thang|ngay|phan tram|%)|thoi han|khi nao|han chot|muc|ty le|"
+                       r"phan tram|how long|how much|how many|when|deadline|percent|%|phi|le phi|bao gio|toi da)")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ỹ0-9\"“(«])")
+_MARKUP = re.compile(r"(\*\*|__|`|^#+\s*|^>\s*)", re.MULTILINE)
+_BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
+
+
+@dataclass
+class Unit:
+    text: str
+    doc_index: int
+    chunk_rank: int
+    position: int
+    score: float = 0.0
+
+
+def clean(text: str) -> str:
+    text = _MARKUP.sub("", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)  # markdown links -> their text
+    return " ".join(text.split())
+
+
+def split_units(chunk_text: str) -> list[str]:
+    """Sentences and bullet items; a line ending with ':' carries the bullets that follow it."""
+    lines = [line.rstrip() for line in chunk_text.splitlines()]
+    units: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        i += 1
+        if not line or line.startswith("|---") or line.lower().startswith(("xem thêm", "see also")):
+            continue
+        if line.endswith(":"):
+            items = []
+            while i < len(lines) and (_BULLET.match(lines[i]) or not lines[i].strip()) and len(items) < 6:
+                if lines[i].strip():
+                    items.append(clean(_BULLET.sub("", lines[i])).rstrip("."))
+                i += 1
+            if items:
+                units.append(clean(line) + " " + "; ".join(items) + ".")
+                continue
+        line = _BULLET.sub("", line)
+        if line.startswith("|"):
+            line = " ".join(cell.strip() for cell in line.strip("|").split("|"))
+        for sentence in _SENTENCE_END.split(clean(line)):
+            if len(sentence) >= 12:
+                units.append(sentence)
+    return units
+
+
+def select(question: str, docs: list[RetrievedDoc], idf) -> list[Unit]:
+    """Score every sentence of the top chunks against the question; keep the best few."""
+    words = set(content_tokens(question))
+    total = sum(idf(w) for w in words) or 1.0
+    quantity = bool(_QUANTITY.search(fold(question)))
+    units: list[Unit] = []
+    for d_index, doc in enumerate(docs[:3]):
+        prior = (0.35, 0.12, 0.04)[d_index]
+        for c_rank, chunk in enumerate(doc.chunks[:2]):
+            section_words = set(tokens(chunk.meta.get("section", "")))
+            for position, text in enumerate(split_units(chunk.text)):
+                unit_words = set(tokens(text)) | section_words
+                overlap = sum(idf(w) for w in words if w in unit_words) / total
+                score = overlap + prior - 0.08 * c_rank
+                if quantity and re.search(r"\d", text):
+                    score += 0.2
+                if position < 2:
+                    score += 0.06
+                if len(text) > 420:
+                    score -= 0.1
+                units.append(Unit(text, d_index, c_rank, position, score))
+    units.sort(key=lambda u: u.score, reverse=True)
+    chosen: list[Unit] = []
+    length = 0
+    for unit in units:
+        if len(chosen) >= MAX_UNITS:
+            break
+        if chosen and unit.score < chosen[0].score * 0.55:
+            break
+        if any(_same(unit.text, c.text) for c in chosen):
+            continue
+        if length + len(unit.text) > MAX_CHARS and chosen:
+            continue
+        chosen.append(unit)
+        length += len(unit.text)
+    chosen.sort(key=lambda u: (u.doc_index, u.chunk_rank, u.position))
+    return chosen
+
+
+def _same(a: str, b: str) -> bool:
+    ta, tb = set(tokens(a)), set(tokens(b))
+    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) > 0.8
+
+
+def compose(units: list[Unit], numbering: dict[int, int]) -> str:
+    """Join the chosen sentences into one short paragraph with [n] markers."""
+    parts = []
+    for unit in units:
+        text = unit.text.rstrip()
+        if text.endswith((".", "!", "?")):
+            text = text[:-1]
+        parts.append(f"{text} [{numbering[unit.doc_index]}].")
+    return " ".join(parts)

@@ -1,0 +1,62 @@
+"""Which language the user writes in, and what kind of message it is."""
+
+from __future__ import annotations
+
+import re
+
+from indexer.textnorm import fold, has_diacritics, tokens
+
+_EN = set("""a an the is are was were be to of for and or in on at by with what which who how when where why
+can could do does did my our your i we you it this that there much many long need register
+please help about should would will get have has want tell me company business""".split())
+_VI = set("""la cua cho va cac nhung duoc khong co gi bao nhieu lau may nao thi sao the nay do mot
+toi minh em anh chi cty cong ty doanh nghiep dang ky can phai khi nao o dau ai ve nhu""".split())
+
+_HUMAN = [
+    r"\b(gap|noi chuyen|lien he|ket noi|can|muon|cho)\b.{0,25}\b(chuyen gia|tu van vien|nguoi that|nhan vien|con nguoi|nguoi tu van|can bo)\b",
+    r"\bchuyen gia\b.{0,20}\b(tu van|ho tro|giup)\b.{0,15}\b(truc tiep|rieng)\b",
+    r"\b(talk|speak|chat)\b.{0,20}\b(human|person|consultant|expert|someone|agent)\b",
+    r"\b(real|human)\s+(person|consultant|agent)\b",
+    r"^/?human$",
+]
+_INJECTION = [
+    r"ignore (all |the )?(previous|prior|above) (instructions|prompts?)",
+    r"(print|show|reveal|repeat) (me )?(your|the) (system )?(prompt|instructions)",
+    r"you are now\b", r"act as\b", r"pretend (to be|you are)", r"jailbreak", r"developer mode",
+    r"bo qua (moi |tat ca |cac )?(huong dan|chi dan|lenh)( truoc( do)?)?",
+    r"(in|hien thi|tiet lo) (ra )?(prompt|lenh he thong|chi dan he thong)",
+    r"bay gio ban (la|dong vai)", r"dong vai\b",
+]
+_GREETING = re.compile(r"^(xin chao|chao( ban| bot| em| anh| chi)?|hello|hi|hey|alo|good (morning|afternoon))[\s!.,]*$")
+_THANKS = re.compile(r"^(cam on|cam on ban|thanks?|thank you|ok(e|ay)?|tks|thx)( (ban|nhieu|nhe|bot|a|so much))*[\s!.,]*$")
+
+
+def detect_language(text: str) -> str:
+    """'vi' or 'en'; Vietnamese wins ties (most users, often without diacritics)."""
+    if has_diacritics(text):
+        return "vi"
+    words = tokens(text)
+    en = sum(w in _EN for w in words)
+    vi = sum(w in _VI for w in words)
+    return "en" if en > vi and en >= 1 else "vi"
+
+
+def wants_human(text: str) -> bool:
+    folded = fold(text).strip()
+    return any(re.search(p, folded) for p in _HUMAN)
+
+
+def strip_injection(text: str) -> tuple[str, bool]:
+    """Remove sentences that try to instruct the system; returns (clean text, found)."""
+    parts = re.split(r"(?<=[.!?\n])\s+", text)
+    kept = [p for p in parts if not any(re.search(pat, fold(p)) for pat in _INJECTION)]
+    return " ".join(kept).strip(), len(kept) != len(parts)
+
+
+def smalltalk(text: str) -> str | None:
+    folded = fold(text).strip()
+    if _GREETING.match(folded):
+        return "greeting"
+    if _THANKS.match(folded):
+        return "thanks"
+    return None

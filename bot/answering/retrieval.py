@@ -1,0 +1,122 @@
+"""Document-level retrieval: hybrid chunk search, grouped by document, rules in force first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+
+from indexer.search import Candidate, HybridSearcher
+from indexer.textnorm import fold, tokens
+
+SUPERSEDED_FACTOR = 0.5
+_ASKS_OLD = re.compile(r"(truoc (ngay )?1/4/2026|truoc 2026|quy dinh cu|luat cu|nam 20(1\d|2[0-5])|old rule|before april 2026)")
+_STOP = set("""la cua cho va cac nhung duoc khong co gi bao nhieu lau may nao thi sao the nay do mot toi minh em anh
+chi cty cong ty doanh nghiep can phai khi o dau ai ve nhu ma thi duoc roi nhe a oi voi tu den trong tren duoi
+hay hoac vay the nao ra sao lam sao bi bay gio hien nay ban biet cho hoi xin muon ko k dc duoc j gi vs
+the a an is are to of for and or in on at by with what which who how when where why can do does my our your i we
+you it this that much many long need please about should get have""".split())
+
+
+@dataclass
+class RetrievedDoc:
+    doc_id: str
+    meta: dict
+    chunks: list[Candidate] = field(default_factory=list)
+    score: float = 0.0
+    superseded: bool = False
+
+    @property
+    def best(self) -> Candidate:
+        return self.chunks[0]
+
+
+@dataclass
+class Retrieval:
+    query: str
+    docs: list[RetrievedDoc]
+    coverage: float          # idf-weighted share of the query's content words found in the top document
+    top_dense: float
+    known_pairs: float       # share of the query's word pairs the knowledge base uses anywhere
+    lang: str = "vi"
+
+
+def content_tokens(text: str) -> list[str]:
+    return [t for t in tokens(text) if t not in _STOP and len(t) > 1 or t.isdigit()]
+
+
+def in_force(meta: dict, today: dt.date | None = None) -> bool:
+    ends = meta.get("effective_to") or ""
+    if not ends:
+        return True
+    try:
+        return dt.date.fromisoformat(ends[:10]) >= (today or dt.date.today())
+    except ValueError:
+        return True
+
+
+class Retriever:
+    def __init__(self, searcher: HybridSearcher) -> None:
+        self.searcher = searcher
+
+    def retrieve(self, query: str, k_docs: int = 4, focus: str | None = None, lang: str = "vi") -> Retrieval:
+        """Retrieve for `query`; with `focus` (a follow-up's own words) that text weighs double."""
+        keyword = lang == "vi"
+        chunks = self.searcher.search(query, k=24, pool=40, keyword=keyword)
+        if focus:
+            for cand in self.searcher.search(focus, k=24, pool=40, keyword=keyword):
+                cand.score *= 2.0
+                chunks.append(cand)
+        asks_old = bool(_ASKS_OLD.search(fold(query)))
+        docs: dict[str, RetrievedDoc] = {}
+        for cand in sorted(chunks, key=lambda c: c.score, reverse=True):
+            doc_id = cand.meta.get("doc_id", cand.id)
+            doc = docs.get(doc_id)
+            if doc is None:
+                doc = docs[doc_id] = RetrievedDoc(doc_id, cand.meta, superseded=not in_force(cand.meta))
+            if all(c.id != cand.id for c in doc.chunks):
+                doc.chunks.append(cand)
+        for doc in docs.values():
+            # The best chunk decides; further matching chunks of the same document add a little.
+            doc.score = doc.chunks[0].score + 0.25 * sum(c.score for c in doc.chunks[1:3])
+            if doc.superseded and not asks_old:
+                doc.score *= SUPERSEDED_FACTOR
+        ranked = sorted(docs.values(), key=lambda d: d.score, reverse=True)[:k_docs]
+        coverage = self._coverage(focus or query, ranked[0]) if ranked else 0.0
+        top_dense = max((c.dense for d in ranked[:2] for c in d.chunks[:2]), default=0.0)
+        return Retrieval(query=query, docs=ranked, coverage=coverage, top_dense=top_dense,
+                         known_pairs=self._known_pairs(focus or query), lang=lang)
+
+    def _known_pairs(self, query: str) -> float:
+        """Vietnamese meaning lives in two-syllable words: "ly hôn", "giá vàng" never occur in the documents."""
+        keyword = self.searcher.keyword
+        words = tokens(query)
+        pairs = [(a, b) for a, b in zip(words, words[1:]) if not (a in _STOP and b in _STOP)]
+        if keyword is None or not pairs:
+            return 0.0
+        return sum(keyword.known_pair(a, b) for a, b in pairs) / len(pairs)
+
+    def _coverage(self, query: str, doc: RetrievedDoc) -> float:
+        words = set(content_tokens(query))
+        if not words:
+            return 0.0
+        keyword = self.searcher.keyword
+        text = set(tokens(" ".join(f"{doc.meta.get('title', '')} {c.meta.get('section', '')} {c.text}"
+                                    for c in doc.chunks[:3])))
+        total = found = 0.0
+        for w in words:
+            weight = _idf(keyword, w)
+            total += weight
+            if w in text:
+                found += weight
+        return found / total if total else 0.0
+
+
+def _idf(keyword, word: str) -> float:
+    """Rare words weigh more; a word the knowledge base never uses weighs most."""
+    if keyword is None or not keyword.ids:
+        return 1.0
+    df = keyword.doc_freq(word)
+    n = len(keyword.ids)
+    return math.log((n + 1) / (df + 0.5))

@@ -1,0 +1,61 @@
+"""User-facing wording of the answer engine, Vietnamese first."""
+
+from __future__ import annotations
+
+TEXT = {
+    "vi": {
+        "greeting": "Xin chào! Mình là trợ lý tư vấn của Trung tâm Ứng dụng tiến bộ KH&CN. Bạn cứ hỏi về sở hữu "
+                    "trí tuệ, chuyển giao công nghệ, cải tiến quy trình hay các chương trình hỗ trợ doanh nghiệp nhé.",
+        "thanks": "Rất vui được giúp bạn! Nếu cần hỏi thêm, bạn cứ nhắn nhé.",
+        "handoff_request": "Mình sẽ chuyển bạn tới chuyên gia của Trung tâm. Chuyên gia sẽ xem lại câu hỏi của bạn "
+                           "và trả lời ngay trong cuộc trò chuyện này.",
+        "abstain": "Xin lỗi, tài liệu hướng dẫn của Trung tâm chưa có thông tin để trả lời câu hỏi này, nên mình không "
+                   "muốn đoán. Mình có thể chuyển câu hỏi tới chuyên gia của Trung tâm: bấm «Hỏi chuyên gia» hoặc gõ "
+                   "/human. Bạn cũng có thể hỏi về sở hữu trí tuệ, chuyển giao công nghệ, cải tiến quy trình, "
+                   "chương trình hỗ trợ và khởi nghiệp.",
+        "offer": "Câu trả lời có thể chưa sát trường hợp của bạn. Nếu cần, bấm «Hỏi chuyên gia» để được tư vấn cụ thể.",
+        "changed": "Quy định này áp dụng từ {since}; trước đó (đến {until}) áp dụng quy định cũ [{n}].",
+        "lead": "",
+        "in_force_from": "hiệu lực từ",
+        "until": "hết hiệu lực",
+    },
+    "en": {
+        "greeting": "Hello! I am the advisor of the provincial science and technology application centre. Ask me about "
+                    "intellectual property, technology transfer, process improvement or support programmes.",
+        "thanks": "Glad to help! Ask any time.",
+        "handoff_request": "I will pass you to one of the centre's consultants. They will read your question and "
+                           "reply right here in this chat.",
+        "abstain": "Sorry, the centre's guidance documents do not cover this question, so I will not guess. I can pass "
+                   "it to a consultant: press «Hỏi chuyên gia» or type /human. I can answer questions on intellectual "
+                   "property, technology transfer, process improvement, support programmes and startups.",
+        "offer": "This may not fit your case exactly. Press «Hỏi chuyên gia» to ask a consultant.",
+        "changed": "This rule applies from {since}; until {until} an older rule applied [{n}].",
+        "lead": "From the centre's guidance (in Vietnamese):",
+        "in_force_from": "in force from",
+        "until": "until",
+    },
+}
+
+
+def source_line(n: int, source, lang: str = "vi") -> str:
+    """[n] Title — Section — legal basis — in force from."""
+    t = TEXT[lang]
+    parts = [source.title]
+    if source.section:
+        parts.append(source.section)
+    if source.legal_basis:
+        parts.append(source.legal_basis)
+    if source.effective_from:
+        day = _vn(source.effective_from)
+        parts.append(f"{t['in_force_from']} {day}")
+    if source.effective_to:
+        parts.append(f"{t['until']} {_vn(source.effective_to)}")
+    return f"[{n}] " + " — ".join(parts)
+
+
+def _vn(iso: str) -> str:
+    try:
+        y, m, d = iso[:10].split("-")
+        return f"{int(d):02d}/{int(m):02d}/{y}"
+    except ValueError:
+        return iso

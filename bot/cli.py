@@ -1,0 +1,130 @@
+"""`python -m bot run | chat | ask | eval | consultants | setup | start`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from indexer.config import load_settings
+
+
+def _ask(args, settings) -> int:
+    from bot.answering.engine import format_sources
+    from bot.answering.types import Turn
+    from bot.app import build_engine
+
+    engine = build_engine(settings)
+    if args.batch:
+        with open(args.batch, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    history = [Turn(t["role"], t["text"]) for t in row.get("history") or []]
+                    answer = engine.answer(str(row["question"]), history)
+                    out = answer.to_json(row.get("id", n))
+                except (ValueError, KeyError, TypeError) as exc:
+                    out = {"id": n, "error": f"bad input line {n}: {exc}"}
+                print(json.dumps(out, ensure_ascii=False), flush=True)
+        return 0
+    if not args.question:
+        print("error: give a question, or --batch FILE.jsonl", file=sys.stderr)
+        return 2
+    answer = engine.answer(args.question)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        print(answer.answer)
+        if answer.sources:
+            print("\nNguồn:" if answer.language == "vi" else "\nSources:")
+            print(format_sources(answer.sources, answer.language))
+    return 0
+
+
+def _eval(args, settings) -> int:
+    from bot.answering.evaluation import evaluate, render_table
+    from bot.app import build_engine
+
+    engine = build_engine(settings)
+    report = evaluate(engine, settings, Path(args.file))
+    if args.json:
+        slim = {name: {k: v for k, v in r.items() if k != "rows"} for name, r in report.items()}
+        if args.rows:
+            slim["rows"] = report["engine"]["rows"]
+        print(json.dumps(slim, ensure_ascii=False, indent=1))
+    else:
+        print(render_table(report))
+        misses = [r for r in report["engine"]["rows"] if not r["abstain_ok"] or not r.get("hit3", True)
+                  or (not r["oos"] and not r["fact"])]
+        if misses and args.rows:
+            print("engine misses:")
+            for r in misses:
+                print(" ", json.dumps(r, ensure_ascii=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="SME innovation advisor bot.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the Telegram bot (polling, or webhook when WEBHOOK_URL is set)")
+    sub.add_parser("chat", help="chat with the bot in this terminal")
+    sub.add_parser("start", help="Telegram when a token is configured, the console chat otherwise")
+    sub.add_parser("setup", help="prepare the data folder and the bundled embedding model")
+    ask = sub.add_parser("ask", help="answer one question, or a JSONL batch")
+    ask.add_argument("question", nargs="?")
+    ask.add_argument("--json", action="store_true")
+    ask.add_argument("--batch", metavar="FILE.jsonl")
+    ev = sub.add_parser("eval", help="evaluate the engine and two baselines on a JSONL question set")
+    ev.add_argument("file")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--rows", action="store_true", help="also print per-question results")
+    cons = sub.add_parser("consultants", help="manage consultants")
+    cons_sub = cons.add_subparsers(dest="action", required=True)
+    add = cons_sub.add_parser("add")
+    add.add_argument("telegram_id", type=int)
+    add.add_argument("--name", required=True)
+    add.add_argument("--topics", default="other")
+    lst = cons_sub.add_parser("list")
+    lst.add_argument("--json", action="store_true")
+    rm = cons_sub.add_parser("remove")
+    rm.add_argument("telegram_id", type=int)
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "telegram.ext.Application"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command in ("ask", "eval"):
+        logging.getLogger().setLevel(logging.WARNING)
+    if args.command == "setup":
+        from indexer.embedding import offline_environment, resolve_model_path
+
+        offline_environment()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        print(f"embedding model ready: {resolve_model_path(settings)}")
+        return 0
+    if args.command == "ask":
+        return _ask(args, settings)
+    if args.command == "eval":
+        return _eval(args, settings)
+    if args.command == "consultants":
+        from bot.consultants_cli import run as consultants
+
+        return consultants(args, settings)
+    if args.command == "chat" or (args.command == "start" and not settings.telegram_bot_token):
+        from bot.console import run_console
+
+        return run_console(settings)
+    if not settings.telegram_bot_token:
+        print("TELEGRAM_BOT_TOKEN is not set, so the Telegram bot cannot start.\n"
+              "Set it in .env (see .env.example), or talk to the bot in this terminal with:\n"
+              "  python -m bot chat", file=sys.stderr)
+        return 2
+    from bot.telegram.runner import run_telegram
+
+    return run_telegram(settings)
