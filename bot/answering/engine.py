@@ -57,8 +57,9 @@ class AnswerEngine:
         if kind:
             return Answer(question, TEXT[lang][kind], confidence=1.0, language=lang, kind="smalltalk")
         if text and wants_human(text):
+            ranked = [d.doc_id for d in self.retriever.retrieve(text, lang=lang).docs]
             return Answer(question, TEXT[lang]["handoff_request"], confidence=1.0, handoff_suggested=True,
-                          language=lang, kind="handoff_request")
+                          language=lang, kind="handoff_request", ranked_doc_ids=ranked)
         if not text:
             return self._abstain(question, lang, "only instructions, no question")
         if sme_size.is_size_question(text) or (history and sme_size.is_size_question(
@@ -116,8 +117,13 @@ class AnswerEngine:
 
     def _extractive(self, question: str, text: str, retrieval: Retrieval, lang: str) -> Answer:
         keyword = self.searcher.keyword
+        similarity = None
+        if lang != "vi":
+            embedder = self.searcher.embedder
+            query_vector = embedder.embed_queries([text])[0]
+            similarity = lambda texts: embedder.embed_passages(texts) @ query_vector  # noqa: E731
         units = extractive.select(retrieval.query if text != retrieval.query else text, retrieval.docs,
-                                  lambda w: _idf(keyword, w))
+                                  lambda w: _idf(keyword, w), similarity)
         used = sorted({u.doc_index for u in units})
         numbering = {d: n for n, d in enumerate(used, 1)}
         body = extractive.compose(units, numbering)

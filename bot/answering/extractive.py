@@ -12,6 +12,13 @@ MAX_CHARS = 650
 MAX_UNITS = 3
 _QUANTITY = re.compile(r"(bao lau|bao nhieu|may (nam|thang|ngay|phan tram|%)|thoi han|khi nao|han chot|muc|ty le|"
                        r"phan tram|how long|how much|how many|when|deadline|percent|%|phi|le phi|bao gio|toi da)")
+_DURATION_Q = re.compile(r"(bao lau|may (nam|thang|ngay|tuan)|thoi han|han chot|trong bao|how long|deadline|"
+                         r"how many (years|months|days)|bao nhieu (nam|thang|ngay))")
+_PERCENT_Q = re.compile(r"(phan tram|%|ty le|bao nhieu phan|percent|share|what portion|muc ho tro|ho tro bao nhieu)")
+_MONEY_Q = re.compile(r"(bao nhieu tien|phi|le phi|chi phi|toi da bao nhieu|muc tran|how much|cost|fee|trieu|ty dong)")
+_DURATION = re.compile(r"\d+\s*(năm|tháng|ngày|tuần|year|month|day)")
+_PERCENT = re.compile(r"\d+\s*%")
+_MONEY = re.compile(r"\d+[.,\d]*\s*(đồng|triệu|tỷ|nghìn|VND|VNĐ)")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ỹ0-9\"“(«])")
 _MARKUP = re.compile(r"(\*\*|__|`|^#+\s*|^>\s*)", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
@@ -44,12 +51,19 @@ def split_units(chunk_text: str) -> list[str]:
             continue
         if line.endswith(":"):
             items = []
-            while i < len(lines) and (_BULLET.match(lines[i]) or not lines[i].strip()) and len(items) < 6:
+            while i < len(lines) and (_BULLET.match(lines[i]) or not lines[i].strip()):
                 if lines[i].strip():
-                    items.append(clean(_BULLET.sub("", lines[i])).rstrip("."))
+                    items.append(clean(_BULLET.sub("", lines[i])).rstrip(".;, "))
                 i += 1
+            lead = clean(line)
+            short = [it for it in items if len(it) < 90]
+            if items and len(short) == len(items) and len(lead) + sum(len(it) + 2 for it in items) <= 380:
+                units.append(lead + " " + "; ".join(items) + ".")
+                continue
+            # Long lists: each item is a unit of its own, introduced by its lead when that is short.
+            for item in items:
+                units.append(f"{lead.rstrip(':')}: {item}." if len(lead) <= 110 else item + ".")
             if items:
-                units.append(clean(line) + " " + "; ".join(items) + ".")
                 continue
         line = _BULLET.sub("", line)
         if line.startswith("|"):
@@ -60,11 +74,28 @@ def split_units(chunk_text: str) -> list[str]:
     return units
 
 
-def select(question: str, docs: list[RetrievedDoc], idf) -> list[Unit]:
-    """Score every sentence of the top chunks against the question; keep the best few."""
+def _typed_bonus(folded_question: str, text: str) -> float:
+    """Reward a sentence that carries the kind of number the question asks for."""
+    bonus = 0.0
+    if _DURATION_Q.search(folded_question) and _DURATION.search(text):
+        bonus += 0.3
+    if _PERCENT_Q.search(folded_question) and _PERCENT.search(text):
+        bonus += 0.3
+    if _MONEY_Q.search(folded_question) and _MONEY.search(text):
+        bonus += 0.2
+    return bonus
+
+
+def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> list[Unit]:
+    """Score every sentence of the top chunks against the question; keep the best few.
+
+    `similarity(texts) -> scores` (dense, cross-lingual) replaces word overlap for questions that
+    are not in the documents' language.
+    """
     words = set(content_tokens(question))
     total = sum(idf(w) for w in words) or 1.0
-    quantity = bool(_QUANTITY.search(fold(question)))
+    folded_question = fold(question)
+    quantity = bool(_QUANTITY.search(folded_question))
     units: list[Unit] = []
     for d_index, doc in enumerate(docs[:3]):
         prior = (0.35, 0.12, 0.04)[d_index]
@@ -73,14 +104,18 @@ def select(question: str, docs: list[RetrievedDoc], idf) -> list[Unit]:
             for position, text in enumerate(split_units(chunk.text)):
                 unit_words = set(tokens(text)) | section_words
                 overlap = sum(idf(w) for w in words if w in unit_words) / total
-                score = overlap + prior - 0.08 * c_rank
+                score = overlap + prior - 0.08 * c_rank + _typed_bonus(folded_question, text)
                 if quantity and re.search(r"\d", text):
-                    score += 0.2
+                    score += 0.1
                 if position < 2:
                     score += 0.06
                 if len(text) > 420:
                     score -= 0.1
                 units.append(Unit(text, d_index, c_rank, position, score))
+    if similarity is not None and units:
+        sims = similarity([u.text for u in units])
+        for unit, sim in zip(units, sims):
+            unit.score += 4.0 * (float(sim) - 0.8)
     units.sort(key=lambda u: u.score, reverse=True)
     chosen: list[Unit] = []
     length = 0
@@ -105,11 +140,19 @@ def _same(a: str, b: str) -> bool:
 
 
 def compose(units: list[Unit], numbering: dict[int, int]) -> str:
-    """Join the chosen sentences into one short paragraph with [n] markers."""
-    parts = []
+    """Join the chosen sentences into one short paragraph with [n] markers.
+
+    List items chosen under the same lead ("Hồ sơ gồm: …") are joined after one copy of the lead.
+    """
+    parts: list[str] = []
+    previous_lead = None
     for unit in units:
-        text = unit.text.rstrip()
-        if text.endswith((".", "!", "?")):
-            text = text[:-1]
-        parts.append(f"{text} [{numbering[unit.doc_index]}].")
+        text = unit.text.rstrip().rstrip(".!?")
+        marker = f" [{numbering[unit.doc_index]}]."
+        lead, sep, item = text.partition(": ")
+        if sep and previous_lead == (lead, unit.doc_index) and parts:
+            parts[-1] = parts[-1][: -len(marker)] + f"; {item}{marker}"
+            continue
+        previous_lead = (lead, unit.doc_index) if sep else None
+        parts.append(text + marker)
     return " ".join(parts)

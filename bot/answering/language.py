@@ -13,7 +13,8 @@ _VI = set("""la cua cho va cac nhung duoc khong co gi bao nhieu lau may nao thi 
 toi minh em anh chi cty cong ty doanh nghiep dang ky can phai khi nao o dau ai ve nhu""".split())
 
 _HUMAN = [
-    r"\b(gap|noi chuyen|lien he|ket noi|can|muon|cho)\b.{0,25}\b(chuyen gia|tu van vien|nguoi that|nhan vien|con nguoi|nguoi tu van|can bo)\b",
+    r"\b(gap|noi chuyen|lien he|ket noi|chuyen|hoi)\b.{0,25}\b(chuyen gia|tu van vien|nguoi that|con nguoi|nguoi tu van|can bo tu van|nhan vien tu van)\b",
+    r"\b(can|muon|xin)\b.{0,10}\b(chuyen gia|tu van vien|nguoi that|nguoi tu van)\b.{0,10}\b(tu van|ho tro|giup|tra loi)\b",
     r"\bchuyen gia\b.{0,20}\b(tu van|ho tro|giup)\b.{0,15}\b(truc tiep|rieng)\b",
     r"\b(talk|speak|chat)\b.{0,20}\b(human|person|consultant|expert|someone|agent)\b",
     r"\b(real|human)\s+(person|consultant|agent)\b",

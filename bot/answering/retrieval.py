@@ -65,8 +65,11 @@ class Retriever:
         keyword = lang == "vi"
         chunks = self.searcher.search(query, k=24, pool=40, keyword=keyword)
         if focus:
+            # A follow-up that names its own subject ("còn kiểu dáng thì sao?") steers; one that
+            # only asks about an aspect ("phải nộp trong bao lâu?") leaves the previous subject in charge.
+            weight = 2.0 if self._names_subject(focus) else 0.5
             for cand in self.searcher.search(focus, k=24, pool=40, keyword=keyword):
-                cand.score *= 2.0
+                cand.score *= weight
                 chunks.append(cand)
         asks_old = bool(_ASKS_OLD.search(fold(query)))
         docs: dict[str, RetrievedDoc] = {}
@@ -87,6 +90,13 @@ class Retriever:
         top_dense = max((c.dense for d in ranked[:2] for c in d.chunks[:2]), default=0.0)
         return Retrieval(query=query, docs=ranked, coverage=coverage, top_dense=top_dense,
                          known_pairs=self._known_pairs(focus or query), lang=lang)
+
+    def _names_subject(self, text: str) -> bool:
+        keyword = self.searcher.keyword
+        words = [w for w in tokens(text) if w not in _STOP and not w.isdigit()]
+        if keyword is None:
+            return len(words) >= 2
+        return any(keyword.known_pair(a, b) for a, b in zip(words, words[1:]))
 
     def _known_pairs(self, query: str) -> float:
         """Vietnamese meaning lives in two-syllable words: "ly hôn", "giá vàng" never occur in the documents."""

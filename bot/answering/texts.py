@@ -8,7 +8,8 @@ TEXT = {
                     "trí tuệ, chuyển giao công nghệ, cải tiến quy trình hay các chương trình hỗ trợ doanh nghiệp nhé.",
         "thanks": "Rất vui được giúp bạn! Nếu cần hỏi thêm, bạn cứ nhắn nhé.",
         "handoff_request": "Mình sẽ chuyển bạn tới chuyên gia của Trung tâm. Chuyên gia sẽ xem lại câu hỏi của bạn "
-                           "và trả lời ngay trong cuộc trò chuyện này.",
+                           "và trả lời ngay trong cuộc trò chuyện này. Lần sau, bạn có thể bấm «Hỏi chuyên gia» dưới mỗi câu trả lời "
+                           "hoặc gõ /human bất cứ lúc nào.",
         "abstain": "Xin lỗi, tài liệu hướng dẫn của Trung tâm chưa có thông tin để trả lời câu hỏi này, nên mình không "
                    "muốn đoán. Mình có thể chuyển câu hỏi tới chuyên gia của Trung tâm: bấm «Hỏi chuyên gia» hoặc gõ "
                    "/human. Bạn cũng có thể hỏi về sở hữu trí tuệ, chuyển giao công nghệ, cải tiến quy trình, "
@@ -24,7 +25,7 @@ TEXT = {
                     "intellectual property, technology transfer, process improvement or support programmes.",
         "thanks": "Glad to help! Ask any time.",
         "handoff_request": "I will pass you to one of the centre's consultants. They will read your question and "
-                           "reply right here in this chat.",
+                           "reply right here in this chat. Any time, press «Hỏi chuyên gia» under an answer or type /human.",
         "abstain": "Sorry, the centre's guidance documents do not cover this question, so I will not guess. I can pass "
                    "it to a consultant: press «Hỏi chuyên gia» or type /human. I can answer questions on intellectual "
                    "property, technology transfer, process improvement, support programmes and startups.",
