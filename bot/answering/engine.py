@@ -107,8 +107,9 @@ class AnswerEngine:
         extractive_answer = self._extractive(question, text, retrieval, lang)
         if self.composer is None:
             return extractive_answer
+        sources = [self._source(d) for d in retrieval.docs[:3]]
         try:
-            llm_answer = self.composer.compose(text, retrieval, lang, history)
+            llm_answer = self.composer.compose(text, retrieval, lang, history, sources)
         except Exception as exc:  # timeouts, server errors, guard failures: the extractive answer stands
             log.warning("LLM composer failed, using the extractive answer: %s", exc)
             extractive_answer.note = f"llm fallback: {type(exc).__name__}"
@@ -139,7 +140,7 @@ class AnswerEngine:
         """When a superseded rule also matched, say when the rule changed."""
         if not sources or sources[0].effective_to:
             return ""
-        old = next((d for d in retrieval.docs[:4] if d.superseded), None)
+        old = next(iter(retrieval.superseded), None)
         if old is None or any(s.doc_id == old.doc_id for s in sources):
             return ""
         sources.append(self._source(old))

@@ -40,6 +40,7 @@ class Retrieval:
     top_dense: float
     known_pairs: float       # share of the query's word pairs the knowledge base uses anywhere
     lang: str = "vi"
+    superseded: list[RetrievedDoc] = field(default_factory=list)  # matched, but no longer in force
 
 
 def content_tokens(text: str) -> list[str]:
@@ -82,14 +83,20 @@ class Retriever:
                 doc.chunks.append(cand)
         for doc in docs.values():
             # The best chunk decides; further matching chunks of the same document add a little.
-            doc.score = doc.chunks[0].score + 0.25 * sum(c.score for c in doc.chunks[1:3])
-            if doc.superseded and not asks_old:
+            # RRF scores of neighbouring ranks differ by little: the best chunk decides, and further
+            # chunks of the same document only break ties.
+            doc.score = doc.chunks[0].score + 0.03 * sum(c.score for c in doc.chunks[1:3])
+        before_penalty = sorted(docs.values(), key=lambda d: d.score, reverse=True)
+        superseded = [d for d in before_penalty[:3] if d.superseded]
+        if not asks_old:
+            for doc in superseded:
                 doc.score *= SUPERSEDED_FACTOR
         ranked = sorted(docs.values(), key=lambda d: d.score, reverse=True)[:k_docs]
         coverage = self._coverage(focus or query, ranked[0]) if ranked else 0.0
         top_dense = max((c.dense for d in ranked[:2] for c in d.chunks[:2]), default=0.0)
         return Retrieval(query=query, docs=ranked, coverage=coverage, top_dense=top_dense,
-                         known_pairs=self._known_pairs(focus or query), lang=lang)
+                         known_pairs=self._known_pairs(focus or query), lang=lang,
+                         superseded=[] if asks_old else superseded)
 
     def _names_subject(self, text: str) -> bool:
         keyword = self.searcher.keyword
