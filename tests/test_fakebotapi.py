@@ -411,8 +411,7 @@ def test_concurrent_get_updates_conflict(api, client):
 
     thread = threading.Thread(target=poll)
     thread.start()
-    api.wait_for_call  # noqa: B018 - (documentation: the first poll is now waiting)
-    time.sleep(0.3)
+    time.sleep(0.3)  # the first poll is now waiting
     assert call(client, "getUpdates", timeout=0)[0] == 200
     thread.join(5)
     assert_error(results["first"], 409, "Conflict: terminated by other getUpdates request")
@@ -510,8 +509,10 @@ def test_flood_and_fail_next(api, client):
 
 def test_wait_helpers(api, client):
     update = api.send_text(USER, "câu hỏi")
-    threading.Timer(0.2, lambda: call(client, "sendMessage", chat_id=USER, text="Trả lời: 42")).start()
+    sender = threading.Timer(0.2, lambda: call(client, "sendMessage", chat_id=USER, text="Trả lời: 42"))
+    sender.start()
     record = api.wait_for_message(USER, contains="42", after=update, timeout=5)
+    sender.join(5)  # the server records the message before its HTTP response is written
     assert record["received_at"] > api.injected_at(update)
     assert record["message_id"] > update["message"]["message_id"]
 
@@ -520,9 +521,11 @@ def test_wait_helpers(api, client):
         api.wait_for_message(USER, contains="42", after=record, timeout=0.3)
     assert "Trả lời: 42" in str(info.value)  # the dump lists recent bot messages
 
-    threading.Timer(0.2, lambda: call(client, "editMessageText", chat_id=USER,
-                                      message_id=record["message_id"], text="Trả lời: 43")).start()
+    editor = threading.Timer(0.2, lambda: call(client, "editMessageText", chat_id=USER,
+                                               message_id=record["message_id"], text="Trả lời: 43"))
+    editor.start()
     edited = api.wait_for_edit(USER, record["message_id"], contains="43", timeout=5)
+    editor.join(5)
     assert edited["text"] == "Trả lời: 43"
     found = api.wait_for(lambda r: r["text"].endswith("43"), timeout=1)
     assert found["message_id"] == record["message_id"]
