@@ -1,0 +1,115 @@
+"""Conversations, feedback and consent in a SQL database (SQLite by default, PostgreSQL via DATABASE_URL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from bot.answering.types import Turn
+
+SCHEMA_VERSION = 1
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaVersion(Base):
+    __tablename__ = "schema_version"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    role: Mapped[str] = mapped_column(String(16))           # user | assistant
+    text: Mapped[str] = mapped_column(Text)
+    context_epoch: Mapped[int] = mapped_column(Integer, default=0)  # /new starts a new epoch
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    message_id: Mapped[int] = mapped_column(Integer)
+    value: Mapped[int] = mapped_column(Integer)              # +1 / -1
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class UserState(Base):
+    __tablename__ = "users"
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), default="vi")
+    context_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Store:
+    """Repository used by every front end; no Telegram types."""
+
+    def __init__(self, url: str) -> None:
+        args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+        self.engine = create_engine(url, connect_args=args, pool_pre_ping=True)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Ordered migrations recorded in schema_version; version 1 creates the tables."""
+        Base.metadata.create_all(self.engine)
+        with self.session.begin() as s:
+            current = s.scalar(select(func.max(SchemaVersion.version))) or 0
+            if current < SCHEMA_VERSION:
+                s.add(SchemaVersion(version=SCHEMA_VERSION))
+
+    def _user(self, s: Session, user_id: int) -> UserState:
+        user = s.get(UserState, user_id)
+        if user is None:
+            user = UserState(user_id=user_id)
+            s.add(user)
+            s.flush()
+        return user
+
+    def add_turn(self, user_id: int, role: str, text: str, meta: dict | None = None) -> int:
+        with self.session.begin() as s:
+            user = self._user(s, user_id)
+            row = Message(user_id=user_id, role=role, text=text, context_epoch=user.context_epoch,
+                          meta=json.loads(json.dumps(meta or {}, default=str)))
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def history(self, user_id: int, limit: int = 6) -> list[Turn]:
+        with self.session() as s:
+            user = s.get(UserState, user_id)
+            epoch = user.context_epoch if user else 0
+            rows = s.scalars(select(Message).where(Message.user_id == user_id, Message.context_epoch == epoch)
+                             .order_by(Message.id.desc()).limit(limit)).all()
+            return [Turn(r.role, r.text) for r in reversed(rows)]
+
+    def new_context(self, user_id: int) -> None:
+        with self.session.begin() as s:
+            self._user(s, user_id).context_epoch += 1
+
+    def add_feedback(self, user_id: int, message_id: int, value: int) -> None:
+        with self.session.begin() as s:
+            s.add(Feedback(user_id=user_id, message_id=message_id, value=value))
+
+    def forget(self, user_id: int) -> int:
+        """Delete everything stored about a user; returns the number of messages removed."""
+        with self.session.begin() as s:
+            count = s.scalar(select(func.count()).select_from(Message).where(Message.user_id == user_id)) or 0
+            s.execute(delete(Message).where(Message.user_id == user_id))
+            s.execute(delete(Feedback).where(Feedback.user_id == user_id))
+            s.execute(delete(UserState).where(UserState.user_id == user_id))
+            return count

@@ -1,0 +1,192 @@
+"""Thin handlers: parse the update, call a service, render the reply."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.telegram import render, texts
+
+log = logging.getLogger(__name__)
+MAX_CHARS = 1500
+
+
+def services(context: ContextTypes.DEFAULT_TYPE):
+    return context.application.bot_data["services"]
+
+
+async def send(update: Update, text: str, markup=None) -> None:
+    """Reply in HTML, split at Telegram's limit; a user who blocked the bot is logged, not retried."""
+    chat = update.effective_chat
+    parts = render.split(text)
+    try:
+        for n, part in enumerate(parts):
+            await chat.send_message(part, parse_mode=ParseMode.HTML,
+                                    reply_markup=markup if n == len(parts) - 1 else None)
+    except Forbidden:
+        log.info("user %s blocked the bot", chat.id)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send(update, texts.START, render.topics_keyboard())
+
+
+async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send(update, texts.HELP)
+
+
+async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send(update, "Chọn chủ đề:", render.topics_keyboard())
+
+
+async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send(update, texts.PRIVACY)
+
+
+async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await asyncio.to_thread(services(context).store.new_context, update.effective_user.id)
+    await send(update, texts.NEW)
+
+
+async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Xoá dữ liệu", callback_data="forget:yes"),
+                                    InlineKeyboardButton("Huỷ", callback_data="forget:no")]])
+    await send(update, texts.FORGET_CONFIRM, markup)
+
+
+async def human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send(update, await _handoff(update, context))
+
+
+async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send(update, texts.NON_TEXT)
+
+
+async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    text = update.effective_message.text or ""
+    await ask(update, context, text)
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    svc = services(context)
+    user_id = update.effective_user.id
+    if len(text) > MAX_CHARS:
+        await send(update, texts.TOO_LONG.format(n=MAX_CHARS))
+        text = text[:MAX_CHARS]
+    try:
+        await update.effective_chat.send_action(ChatAction.TYPING)
+    except TelegramError:
+        pass
+    started = time.perf_counter()
+    history = await asyncio.to_thread(svc.store.history, user_id)
+    answer = await asyncio.to_thread(svc.engine.answer, text, history)
+    await asyncio.to_thread(svc.store.add_turn, user_id, "user", text)
+    ref = await asyncio.to_thread(svc.store.add_turn, user_id, "assistant", answer.answer,
+                                  {"kind": answer.kind, "confidence": answer.confidence,
+                                   "sources": [s.doc_id for s in answer.sources], "topic": answer.topic})
+    if answer.kind == "handoff_request":
+        await send(update, await _handoff(update, context))
+        return
+    markup = render.answer_keyboard(ref) if answer.kind in ("answer", "abstain", "calculation") else None
+    await send(update, render.answer_html(answer), markup)
+    log.info("answered user=%s kind=%s confidence=%.2f ms=%d", user_id, answer.kind, answer.confidence,
+             (time.perf_counter() - started) * 1000)
+
+
+async def _handoff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    svc = services(context)
+    group = svc.settings.consultants_chat_id
+    if not group:
+        return texts.HANDOFF_UNAVAILABLE
+    user = update.effective_user
+    history = await asyncio.to_thread(svc.store.history, user.id, 6)
+    asked = [t.text for t in history if t.role == "user"][-3:]
+    who = html.escape(user.full_name or str(user.id))
+    card = (f"<b>Yêu cầu tư vấn</b> từ {who} (id {user.id})\n"
+            + ("\n".join(f"• {html.escape(q[:300])}" for q in asked) or "• (chưa có câu hỏi)"))
+    try:
+        await context.bot.send_message(group, card, parse_mode=ParseMode.HTML)
+    except TelegramError as exc:
+        log.warning("cannot post the handoff card: %s", exc)
+        return texts.HANDOFF_UNAVAILABLE
+    return texts.HANDOFF_SENT
+
+
+async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    data = query.data or ""
+    svc = services(context)
+    user_id = update.effective_user.id
+    try:
+        if data.startswith("fb:"):
+            _, value, ref = data.split(":")
+            await asyncio.to_thread(svc.store.add_feedback, user_id, int(ref), int(value))
+            await query.answer(texts.THANKS_UP if value == "1" else texts.THANKS_DOWN, show_alert=False)
+            if value != "1":
+                await send(update, texts.THANKS_DOWN)
+        elif data == "human":
+            await query.answer()
+            await send(update, await _handoff(update, context))
+        elif data.startswith("topic:"):
+            key = data.split(":", 1)[1]
+            examples = texts.EXAMPLES.get(key, [])
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(q[:60], callback_data=f"ex:{key}:{i}")]
+                                           for i, q in enumerate(examples)])
+            await query.answer()
+            await send(update, "Câu hỏi mẫu (bấm để hỏi):", markup)
+        elif data.startswith("ex:"):
+            _, key, index = data.split(":")
+            await query.answer()
+            examples = texts.EXAMPLES.get(key, [])
+            if index.isdigit() and int(index) < len(examples):
+                await ask(update, context, examples[int(index)])
+        elif data == "forget:yes":
+            count = await asyncio.to_thread(svc.store.forget, user_id)
+            await query.answer()
+            await _edit(query, texts.FORGOTTEN.format(n=count))
+        elif data == "forget:no":
+            await query.answer()
+            await _edit(query, "Đã huỷ, dữ liệu của bạn vẫn được giữ.")
+        else:
+            await query.answer("Nút này đã cũ, bạn thử lại nhé.")
+    except (ValueError, BadRequest) as exc:
+        log.info("callback %r not handled: %s", data, exc)
+        try:
+            await query.answer()
+        except TelegramError:
+            pass
+
+
+async def _edit(query, text: str) -> None:
+    try:
+        await query.edit_message_text(text)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log with context, tell the user, and tell the admins at most once a minute."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat:
+        try:
+            await update.effective_chat.send_message(texts.ERROR)
+        except TelegramError:
+            pass
+    svc = services(context)
+    now = time.monotonic()
+    if now - context.application.bot_data.get("last_admin_alert", 0) < 60:
+        return
+    context.application.bot_data["last_admin_alert"] = now
+    for admin in svc.settings.admin_ids:
+        try:
+            await context.bot.send_message(admin, f"Bot error: {type(context.error).__name__}: {context.error}"[:4000])
+        except TelegramError:
+            pass

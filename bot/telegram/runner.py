@@ -1,0 +1,72 @@
+"""Build and run the python-telegram-bot Application (polling, or webhook when WEBHOOK_URL is set)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import BotCommand, Update
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
+                          MessageHandler, filters)
+from telegram.request import HTTPXRequest
+
+from bot.telegram import handlers
+from indexer.config import Settings
+
+log = logging.getLogger(__name__)
+COMMANDS = [("start", "Bắt đầu"), ("help", "Hướng dẫn"), ("topics", "Chủ đề và câu hỏi mẫu"),
+            ("human", "Gặp chuyên gia"), ("new", "Cuộc trò chuyện mới"), ("privacy", "Quyền riêng tư"),
+            ("forget", "Xoá dữ liệu của tôi")]
+
+
+@dataclass
+class BotServices:
+    settings: Settings
+    engine: object
+    store: object
+
+
+def build_application(settings: Settings, services: BotServices) -> Application:
+    root = settings.telegram_api_url.rstrip("/")
+    request = HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10)
+    app = (ApplicationBuilder().token(settings.telegram_bot_token)
+           .base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+           .request(request).get_updates_request(HTTPXRequest(read_timeout=40))
+           .concurrent_updates(True).rate_limiter(AIORateLimiter(max_retries=3))
+           .post_init(_post_init).build())
+    app.bot_data["services"] = services
+    app.add_handler(CommandHandler("start", handlers.start))
+    app.add_handler(CommandHandler("help", handlers.help_))
+    app.add_handler(CommandHandler("topics", handlers.topics))
+    app.add_handler(CommandHandler("privacy", handlers.privacy))
+    app.add_handler(CommandHandler("new", handlers.new))
+    app.add_handler(CommandHandler("forget", handlers.forget))
+    app.add_handler(CommandHandler("human", handlers.human))
+    app.add_handler(CallbackQueryHandler(handlers.callback))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.question))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND, handlers.non_text))
+    app.add_error_handler(handlers.on_error)
+    return app
+
+
+async def _post_init(app: Application) -> None:
+    try:
+        await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+    except Exception as exc:  # commands are a convenience; never block start-up on them
+        log.warning("could not set the command list: %s", exc)
+
+
+def run_telegram(settings: Settings) -> int:
+    from bot.app import build_engine
+    from bot.storage import Store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    services = BotServices(settings, build_engine(settings), Store(settings.sqlalchemy_url))
+    app = build_application(settings, services)
+    log.info("bot starting (%s mode)", "webhook" if settings.webhook_url else "polling")
+    if settings.webhook_url:
+        app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, webhook_url=settings.webhook_url,
+                        secret_token=settings.webhook_secret or None, allowed_updates=Update.ALL_TYPES)
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

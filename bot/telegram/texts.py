@@ -1,0 +1,42 @@
+"""What the Telegram bot says, Vietnamese first."""
+
+START = (
+    "Xin chào! Mình là trợ lý tư vấn của <b>Trung tâm Ứng dụng tiến bộ KH&amp;CN</b>.\n\n"
+    "Mình trả lời câu hỏi về sở hữu trí tuệ, chuyển giao công nghệ, cải tiến quy trình, chương trình hỗ trợ "
+    "và khởi nghiệp, dựa trên tài liệu hướng dẫn của Trung tâm, kèm nguồn trích dẫn. Mình không thay thế tư vấn "
+    "pháp lý cho trường hợp cụ thể: khi cần, bấm «Hỏi chuyên gia» hoặc gõ /human.\n\n"
+    "Gõ không dấu cũng được. Chọn một chủ đề để xem câu hỏi mẫu:\n\n"
+    "<i>Quyền riêng tư: mình lưu câu hỏi và câu trả lời để trả lời tiếp theo ngữ cảnh và cải thiện dịch vụ; "
+    "xem /privacy, xoá bằng /forget.</i>"
+)
+HELP = (
+    "Cách dùng:\n• Gõ câu hỏi bình thường, có dấu hay không dấu đều được.\n"
+    "• /topics — chủ đề và câu hỏi mẫu\n• /human — gặp chuyên gia của Trung tâm\n"
+    "• /new — bắt đầu cuộc trò chuyện mới (quên ngữ cảnh)\n• /privacy — dữ liệu được lưu\n"
+    "• /forget — xoá dữ liệu của bạn"
+)
+PRIVACY = (
+    "Bot lưu: các câu hỏi và câu trả lời (để hiểu câu hỏi tiếp theo và cải thiện tài liệu), đánh giá 👍/👎 "
+    "và yêu cầu gặp chuyên gia. Dữ liệu chỉ dùng cho Trung tâm, không bán hay chia sẻ cho bên khác. "
+    "Gõ /forget để xoá toàn bộ dữ liệu của bạn."
+)
+FORGET_CONFIRM = "Bạn chắc chắn muốn xoá toàn bộ câu hỏi, câu trả lời và đánh giá đã lưu của mình?"
+FORGOTTEN = "Đã xoá dữ liệu của bạn ({n} tin nhắn). Bạn vẫn có thể tiếp tục hỏi bất cứ lúc nào."
+NEW = "Đã bắt đầu cuộc trò chuyện mới. Bạn cứ hỏi nhé!"
+NON_TEXT = ("Mình chỉ đọc được tin nhắn chữ. Bạn gõ câu hỏi giúp mình nhé (có dấu hay không dấu đều được), "
+            "hoặc gõ /human để gặp chuyên gia.")
+TOO_LONG = "Tin nhắn khá dài nên mình chỉ đọc phần đầu ({n} ký tự). Câu hỏi ngắn gọn sẽ cho câu trả lời sát hơn."
+THANKS_UP = "Cảm ơn bạn đã đánh giá!"
+THANKS_DOWN = "Cảm ơn bạn. Mình sẽ ghi nhận để cải thiện; bấm «Hỏi chuyên gia» nếu bạn cần người trả lời."
+HANDOFF_SENT = ("Mình đã chuyển yêu cầu của bạn tới nhóm chuyên gia của Trung tâm, kèm các câu hỏi gần đây. "
+                "Chuyên gia làm việc trong giờ hành chính và sẽ liên hệ với bạn.")
+HANDOFF_UNAVAILABLE = ("Hiện bot chưa được kết nối với nhóm chuyên gia. Bạn vui lòng liên hệ trực tiếp Trung tâm "
+                       "trong giờ hành chính.")
+ERROR = "Xin lỗi, mình gặp lỗi khi xử lý tin nhắn này. Bạn thử lại sau ít phút nhé."
+EXAMPLES = {
+    "ip": ["Nhãn hiệu được bảo hộ bao lâu?", "dang ky nhan hieu o dau", "Bí mật kinh doanh là gì?"],
+    "tech_transfer": ["Hợp đồng chuyển giao công nghệ có phải đăng ký không?", "dinh gia cong nghe the nao"],
+    "process": ["5S gồm những gì?", "Bắt đầu cải tiến năng suất từ đâu?"],
+    "funding": ["Doanh nghiệp nhỏ được hỗ trợ tư vấn sở hữu trí tuệ bao nhiêu?", "NATIF hỗ trợ gì?"],
+    "startup": ["Đề án 844 là gì?", "Khởi nghiệp cần bảo vệ tài sản trí tuệ thế nào?"],
+}
