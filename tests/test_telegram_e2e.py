@@ -1,0 +1,76 @@
+"""The real `python -m bot run` process against the fake Bot API (polling)."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from indexer.config import Settings
+from indexer.pipeline import Indexer
+from tests.conftest import ROOT, SAMPLE_KB
+from tests.fakebotapi import FakeBotAPI
+
+pytestmark = pytest.mark.slow
+OWNER = 1001
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory, embedder):
+    root = tmp_path_factory.mktemp("tg")
+    kb = root / "knowledge"
+    shutil.copytree(SAMPLE_KB, kb)
+    data = root / "data"
+    Indexer(Settings(_env_file=None, data_dir=data, knowledge_dir=kb), embedder_factory=lambda: embedder).refresh()
+    (data / "models").symlink_to(ROOT / "data" / "models")
+    api = FakeBotAPI()
+    url = api.start()
+    api.add_private_user(OWNER, first_name="Lan")
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
+           "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        api.wait_for_call("getUpdates", timeout=90)
+        yield api
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        api.stop()
+
+
+def test_conversation(bot):
+    api = bot
+    upd = api.send_command(OWNER, "/start")
+    welcome = api.wait_for_message(OWNER, contains="Trung tâm", after=upd, timeout=30)
+    assert api.buttons(welcome)
+
+    upd = api.send_text(OWNER, "nhan hieu duoc bao ho bao lau")
+    answer = api.wait_for_message(OWNER, contains="10 năm", after=upd, timeout=30)
+    labels = [text for text, _ in api.buttons(answer)]
+    assert any("chuyên gia" in label for label in labels) and "[1]" in answer["text"]
+
+    upd = api.send_text(OWNER, "còn sáng chế thì sao?")
+    api.wait_for_message(OWNER, contains="20 năm", after=upd, timeout=30)
+
+    qid = api.press_button(OWNER, answer, callback_data=api.buttons(answer)[0][1])
+    api.wait_for_callback_answer(qid, timeout=15)
+
+    upd = api.send_command(OWNER, "/new")
+    api.wait_for_message(OWNER, contains="mới", after=upd, timeout=15)
+
+    upd = api.send_sticker(OWNER)
+    api.wait_for_message(OWNER, contains="chữ", after=upd, timeout=15)
+
+    upd = api.send_text(OWNER, "nhãn hiệu " * 1100)
+    api.wait_for_message(OWNER, contains="dài", after=upd, timeout=30)
+
+    upd = api.send_command(OWNER, "/forget")
+    confirm = api.wait_for_message(OWNER, contains="xoá", after=upd, timeout=15)
+    qid = api.press_button(OWNER, confirm, callback_data="forget:yes")
+    api.wait_for_edit(OWNER, confirm["message_id"], contains="Đã xoá", timeout=15)
+    assert api.errors() == []
