@@ -113,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         return _eval(args, settings)
     if args.command == "consultants":
-        from bot.consultants_cli import run as consultants
-
-        return consultants(args, settings)
+        print("Consultant management arrives with the handoff feature; it is not available in this version.",
+              file=sys.stderr)
+        return 2
     if args.command == "chat" or (args.command == "start" and not settings.telegram_bot_token):
         from bot.console import run_console
 
