@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-
 from indexer.config import Settings
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: "object"
 
 
 def build_engine(settings: Settings, embedder=None, composer=None):

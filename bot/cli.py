@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("httpx", "chromadb", "sentence_transformers", "telegram.ext.Application"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if args.command in ("ask", "eval"):
-        logging.getLogger().setLevel(logging.WARNING)
+    if args.command in ("ask", "eval", "chat") or (args.command == "start" and not settings.telegram_bot_token):
+        logging.getLogger().setLevel(logging.WARNING)  # keep the terminal for the conversation
     if args.command == "setup":
         from indexer.embedding import offline_environment, resolve_model_path
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bot.answering import extractive, followup, sme_size
 from bot.answering.language import detect_language, smalltalk, strip_injection, wants_human
 from bot.answering.retrieval import Retrieval, Retriever, _idf
-from bot.answering.texts import TEXT, source_line
+from bot.answering.texts import TEXT, source_line, vn_date
 from bot.answering.types import Answer, Source, Turn
 from indexer.search import HybridSearcher
 from indexer.textnorm import nfc
@@ -145,8 +145,8 @@ class AnswerEngine:
             return ""
         sources.append(self._source(old))
         n = len(sources)
-        current_from = _vn_date(sources[0].effective_from)
-        old_to = _vn_date(old.meta.get("effective_to", ""))
+        current_from = vn_date(sources[0].effective_from)
+        old_to = vn_date(old.meta.get("effective_to", ""))
         return TEXT[lang]["changed"].format(since=current_from or "?", until=old_to or "?", n=n)
 
     @staticmethod
@@ -159,14 +159,6 @@ class AnswerEngine:
             effective_from=meta.get("effective_from", ""), effective_to=meta.get("effective_to", ""),
             topic=meta.get("topic", ""), text="\n".join(c.text for c in doc.chunks[:2]),
         )
-
-
-def _vn_date(iso: str) -> str:
-    try:
-        y, m, d = iso[:10].split("-")
-        return f"{int(d)}/{int(m)}/{y}"
-    except ValueError:
-        return ""
 
 
 def format_sources(sources: list[Source], lang: str = "vi") -> str:

@@ -47,16 +47,16 @@ def source_line(n: int, source, lang: str = "vi") -> str:
     if source.legal_basis:
         parts.append(source.legal_basis)
     if source.effective_from:
-        day = _vn(source.effective_from)
-        parts.append(f"{t['in_force_from']} {day}")
+        parts.append(f"{t['in_force_from']} {vn_date(source.effective_from, pad=True)}")
     if source.effective_to:
-        parts.append(f"{t['until']} {_vn(source.effective_to)}")
+        parts.append(f"{t['until']} {vn_date(source.effective_to, pad=True)}")
     return f"[{n}] " + " — ".join(parts)
 
 
-def _vn(iso: str) -> str:
+def vn_date(iso: str, pad: bool = False) -> str:
+    """2026-04-01 -> 1/4/2026 (or 01/04/2026 with pad); "" when it is not a date."""
     try:
         y, m, d = iso[:10].split("-")
-        return f"{int(d):02d}/{int(m):02d}/{y}"
+        return f"{int(d):02d}/{int(m):02d}/{y}" if pad else f"{int(d)}/{int(m)}/{y}"
     except ValueError:
-        return iso
+        return ""
