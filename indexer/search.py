@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexer.config import Settings
-from indexer.manifest import Manifest
 from indexer.pipeline import manifest_path
 from indexer.restore import DiacriticRestorer
 from indexer.store import ChunkStore
@@ -108,9 +107,6 @@ class HybridSearcher:
         assert self._store is not None
         return self._store
 
-    def manifest(self) -> Manifest:
-        return Manifest.load(manifest_path(self.settings))
-
     def dense_query_text(self, query: str) -> str:
         """The text to embed: queries typed without diacritics get them restored from the corpus."""
         self.ensure_fresh()
@@ -143,10 +139,3 @@ class HybridSearcher:
         for cand in found.values():
             cand.score = sum(1.0 / (RRF_K + r + 1) for r in (cand.dense_rank, cand.bm25_rank) if r is not None)
         return sorted(found.values(), key=lambda c: c.score, reverse=True)[:k]
-
-    def dense_search(self, query: str, k: int = 8) -> list[Candidate]:
-        self.ensure_fresh()
-        assert self._store is not None
-        vector = self.embedder.embed_queries([nfc(query)])[0]
-        return [Candidate(h.id, h.text, h.meta, dense=h.score, dense_rank=i, score=h.score)
-                for i, h in enumerate(self._store.query(vector, k=k))]

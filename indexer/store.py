@@ -10,7 +10,6 @@ import numpy as np
 from indexer.config import Settings
 
 COLLECTION = "knowledge_chunks"
-_META_EMPTY = ""
 
 
 def _client(settings: Settings):

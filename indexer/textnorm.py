@@ -6,7 +6,6 @@ import re
 import unicodedata
 
 _WORD = re.compile(r"[0-9a-z]+(?:[.,/][0-9]+)*")
-_SPACES = re.compile(r"[ \t\u00a0]+")
 
 
 def nfc(text: str) -> str:
@@ -29,7 +28,3 @@ def tokens(text: str) -> list[str]:
 def has_diacritics(text: str) -> bool:
     """True when the text carries Vietnamese diacritics (or đ)."""
     return fold(text) != nfc(text).lower()
-
-
-def squeeze_spaces(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()

@@ -123,7 +123,7 @@ class AnswerEngine:
             embedder = self.searcher.embedder
             query_vector = embedder.embed_queries([text])[0]
             similarity = lambda texts: embedder.embed_passages(texts) @ query_vector  # noqa: E731
-        units = extractive.select(retrieval.query if text != retrieval.query else text, retrieval.docs,
+        units = extractive.select(retrieval.query, retrieval.docs,
                                   lambda w: _idf(keyword, w), similarity)
         used = sorted({u.doc_index for u in units})
         numbering = {d: n for n, d in enumerate(used, 1)}

@@ -79,7 +79,7 @@ def dense_baseline(engine: AnswerEngine, settings) -> System:
     retriever = vectorstore.as_retriever(search_kwargs={"k": 12})
 
     def run(case: Case) -> Outcome:
-        query = " ".join([t.text for t in case.history if t.role == "user"][-1:] + [case.question])
+        query = _with_previous_question(case)
         docs = retriever.invoke(query)
         ranked = _unique([d.metadata.get("doc_id", "") for d in docs])
         scored = vectorstore.similarity_search_with_relevance_scores(query, k=1)
@@ -93,12 +93,17 @@ def bm25_baseline(engine: AnswerEngine) -> System:
     def run(case: Case) -> Outcome:
         engine.searcher.ensure_fresh()
         keyword = engine.searcher.keyword
-        query = " ".join([t.text for t in case.history if t.role == "user"][-1:] + [case.question])
+        query = _with_previous_question(case)
         hits = keyword.search(tokens(query), 30)
         ranked = _unique([keyword.meta[i].get("doc_id", "") for i, _ in hits])
         answer = keyword.text[hits[0][0]] if hits else ""
         return Outcome(ranked, answer, abstained=not hits or hits[0][1] < 5.0)
     return run
+
+
+def _with_previous_question(case: Case) -> str:
+    """Baselines have no follow-up logic: they simply prepend the previous user question."""
+    return " ".join([t.text for t in case.history if t.role == "user"][-1:] + [case.question])
 
 
 def _unique(items: list[str]) -> list[str]:
