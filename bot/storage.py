@@ -11,6 +11,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from bot.answering.types import Turn
 
 SCHEMA_VERSION = 1
+# Modules that define further tables on `Base`; imported before the schema is created.
+MODEL_MODULES: list[str] = []
 
 
 def _now() -> dt.datetime:
@@ -66,6 +68,10 @@ class Store:
 
     def migrate(self) -> None:
         """Ordered migrations recorded in schema_version; version 1 creates the tables."""
+        import importlib
+
+        for module in MODEL_MODULES:
+            importlib.import_module(module)
         Base.metadata.create_all(self.engine)
         with self.session.begin() as s:
             current = s.scalar(select(func.max(SchemaVersion.version))) or 0
