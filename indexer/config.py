@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     reannounce_minutes: int = 30
     log_level: str = "INFO"
+    export_secret: str = ""
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from indexer.config import Settings
 from indexer.pipeline import manifest_path
 from indexer.restore import DiacriticRestorer
@@ -115,15 +117,20 @@ class HybridSearcher:
             return self.restorer.restore(query)
         return query
 
+    def query_vector(self, query: str) -> np.ndarray:
+        return self.embedder.embed_queries([self.dense_query_text(query)])[0]
+
     def search(self, query: str, k: int = 8, pool: int = 30, where: dict | None = None,
-               keyword_text: str | None = None, keyword: bool = True) -> list[Candidate]:
+               keyword_text: str | None = None, keyword: bool = True,
+               vector: np.ndarray | None = None) -> list[Candidate]:
         """Top-k chunks by reciprocal-rank fusion of dense and folded-BM25 rankings.
 
         `keyword=False` for queries in another language than the documents: BM25 only adds noise there.
         """
         self.ensure_fresh()
         assert self.keyword is not None and self._store is not None
-        vector = self.embedder.embed_queries([self.dense_query_text(query)])[0]
+        if vector is None:
+            vector = self.query_vector(query)
         found: dict[str, Candidate] = {}
         for rank, hit in enumerate(self._store.query(vector, k=pool, where=where)):
             found[hit.id] = Candidate(hit.id, hit.text, hit.meta, dense=hit.score, dense_rank=rank)

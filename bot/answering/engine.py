@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.answering import extractive, followup, sme_size
 from bot.answering.language import detect_language, smalltalk, strip_injection, wants_human
 from bot.answering.retrieval import Retrieval, Retriever, _idf
+from bot.answering.scope import Scope
 from bot.answering.texts import TEXT, source_line, vn_date
 from bot.answering.types import Answer, Source, Turn
 from indexer.search import HybridSearcher
@@ -16,6 +17,7 @@ from indexer.textnorm import nfc
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 1500
+OFF_TOPIC_MARGIN = 0.015  # a chunk must beat every out-of-remit topic by this much
 SIZE_QUERY = "tiêu chí xác định doanh nghiệp siêu nhỏ, nhỏ và vừa Nghị định 80/2021 Điều 5 số lao động doanh thu nguồn vốn"
 
 
@@ -28,7 +30,7 @@ class Thresholds:
 class AnswerEngine:
     def __init__(self, searcher: HybridSearcher, composer=None, thresholds: Thresholds | None = None) -> None:
         self.searcher = searcher
-        self.retriever = Retriever(searcher)
+        self.retriever = Retriever(searcher, Scope(searcher.embedder))
         self.composer = composer  # an LLM composer, or None for extractive answers
         self.thresholds = thresholds or Thresholds()
 
@@ -41,9 +43,11 @@ class AnswerEngine:
 
     def confidence(self, retrieval: Retrieval) -> float:
         """0–1 from lexical coverage, known phrases and dense similarity (calibrated on the dev set)."""
+        if retrieval.off_topic > -OFF_TOPIC_MARGIN:
+            return 0.0
         if retrieval.lang != "vi":
-            # Cross-lingual: only the multilingual dense score says anything.
-            return round(min(1.0, max(0.0, (retrieval.top_dense - 0.80) / 0.07)), 3)
+            # Cross-lingual: word overlap says nothing; how far the question is from out-of-remit topics does.
+            return round(min(1.0, max(0.0, 0.3 - 8 * retrieval.off_topic)), 3)
         dense = min(1.0, max(0.0, (retrieval.top_dense - 0.80) / 0.10))
         return round(min(1.0, 0.4 * retrieval.coverage + 0.3 * retrieval.known_pairs + 0.3 * dense), 3)
 
@@ -65,11 +69,11 @@ class AnswerEngine:
         if sme_size.is_size_question(text) or (history and sme_size.is_size_question(
                 f"{followup.last_user_question(history) or ''} {text}")):
             return self._size(question, text, history, lang)
-        focus = None
+        focus = previous = None
         query = text
         if followup.is_followup(text, history):
-            query, focus = followup.combine(text, history), text
-        retrieval = self.retriever.retrieve(query, focus=focus, lang=lang)
+            query, focus, previous = followup.combine(text, history), text, followup.last_user_question(history)
+        retrieval = self.retriever.retrieve(query, focus=focus, lang=lang, previous=previous)
         confidence = self.confidence(retrieval)
         ranked = [d.doc_id for d in retrieval.docs]
         if not retrieval.docs or confidence < self.thresholds.abstain:

@@ -10,6 +10,7 @@ from indexer.textnorm import fold, tokens
 
 MAX_CHARS = 650
 MAX_UNITS = 3
+MAX_LIST_ITEMS = 6
 _QUANTITY = re.compile(r"(bao lau|bao nhieu|may (nam|thang|ngay|phan tram|%)|thoi han|khi nao|han chot|muc|ty le|"
                        r"phan tram|how long|how much|how many|when|deadline|percent|%|phi|le phi|bao gio|toi da)")
 _DURATION_Q = re.compile(r"(bao lau|may (nam|thang|ngay|tuan)|thoi han|han chot|trong bao|how long|deadline|"
@@ -19,6 +20,8 @@ _MONEY_Q = re.compile(r"(bao nhieu tien|phi|le phi|chi phi|toi da bao nhieu|muc 
 _DURATION = re.compile(r"\d+\s*(năm|tháng|ngày|tuần|year|month|day)")
 _PERCENT = re.compile(r"\d+\s*%")
 _MONEY = re.compile(r"\d+[.,\d]*\s*(đồng|triệu|tỷ|nghìn|VND|VNĐ)")
+_LIST_Q = re.compile(r"(nhung (gi|giay to|buoc|muc|noi dung|dieu kien|viec)|gom (nhung )?gi|cac buoc|buoc nao|"
+                     r"giay to gi|ho so (gom|can)|can (chuan bi )?(gi|nhung)|what (documents|steps)|which steps|list)")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ỹ0-9\"“(«])")
 _MARKUP = re.compile(r"(\*\*|__|`|^#+\s*|^>\s*)", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
@@ -31,6 +34,7 @@ class Unit:
     chunk_rank: int
     position: int
     score: float = 0.0
+    lead: str = ""      # the line that introduces a list item ("Hồ sơ gồm:"), if any
 
 
 def clean(text: str) -> str:
@@ -39,10 +43,10 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def split_units(chunk_text: str) -> list[str]:
-    """Sentences and bullet items; a line ending with ':' carries the bullets that follow it."""
+def split_units(chunk_text: str) -> list[tuple[str, str]]:
+    """(text, lead) of sentences and bullet items; a line ending with ':' leads the bullets after it."""
     lines = [line.rstrip() for line in chunk_text.splitlines()]
-    units: list[str] = []
+    units: list[tuple[str, str]] = []
     i = 0
     while i < len(lines):
         line = lines[i].strip()
@@ -58,11 +62,11 @@ def split_units(chunk_text: str) -> list[str]:
             lead = clean(line)
             short = [it for it in items if len(it) < 90]
             if items and len(short) == len(items) and len(lead) + sum(len(it) + 2 for it in items) <= 380:
-                units.append(lead + " " + "; ".join(items) + ".")
+                units.append((lead + " " + "; ".join(items) + ".", ""))
                 continue
             # Long lists: each item is a unit of its own, introduced by its lead when that is short.
             for item in items:
-                units.append(f"{lead.rstrip(':')}: {item}." if len(lead) <= 110 else item + ".")
+                units.append((f"{lead.rstrip(':')}: {item}." if len(lead) <= 110 else item + ".", lead))
             if items:
                 continue
         line = _BULLET.sub("", line)
@@ -70,7 +74,7 @@ def split_units(chunk_text: str) -> list[str]:
             line = " ".join(cell.strip() for cell in line.strip("|").split("|"))
         for sentence in _SENTENCE_END.split(clean(line)):
             if len(sentence) >= 12:
-                units.append(sentence)
+                units.append((sentence, ""))
     return units
 
 
@@ -101,7 +105,7 @@ def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> lis
         prior = (0.35, 0.12, 0.04)[d_index]
         for c_rank, chunk in enumerate(doc.chunks[:2]):
             section_words = set(tokens(chunk.meta.get("section", "")))
-            for position, text in enumerate(split_units(chunk.text)):
+            for position, (text, lead) in enumerate(split_units(chunk.text)):
                 unit_words = set(tokens(text)) | section_words
                 overlap = sum(idf(w) for w in words if w in unit_words) / total
                 score = overlap + prior - 0.08 * c_rank + _typed_bonus(folded_question, text)
@@ -111,7 +115,7 @@ def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> lis
                     score += 0.06
                 if len(text) > 420:
                     score -= 0.1
-                units.append(Unit(text, d_index, c_rank, position, score))
+                units.append(Unit(text, d_index, c_rank, position, score, lead))
     if similarity is not None and units:
         sims = similarity([u.text for u in units])
         for unit, sim in zip(units, sims):
@@ -130,8 +134,24 @@ def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> lis
             continue
         chosen.append(unit)
         length += len(unit.text)
+    if chosen and chosen[0].lead and _LIST_Q.search(folded_question):
+        chosen = _whole_list(chosen[0], units)
     chosen.sort(key=lambda u: (u.doc_index, u.chunk_rank, u.position))
     return chosen
+
+
+def _whole_list(best: Unit, units: list[Unit]) -> list[Unit]:
+    """A question asking for a list ("cần những giấy tờ gì?") gets the list, not its best item."""
+    siblings = sorted((u for u in units if u.lead == best.lead and u.doc_index == best.doc_index
+                       and u.chunk_rank == best.chunk_rank), key=lambda u: u.position)
+    out: list[Unit] = []
+    length = 0
+    for unit in siblings[:MAX_LIST_ITEMS]:
+        if out and length + len(unit.text) > MAX_CHARS:
+            break
+        out.append(unit)
+        length += len(unit.text)
+    return out
 
 
 def _same(a: str, b: str) -> bool:

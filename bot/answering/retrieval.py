@@ -19,6 +19,11 @@ the a an is are to of for and or in on at by with what which who how when where 
 you it this that much many long need please about should get have""".split())
 
 
+# Words that ask about an aspect (when, how long, which fee, what file) rather than name a subject.
+_ASPECT = set("""nop ky luc han thoi phi le ho so thu tuc mat ton lam xin cap muc nhieu nua tiep sau truoc khi
+ngay thang nam tuan bao lau gio dau nao buoc gom can giay to dieu kien duoc khong""".split())
+
+
 @dataclass
 class RetrievedDoc:
     doc_id: str
@@ -41,6 +46,7 @@ class Retrieval:
     known_pairs: float       # share of the query's word pairs the knowledge base uses anywhere
     lang: str = "vi"
     superseded: list[RetrievedDoc] = field(default_factory=list)  # matched, but no longer in force
+    off_topic: float = 0.0   # how much closer the question is to an out-of-remit topic than to any chunk
 
 
 def content_tokens(text: str) -> list[str]:
@@ -58,20 +64,27 @@ def in_force(meta: dict, today: dt.date | None = None) -> bool:
 
 
 class Retriever:
-    def __init__(self, searcher: HybridSearcher) -> None:
+    def __init__(self, searcher: HybridSearcher, scope=None) -> None:
         self.searcher = searcher
+        self.scope = scope
 
-    def retrieve(self, query: str, k_docs: int = 4, focus: str | None = None, lang: str = "vi") -> Retrieval:
+    def retrieve(self, query: str, k_docs: int = 4, focus: str | None = None, lang: str = "vi",
+                 previous: str | None = None) -> Retrieval:
         """Retrieve for `query`; with `focus` (a follow-up's own words) that text weighs double."""
         keyword = lang == "vi"
-        chunks = self.searcher.search(query, k=24, pool=40, keyword=keyword)
+        self.searcher.ensure_fresh()
+        vector = self.searcher.query_vector(query)
+        chunks = self.searcher.search(query, k=24, pool=40, keyword=keyword, vector=vector)
         if focus:
             # A follow-up that names its own subject ("còn kiểu dáng thì sao?") steers; one that
             # only asks about an aspect ("phải nộp trong bao lâu?") leaves the previous subject in charge.
-            weight = 2.0 if self._names_subject(focus) else 0.5
-            for cand in self.searcher.search(focus, k=24, pool=40, keyword=keyword):
-                cand.score *= weight
-                chunks.append(cand)
+            # "còn kiểu dáng thì sao?" names a new subject: it steers. "phải nộp trong bao lâu?" only asks
+            # about an aspect: the previous question's subject stays in charge.
+            steer, weight = (focus, 2.0) if self._names_subject(focus) else (previous, 1.0)
+            if steer:
+                for cand in self.searcher.search(steer, k=24, pool=40, keyword=keyword):
+                    cand.score *= weight
+                    chunks.append(cand)
         asks_old = bool(_ASKS_OLD.search(fold(query)))
         docs: dict[str, RetrievedDoc] = {}
         for cand in sorted(chunks, key=lambda c: c.score, reverse=True):
@@ -96,11 +109,12 @@ class Retriever:
         top_dense = max((c.dense for d in ranked[:2] for c in d.chunks[:2]), default=0.0)
         return Retrieval(query=query, docs=ranked, coverage=coverage, top_dense=top_dense,
                          known_pairs=self._known_pairs(focus or query), lang=lang,
-                         superseded=[] if asks_old else superseded)
+                         superseded=[] if asks_old else superseded,
+                         off_topic=self.scope.margin(vector, top_dense) if self.scope else 0.0)
 
     def _names_subject(self, text: str) -> bool:
         keyword = self.searcher.keyword
-        words = [w for w in tokens(text) if w not in _STOP and not w.isdigit()]
+        words = [w for w in tokens(text) if w not in _STOP and w not in _ASPECT and not w.isdigit()]
         if keyword is None:
             return len(words) >= 2
         return any(keyword.known_pair(a, b) for a, b in zip(words, words[1:]))

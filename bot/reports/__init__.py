@@ -1,0 +1,1 @@
+"""Staff reports over the conversation database: knowledge gaps, statistics, chart, CSV export."""

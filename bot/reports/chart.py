@@ -1,0 +1,39 @@
+"""A PNG chart of the period: questions per day (answered / abstained) and handoffs."""
+
+from __future__ import annotations
+
+import io
+
+from bot.reports.stats import Stats
+
+
+def render_png(stats: Stats) -> bytes:
+    """Stacked daily bars of answered and abstained questions, handoffs as a line; PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)   # no display in a server process
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    days = [d.day for d in stats.days]
+    answered = [d.answered for d in stats.days]
+    abstained = [d.abstained for d in stats.days]
+    handoffs = [d.handoffs for d in stats.days]
+    # A Figure without pyplot: no global state, safe in the bot's worker threads.
+    fig = Figure(figsize=(9, 4.2), dpi=110)
+    ax = fig.add_subplot()
+    ax.bar(days, answered, color="#2e7d32", label="Trả lời được")
+    ax.bar(days, abstained, bottom=answered, color="#f9a825", label="Chưa có tài liệu")
+    ax.plot(days, handoffs, color="#1565c0", marker="o", markersize=3, linewidth=1.5, label="Chuyển chuyên gia")
+    ax.set_title(f"Câu hỏi mỗi ngày, {stats.period.start:%d/%m} – {stats.period.end:%d/%m/%Y}")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0, top=max([1, *[a + b for a, b in zip(answered, abstained)], *handoffs]) * 1.15)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    fig.autofmt_xdate()
+    for label in ax.get_xticklabels():
+        label.set_fontsize(8)
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()
