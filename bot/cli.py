@@ -1,4 +1,4 @@
-"""`python -m bot run | chat | ask | eval | consultants | setup | start`."""
+"""`python -m bot run | chat | ask | eval | consultants | report | setup | start`."""
 
 from __future__ import annotations
 
@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     lst.add_argument("--json", action="store_true")
     rm = cons_sub.add_parser("remove")
     rm.add_argument("telegram_id", type=int)
+    from bot.reports.cli import add_parser as add_report_parser
+
+    add_report_parser(sub)
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -99,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("httpx", "chromadb", "sentence_transformers", "telegram.ext.Application"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if args.command in ("ask", "eval", "chat") or (args.command == "start" and not settings.telegram_bot_token):
+    quiet = ("ask", "eval", "chat", "report")
+    if args.command in quiet or (args.command == "start" and not settings.telegram_bot_token):
         logging.getLogger().setLevel(logging.WARNING)  # keep the terminal for the conversation
     if args.command == "setup":
         from indexer.embedding import offline_environment, resolve_model_path
@@ -112,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         return _ask(args, settings)
     if args.command == "eval":
         return _eval(args, settings)
+    if args.command == "report":
+        from bot.reports.cli import run as run_report
+
+        return run_report(args, settings)
     if args.command == "consultants":
         print("Consultant management arrives with the handoff feature; it is not available in this version.",
               file=sys.stderr)

@@ -19,7 +19,7 @@ from pathlib import Path
 from indexer import loaders
 from indexer.config import TOPICS, Settings
 from indexer.manifest import Manifest
-from indexer.pipeline import Indexer, IndexBusy, Progress, Summary, manifest_path, scan
+from indexer.pipeline import IndexBusy, Indexer, Progress, Summary, manifest_path, scan
 
 log = logging.getLogger(__name__)
 UPLOAD_WAIT = 600.0     # an upload waits this long for a running refresh to finish

@@ -12,7 +12,7 @@ from bot.answering.types import Turn
 
 SCHEMA_VERSION = 1
 # Modules that define further tables on `Base`; imported before the schema is created.
-MODEL_MODULES: list[str] = []
+MODEL_MODULES: list[str] = ["bot.handoff.models"]
 
 
 def _now() -> dt.datetime:

@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     working_hours: str = "08:00-17:00"
     working_days: str = "1-5"
     timezone: str = "Asia/Ho_Chi_Minh"
-    reannounce_minutes: int = 30
+    reannounce_minutes: float = 30  # fractions allowed (0.05 = 3 s, for tests)
+    handoff_response_minutes: int = 60
     log_level: str = "INFO"
     export_secret: str = ""
 

@@ -42,6 +42,11 @@ class KeywordIndex:
         self.meta = [e[1] for e in entries]
         self.text = [e[2] for e in entries]
         corpus = [tokens(f"{m.get('title', '')} {m.get('section', '')} {t}") for _, m, t in entries]
+        # The text under each document's title: by the writing rules it states the key numbers.
+        self.summaries: dict[str, int] = {}
+        for n, (_, meta, _) in enumerate(entries):
+            if int(meta.get("chunk_index", -1)) == 0:
+                self.summaries[meta.get("doc_id", "")] = n
         self._df: dict[str, int] = {}
         self.bigrams: set[int] = set()
         for n, words in enumerate(corpus):
@@ -52,6 +57,10 @@ class KeywordIndex:
         self.retriever = bm25s.BM25(k1=1.2, b=0.75)
         if entries:
             self.retriever.index(corpus, show_progress=False)
+
+    def summary(self, doc_id: str) -> Candidate | None:
+        n = self.summaries.get(doc_id)
+        return None if n is None else Candidate(self.ids[n], self.text[n], self.meta[n])
 
     def known_pair(self, first: str, second: str) -> bool:
         return hash((first, second)) in self.bigrams
@@ -117,8 +126,9 @@ class HybridSearcher:
             return self.restorer.restore(query)
         return query
 
-    def query_vector(self, query: str) -> np.ndarray:
-        return self.embedder.embed_queries([self.dense_query_text(query)])[0]
+    def query_vector(self, query: str, restore: bool = True) -> np.ndarray:
+        """`restore=False` for questions not in Vietnamese: "an" must not become "ăn"."""
+        return self.embedder.embed_queries([self.dense_query_text(query) if restore else nfc(query)])[0]
 
     def search(self, query: str, k: int = 8, pool: int = 30, where: dict | None = None,
                keyword_text: str | None = None, keyword: bool = True,
@@ -130,7 +140,7 @@ class HybridSearcher:
         self.ensure_fresh()
         assert self.keyword is not None and self._store is not None
         if vector is None:
-            vector = self.query_vector(query)
+            vector = self.query_vector(query, restore=keyword)
         found: dict[str, Candidate] = {}
         for rank, hit in enumerate(self._store.query(vector, k=pool, where=where)):
             found[hit.id] = Candidate(hit.id, hit.text, hit.meta, dense=hit.score, dense_rank=rank)

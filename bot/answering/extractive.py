@@ -103,7 +103,7 @@ def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> lis
     units: list[Unit] = []
     for d_index, doc in enumerate(docs[:3]):
         prior = (0.35, 0.12, 0.04)[d_index]
-        for c_rank, chunk in enumerate(doc.chunks[:2]):
+        for c_rank, chunk in enumerate(doc.chunks[:3]):
             section_words = set(tokens(chunk.meta.get("section", "")))
             for position, (text, lead) in enumerate(split_units(chunk.text)):
                 unit_words = set(tokens(text)) | section_words

@@ -73,7 +73,7 @@ class Retriever:
         """Retrieve for `query`; with `focus` (a follow-up's own words) that text weighs double."""
         keyword = lang == "vi"
         self.searcher.ensure_fresh()
-        vector = self.searcher.query_vector(query)
+        vector = self.searcher.query_vector(query, restore=keyword)
         chunks = self.searcher.search(query, k=24, pool=40, keyword=keyword, vector=vector)
         if focus:
             # A follow-up that names its own subject ("còn kiểu dáng thì sao?") steers; one that
@@ -105,6 +105,10 @@ class Retriever:
             for doc in superseded:
                 doc.score *= SUPERSEDED_FACTOR
         ranked = sorted(docs.values(), key=lambda d: d.score, reverse=True)[:k_docs]
+        for doc in ranked[:2]:
+            summary = self.searcher.keyword.summary(doc.doc_id) if self.searcher.keyword else None
+            if summary is not None and all(c.id != summary.id for c in doc.chunks[:2]):
+                doc.chunks.insert(min(2, len(doc.chunks)), summary)
         coverage = self._coverage(focus or query, ranked[0]) if ranked else 0.0
         top_dense = max((c.dense for d in ranked[:2] for c in d.chunks[:2]), default=0.0)
         return Retrieval(query=query, docs=ranked, coverage=coverage, top_dense=top_dense,

@@ -25,7 +25,8 @@ TICKET_FIELDS = {
     "topic": ("topic",),
     "status": ("status",),
     "consultant_id": ("consultant_id", "claimed_by"),
-    "created_at": ("created_at", "opened_at"),
+    "created_at": ("created_at",),
+    "opened_at": ("opened_at", "created_at"),   # when consultants were told (after an optional intake step)
     "claimed_at": ("claimed_at",),
     "closed_at": ("closed_at", "resolved_at", "ended_at"),
     "rating": ("rating",),
@@ -143,16 +144,20 @@ class Conversations:
         return None
 
 
-def tickets_table(store: Store) -> Table | None:
-    """The handoff feature's tickets table when that feature is installed and its table exists."""
+def handoff_table(store: Store, name: str) -> Table | None:
+    """A table of the handoff feature when that feature is installed and the table exists."""
     try:
         importlib.import_module(HANDOFF_MODULE)
     except ImportError:
         return None
-    table = Base.metadata.tables.get("tickets")
+    table = Base.metadata.tables.get(name)
     if table is None or not inspect(store.engine).has_table(table.name):
         return None
     return table
+
+
+def tickets_table(store: Store) -> Table | None:
+    return handoff_table(store, "tickets")
 
 
 def column(table: Table, field: str):

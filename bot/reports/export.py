@@ -26,9 +26,10 @@ from bot.storage import Feedback, Message, Store
 from indexer.config import Settings
 
 SALT_FILE = "export_salt"
-# Ticket columns that identify a person: pseudonymised (ids) or left empty (names, contacts).
-_ID_COLUMN = re.compile(r"(^|_)(user|owner)(_id)?$|(^|_)(user|owner)_chat_id$|^chat_id$")
-_PERSONAL_COLUMN = re.compile(r"(^|_)(name|username|full_name|phone|email)$")
+HANDOFF_TABLES = ("tickets", "ticket_messages")   # exported when the handoff feature is installed
+# Columns that identify a person: pseudonymised (ids) or left empty (names, contacts, company).
+_ID_COLUMN = re.compile(r"(^|_)(user|owner|author)(_id)?$|(^|_)(user|owner)_chat_id$|^(source_)?chat_id$")
+_PERSONAL_COLUMN = re.compile(r"(^|_)(name|username|phone|email|intake)$")
 _STAFF_COLUMN = re.compile(r"consultant|admin|staff")
 
 
@@ -102,12 +103,9 @@ def conversations_csv(store: Store, period: Period, pseudonym: Callable[[Any], s
                    "text"], rows)
 
 
-def tickets_csv(store: Store, period: Period, pseudonym: Callable[[Any], str] | None) -> bytes | None:
-    """Every column of the handoff feature's tickets table; None when that table does not exist."""
-    table = data.tickets_table(store)
-    if table is None:
-        return None
-    created = data.column(table, "created_at")
+def table_csv(store: Store, table, period: Period, pseudonym: Callable[[Any], str] | None) -> bytes:
+    """Every column of a handoff table for rows created in the period; people's ids and names protected."""
+    created = table.c.get("created_at")
     query = select(table)
     if created is not None:
         query = query.where(created >= period.since, created < period.until).order_by(created)
@@ -120,15 +118,21 @@ def tickets_csv(store: Store, period: Period, pseudonym: Callable[[Any], str] | 
     for item in items:
         row = {n: _cell(item.get(n), period.tz) for n in names}
         if pseudonym:
+            for n in personal:
+                row[n] = ""
+                value = str(item.get(n) or "").strip()
+                if len(value) >= 3:   # a name copied into a summary
+                    for other in names:
+                        if other not in personal and isinstance(row[other], str):
+                            row[other] = row[other].replace(value, "[…]")
             for n in id_columns:
                 raw = str(item.get(n) or "")
                 row[n] = pseudonym(item.get(n))
-                if raw:   # the id may also appear inside a transcript or a summary
+                if raw:   # the id may also appear inside a summary or a key
+                    pattern = re.compile(rf"(?<!\d){re.escape(raw)}(?!\d)")
                     for other in names:
-                        if isinstance(row[other], str) and other != n:
-                            row[other] = re.sub(rf"(?<!\d){re.escape(raw)}(?!\d)", row[n], row[other])
-            for n in personal:
-                row[n] = ""
+                        if other not in id_columns and isinstance(row[other], str):
+                            row[other] = pattern.sub(row[n], row[other])
         rows.append([row[n] for n in names])
     return _write(names, rows)
 
@@ -138,7 +142,8 @@ def export(store: Store, settings: Settings, period: Period, raw: bool = False) 
     pseudonym = None if raw else pseudonymiser(settings)
     suffix = f"{period.start:%Y%m%d}-{period.end:%Y%m%d}" + ("-raw" if raw else "")
     files = {f"conversations-{suffix}.csv": conversations_csv(store, period, pseudonym)}
-    tickets = tickets_csv(store, period, pseudonym)
-    if tickets is not None:
-        files[f"tickets-{suffix}.csv"] = tickets
+    for name in HANDOFF_TABLES:
+        table = data.handoff_table(store, name)
+        if table is not None:
+            files[f"{name}-{suffix}.csv"] = table_csv(store, table, period, pseudonym)
     return files

@@ -182,8 +182,8 @@ def render_text(groups: list[GapGroup], tz, limit: int = 15) -> str:
     lines = []
     for n, group in enumerate(groups[:limit], 1):
         reasons = ", ".join(f"{r} {group.reasons[r]}" for r in REASONS if group.reasons[r])
-        lines.append(f"{n}. {group.count} question(s) · {group.topic} · last {group.last_seen.astimezone(tz):%Y-%m-%d %H:%M}"
-                     f" · {reasons}")
+        last = group.last_seen.astimezone(tz)
+        lines.append(f"{n}. {group.count} question(s) · {group.topic} · last {last:%Y-%m-%d %H:%M} · {reasons}")
         lines.extend(f"   - {text}" for text in group.examples())
     if len(groups) > limit:
         lines.append(f"... and {len(groups) - limit} more group(s); use --csv for all of them.")

@@ -97,8 +97,8 @@ def compute(store: Store, period: Period) -> Stats:
     if tickets is not None:
         for ticket in tickets:
             days[period.day(ticket["created_at"])].handoffs += 1
-        claim = _median_minutes([(t["created_at"], t["claimed_at"]) for t in tickets])
-        duration = _median_minutes([(t["created_at"], t["closed_at"]) for t in tickets
+        claim = _median_minutes([(t["opened_at"], t["claimed_at"]) for t in tickets])
+        duration = _median_minutes([(t["opened_at"], t["closed_at"]) for t in tickets
                                     if t["claimed_at"] is not None and str(t["status"] or "") != "cancelled"])
         ratings = [float(t["rating"]) for t in tickets if t["rating"] is not None]
         average = round(sum(ratings) / len(ratings), 2) if ratings else None

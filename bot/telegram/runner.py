@@ -10,7 +10,7 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Callb
                           MessageHandler, filters)
 from telegram.request import HTTPXRequest
 
-from bot.telegram import handlers
+from bot.telegram import admin_handlers, handlers
 from indexer.config import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ def build_application(settings: Settings, services: BotServices) -> Application:
            .concurrent_updates(True).rate_limiter(AIORateLimiter(max_retries=3))
            .post_init(_post_init).build())
     app.bot_data["services"] = services
+    # Staff first: admins' documents must reach the knowledge-base upload, not the generic non-text reply.
+    admin_handlers.register(app, settings.admin_ids)
     app.add_handler(CommandHandler("start", handlers.start))
     app.add_handler(CommandHandler("help", handlers.help_))
     app.add_handler(CommandHandler("topics", handlers.topics))
@@ -54,6 +56,7 @@ async def _post_init(app: Application) -> None:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
     except Exception as exc:  # commands are a convenience; never block start-up on them
         log.warning("could not set the command list: %s", exc)
+    await admin_handlers.set_commands(app, app.bot_data["services"].settings.admin_ids, COMMANDS)
 
 
 def run_telegram(settings: Settings) -> int:

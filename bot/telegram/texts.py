@@ -40,3 +40,44 @@ EXAMPLES = {
     "funding": ["Doanh nghiệp nhỏ được hỗ trợ tư vấn sở hữu trí tuệ bao nhiêu?", "NATIF hỗ trợ gì?"],
     "startup": ["Đề án 844 là gì?", "Khởi nghiệp cần bảo vệ tài sản trí tuệ thế nào?"],
 }
+
+# --- Staff (ADMIN_IDS): knowledge base, gaps, statistics, export ---
+ADMIN_ONLY = "Lệnh này chỉ dành cho quản trị viên của Trung tâm."
+ADMIN_PRIVATE = "Dùng lệnh quản trị trong cuộc trò chuyện riêng với bot."
+KB_HELP = ("Gửi tệp PDF, DOCX, Markdown, TXT hoặc HTML vào đây để thêm vào kho (ghi mã chủ đề như <code>ip</code>, "
+           "<code>funding</code> ở phần chú thích để chọn chủ đề; gửi lại đúng tên tệp để thay bản cũ).\n"
+           "/kb_list — danh sách · /kb_remove &lt;mã&gt; — xoá · /reindex — cập nhật chỉ mục\n"
+           "/gaps — câu hỏi chưa đáp ứng · /stats — thống kê · /export YYYY-MM-DD YYYY-MM-DD [raw] — xuất CSV")
+UPLOAD_WORKING = "📥 Đang đọc và lập chỉ mục «{name}»…"
+UPLOAD_DONE = "✅ Đã thêm «{title}» ({path}, chủ đề {topic}): {chunks} đoạn đã lập chỉ mục. Bot dùng ngay tài liệu này."
+UPLOAD_REPLACED = ("✅ Đã thay «{title}» bằng bản mới ({path}, chủ đề {topic}): {chunks} đoạn đã lập chỉ mục; "
+                   "các đoạn của bản cũ đã bị xoá.")
+UPLOAD_REFUSED = {
+    "type": "❌ Không nhận «{name}»: định dạng {detail} chưa được hỗ trợ. Gửi PDF, DOCX, Markdown, TXT hoặc HTML.",
+    "size": "❌ Không nhận «{name}»: tệp lớn hơn giới hạn {detail}.",
+    "unreadable": "❌ Không đọc được «{name}»: {detail}.",
+    "duplicate": "❌ Không thêm «{name}»: nội dung trùng với tài liệu đã có ({detail}).",
+    "id_taken": ("❌ Không thêm «{name}»: mã tài liệu đã được dùng ({detail}). Đổi <code>id</code> trong front matter, "
+                 "hoặc gửi lại với đúng tên tệp cũ để thay thế."),
+    "busy": "⏳ Chưa thêm «{name}»: chỉ mục đang được cập nhật. Bạn gửi lại sau ít phút nhé.",
+    "index": "❌ Không lập chỉ mục được «{name}»: {detail}.",
+    "download": "❌ Không tải được «{name}» từ Telegram: {detail}.",
+}
+REINDEX_START = "🔄 Đang cập nhật chỉ mục…"
+REINDEX_PROGRESS = "🔄 Đang cập nhật chỉ mục: đã nhúng {done}/{total} đoạn…"
+REINDEX_BUSY = "⏳ Một lần cập nhật chỉ mục khác đang chạy; bạn thử lại sau ít phút."
+REINDEX_FAILED = "❌ Không cập nhật được chỉ mục: {detail}"
+REMOVE_USAGE = "Cách dùng: /kb_remove &lt;mã tài liệu hoặc tên tệp&gt; (xem mã bằng /kb_list)."
+REMOVE_NOT_FOUND = "Không tìm thấy tài liệu «{ref}». Xem danh sách bằng /kb_list."
+REMOVE_AMBIGUOUS = "Có nhiều tài liệu khớp «{ref}»: {detail}. Ghi rõ đường dẫn."
+REMOVE_CONFIRM = "Xoá «{title}» ({path}, {chunks} đoạn) khỏi kho? Bot sẽ không trả lời từ tài liệu này nữa."
+REMOVED = "🗑 Đã xoá «{title}» ({path}); {chunks} đoạn không còn trong chỉ mục."
+REMOVE_CANCELLED = "Đã huỷ, tài liệu vẫn được giữ."
+REMOVE_BUSY = "⏳ Đã xoá tệp «{title}», nhưng chỉ mục đang bận; các đoạn của nó sẽ bị xoá ở lần cập nhật tới (/reindex)."
+EXPORT_USAGE = ("Cách dùng: /export YYYY-MM-DD YYYY-MM-DD [raw] — xuất hội thoại và yêu cầu tư vấn trong khoảng ngày "
+                "ra CSV; mã người dùng được ẩn danh, thêm <code>raw</code> để giữ mã Telegram thật.")
+EXPORT_EMPTY = "Không có dữ liệu từ {start} đến {end}."
+EXPORT_DONE = "Đã xuất dữ liệu từ {start} đến {end} ({mode})."
+EXPORT_RAW_NOTE = "mã Telegram thật — giữ tệp cẩn thận"
+EXPORT_PSEUDO_NOTE = "mã người dùng đã ẩn danh"
+WORKING = "⏳ Đang tổng hợp…"

@@ -1,0 +1,129 @@
+"""Tickets changing hands: transfer, back to the queue, an unreachable side, an owner's /forget."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from bot.handoff import outbox, texts
+from bot.handoff.consultants import audit
+from bot.handoff.core import Core, Outcome
+from bot.handoff.models import ACTIVE, CANCELLED, CLAIMED, CLOSED, OPEN, Ticket, TicketMessage, now
+from bot.handoff.routing import rank_consultants
+
+
+class Moves(Core):
+    def transfer_options(self, consultant_id: int, ticket_id: int | None = None, reply_to: int | None = None,
+                         message: tuple[int, int] | None = None) -> Outcome:
+        """Ask the consultant whom to hand the ticket to (experts of its topic first), or back to the queue."""
+        with self.session.begin() as s:
+            t, mine = self.pick(s, consultant_id, ticket_id, reply_to)
+            if t is None:
+                self.choose(s, consultant_id, mine, "choose_transfer", "hT", message)
+                return Outcome(toast=texts.CONSULTANT["stale_choice"] if message else "")
+            others = [c for c in rank_consultants(self.consultants.list(), t.topic) if c.telegram_id != consultant_id]
+            buttons = [[[f"{c.name} ({', '.join(c.topics)})"[:40], f"ht:{t.id}:{c.telegram_id}"]] for c in others[:12]]
+            buttons.append([[texts.CONSULTANT["requeue_button"], f"ht:{t.id}:0"]])
+            text = texts.CONSULTANT["transfer_to"].format(id=t.id)
+            if message:
+                outbox.add(s, message[0], "consultant", "edit", text, ticket_id=t.id, buttons=buttons, method="edit",
+                           edit_message_id=message[1])
+            else:
+                outbox.add(s, consultant_id, "consultant", "notice", text, ticket_id=t.id, buttons=buttons)
+            return Outcome(ticket_id=t.id)
+
+    def transfer(self, consultant_id: int, ticket_id: int, target_id: int,
+                 message: tuple[int, int] | None = None) -> Outcome:
+        """Hand a claimed ticket to another registered consultant (target 0: back to the queue)."""
+        if target_id == 0:
+            return self.requeue(consultant_id, ticket_id, message)
+        target = self.consultants.get(target_id)
+        with self.session.begin() as s:
+            t = s.get(Ticket, ticket_id)
+            if t is None or target is None or target_id == consultant_id:
+                return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+            if not self.move(s, t, (CLAIMED,), consultant_id, consultant_id=target_id, claimed_at=now()):
+                return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+            audit(s, consultant_id, "transfer", t.id, to=target_id)
+            old = self.consultants.name_of(s, consultant_id)
+            self.sync_transcript(s, t)
+            self.edit_cards(s, t, "transferred", target.name)
+            self._ack(s, consultant_id, t, texts.CONSULTANT["transferred_ack"].format(id=t.id, name=texts.e(target.name)),
+                      message)
+            header = texts.CONSULTANT["transferred_in"].format(old=texts.e(old), id=t.id)
+            self.send_transcript(s, t, target_id, header)
+            self.tell_owner(s, t, "transferred", name=texts.e(target.name))
+            return Outcome(toast=texts.CONSULTANT["transferred_ack"].format(id=t.id, name=target.name), ticket_id=t.id)
+
+    def requeue(self, consultant_id: int | None, ticket_id: int, message: tuple[int, int] | None = None,
+                reason: str = "requeue") -> Outcome:
+        """claimed -> open: the ticket goes back to the queue with a new card; the owner is told."""
+        with self.session.begin() as s:
+            t = s.get(Ticket, ticket_id)
+            if t is None:
+                return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+            holder = t.consultant_id
+            at = now()
+            if not self.move(s, t, (CLAIMED,), consultant_id if consultant_id is not None else holder,
+                             status=OPEN, consultant_id=None, opened_at=at,
+                             next_announce_at=self.next_announcement(at, 0)):
+                return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+            audit(s, consultant_id if consultant_id is not None else holder, reason, t.id)
+            name = self.consultants.name_of(s, holder)
+            self.edit_cards(s, t, "requeued", name)
+            if reason == "requeue":
+                self._ack(s, holder, t, texts.CONSULTANT["requeued_ack"].format(id=t.id), message)
+                header = f"↩️ <b>{texts.e(name)}</b> trả yêu cầu #{t.id} về hàng chờ."
+            else:
+                header = texts.CONSULTANT["unreachable"].format(name=texts.e(name), id=t.id)
+            self.sync_transcript(s, t)
+            self.post_card(s, t, header)
+            self.tell_owner(s, t, "released")
+            return Outcome(ticket_id=t.id, announce_at=t.next_announce_at)
+
+    def _ack(self, s, consultant_id: int, t: Ticket, text: str, message: tuple[int, int] | None) -> None:
+        if message:
+            outbox.add(s, message[0], "consultant", "edit", text, ticket_id=t.id, method="edit",
+                       edit_message_id=message[1])
+        else:
+            outbox.add(s, consultant_id, "consultant", "notice", text, ticket_id=t.id)
+
+    def unreachable(self, chat_id: int, role: str, ticket_id: int | None = None) -> list[Outcome]:
+        """A send failed because the person blocked the bot (or never started it): free the tickets involved."""
+        if role == "consultant":
+            with self.session() as s:
+                ids = [t.id for t in self.claimed_by(s, chat_id) if ticket_id in (None, t.id)]
+            return [self.requeue(None, i, reason="consultant_unreachable") for i in ids]
+        if role != "owner":
+            return []
+        with self.session.begin() as s:
+            t = self.active_ticket(s, chat_id)
+            if t is None or (ticket_id is not None and t.id != ticket_id):
+                return []
+            holder = t.consultant_id
+            status = CLOSED if t.status == CLAIMED else CANCELLED
+            if not self.move(s, t, ACTIVE, **self.ending(status, "owner_blocked")):
+                return []
+            audit(s, None, "owner_unreachable", t.id)
+            self.edit_cards(s, t, "owner_blocked")
+            if holder and status == CLOSED:
+                outbox.add(s, holder, "consultant", "notice", texts.CONSULTANT["owner_blocked"].format(
+                    name=texts.e(t.user_name or str(t.user_id)), id=t.id), ticket_id=t.id)
+            return [Outcome(ticket_id=t.id)]
+
+    def forget_owner(self, user_id: int) -> int:
+        """/forget: end the owner's active ticket and delete what the tickets kept of the conversation."""
+        with self.session.begin() as s:
+            ids = list(s.scalars(select(Ticket.id).where(Ticket.user_id == user_id)))
+            if ids:
+                s.execute(delete(TicketMessage).where(TicketMessage.ticket_id.in_(ids)))
+            for ticket in s.scalars(select(Ticket).where(Ticket.user_id == user_id)):
+                ticket.user_name, ticket.intake, ticket.summary = "", "", ""
+            t = self.active_ticket(s, user_id)
+            if t is not None:
+                holder, claimed = t.consultant_id, t.status == CLAIMED
+                if self.move(s, t, ACTIVE, **self.ending(CLOSED if claimed else CANCELLED, "owner_forgot")):
+                    self.edit_cards(s, t, "closed" if claimed else "cancelled", self.consultants.name_of(s, holder))
+                    if claimed:
+                        outbox.add(s, holder, "consultant", "notice",
+                                   texts.CONSULTANT["owner_ended"].format(id=t.id), ticket_id=t.id)
+            return len(ids)

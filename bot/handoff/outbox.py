@@ -1,0 +1,126 @@
+"""The outbox: messages are written with the state change that causes them and sent afterwards.
+
+A crash between the two loses nothing (pending rows are sent on the next drain). A row is leased
+with a conditional UPDATE before sending, so two drains (or two replicas) never send it twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.handoff.models import Outbox, Ticket, now, utc
+
+LEASE_SECONDS = 30
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class OutMessage:
+    """A leased outbox row, detached from the database."""
+
+    id: int
+    chat_id: int
+    role: str
+    purpose: str
+    method: str
+    text: str
+    buttons: list = field(default_factory=list)
+    ticket_id: int | None = None
+    copy_chat_id: int | None = None
+    copy_message_id: int | None = None
+    edit_message_id: int | None = None
+    stale: bool = False  # the ticket left the state the row required: skip it
+
+
+def add(s: Session, chat_id: int, role: str, purpose: str, text: str = "", *, ticket_id: int | None = None,
+        buttons: list | None = None, method: str = "send", copy_from: tuple[int, int] | None = None,
+        edit_message_id: int | None = None, require_status: str = "") -> Outbox:
+    row = Outbox(chat_id=chat_id, role=role, purpose=purpose, text=text, ticket_id=ticket_id, buttons=buttons or [],
+                 method=method, edit_message_id=edit_message_id, require_status=require_status,
+                 copy_chat_id=copy_from[0] if copy_from else None, copy_message_id=copy_from[1] if copy_from else None)
+    s.add(row)
+    return row
+
+
+def sent_messages(s: Session, ticket_id: int, purpose: str) -> list[tuple[int, int]]:
+    """(chat_id, message_id) of the rows of a ticket already delivered for a purpose, e.g. its cards."""
+    rows = s.execute(select(Outbox.chat_id, Outbox.sent_message_id).where(
+        Outbox.ticket_id == ticket_id, Outbox.purpose == purpose, Outbox.sent_message_id.is_not(None))
+        .order_by(Outbox.id)).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def ticket_for_message(s: Session, chat_id: int, message_id: int) -> int | None:
+    """The ticket a message the bot sent belongs to (a consultant replying to a relayed message)."""
+    return s.scalar(select(Outbox.ticket_id).where(Outbox.chat_id == chat_id, Outbox.sent_message_id == message_id)
+                    .limit(1))
+
+
+class OutboxRepo:
+    def __init__(self, session_factory) -> None:
+        self.session = session_factory
+
+    def pending_chats(self) -> list[int]:
+        """Chats with rows waiting to be sent (and not leased by another drain)."""
+        moment = now()
+        with self.session() as s:
+            return list(s.scalars(select(Outbox.chat_id).where(
+                Outbox.done.is_(False), or_(Outbox.lease_until.is_(None), Outbox.lease_until < moment))
+                .distinct()))
+
+    def lease(self, chat_id: int, limit: int = 50) -> list[OutMessage]:
+        """Take the oldest pending rows of one chat, in order; rows leased elsewhere are not taken."""
+        moment = now()
+        until = moment + dt.timedelta(seconds=LEASE_SECONDS)
+        taken: list[OutMessage] = []
+        with self.session.begin() as s:
+            rows = s.scalars(select(Outbox).where(Outbox.chat_id == chat_id, Outbox.done.is_(False))
+                             .order_by(Outbox.id).limit(limit)).all()
+            for row in rows:
+                if row.lease_until is not None and utc(row.lease_until) >= moment:
+                    break  # an earlier row is in flight elsewhere: keep the chat's order
+                got = s.execute(update(Outbox).where(
+                    Outbox.id == row.id, Outbox.done.is_(False),
+                    or_(Outbox.lease_until.is_(None), Outbox.lease_until < moment))
+                    .values(lease_until=until, attempts=Outbox.attempts + 1)).rowcount
+                if not got:
+                    break
+                stale = False
+                if row.require_status and row.ticket_id is not None:
+                    status = s.scalar(select(Ticket.status).where(Ticket.id == row.ticket_id))
+                    stale = status != row.require_status
+                taken.append(OutMessage(row.id, row.chat_id, row.role, row.purpose, row.method, row.text,
+                                        list(row.buttons or []), row.ticket_id, row.copy_chat_id,
+                                        row.copy_message_id, row.edit_message_id, stale))
+        return taken
+
+    def mark_sent(self, row_id: int, message_id: int | None) -> None:
+        with self.session.begin() as s:
+            s.execute(update(Outbox).where(Outbox.id == row_id).values(
+                done=True, sent_at=now(), sent_message_id=message_id, lease_until=None))
+
+    def mark_failed(self, row_id: int, error: str) -> None:
+        with self.session.begin() as s:
+            s.execute(update(Outbox).where(Outbox.id == row_id).values(done=True, error=error[:200], lease_until=None))
+
+    def retry_later(self, row_id: int, error: str) -> bool:
+        """A transient failure: back off; gives up (False) after MAX_ATTEMPTS."""
+        with self.session.begin() as s:
+            row = s.get(Outbox, row_id)
+            if row is None:
+                return False
+            if row.attempts >= MAX_ATTEMPTS:
+                row.done, row.error, row.lease_until = True, f"gave up: {error}"[:200], None
+                return False
+            row.lease_until = now() + dt.timedelta(seconds=min(2 ** row.attempts, 60))
+            row.error = error[:200]
+            return True
+
+    def count_pending(self) -> int:
+        with self.session() as s:
+            return len(s.scalars(select(Outbox.id).where(Outbox.done.is_(False))).all())
+

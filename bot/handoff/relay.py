@@ -1,0 +1,106 @@
+"""The two-way relay between an owner and the consultant who holds their ticket."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from bot.handoff import outbox, texts
+from bot.handoff.core import Core, Incoming, Outcome
+from bot.handoff.models import CLAIMED, OPEN, Ticket, TicketMessage
+
+CAPTION_TEXT = 900  # Telegram captions hold 1024 characters; the label takes the rest
+
+
+class Relay(Core):
+    def relay_owner(self, msg: Incoming) -> Outcome:
+        """An owner's message while a consultant holds the ticket goes to that consultant, and nowhere else."""
+        try:
+            with self.session.begin() as s:
+                t = self.active_ticket(s, msg.user_id)
+                if t is None or t.status != CLAIMED:
+                    return Outcome(handled=False)
+                self._record(s, t.id, "user", msg)
+                self._relay(s, t, msg, t.consultant_id, "consultant", self.owner_label(t))
+                return Outcome(ticket_id=t.id)
+        except IntegrityError:  # this Telegram message was already taken (an update delivered twice)
+            return Outcome()
+
+    def attach(self, msg: Incoming) -> Outcome:
+        """A file sent while the ticket waits is kept for the consultant who takes it."""
+        try:
+            with self.session.begin() as s:
+                t = self.active_ticket(s, msg.user_id)
+                if t is None or t.status != OPEN:
+                    return Outcome(handled=False)
+                line = self._record(s, t.id, "user", msg)
+                line.relayed = False
+                self.tell_owner(s, t, "attached")
+                return Outcome(ticket_id=t.id)
+        except IntegrityError:
+            return Outcome()
+
+    def relay_consultant(self, msg: Incoming) -> Outcome:
+        """A consultant's message goes to the owner of the ticket it replies to, or of their only ticket;
+        with several tickets and no reply, the bot asks which."""
+        try:
+            with self.session.begin() as s:
+                t, mine = self.pick(s, msg.user_id, None, msg.reply_to)
+                if not mine:
+                    return Outcome(handled=False)
+                line = self._record(s, t.id if t else None, "consultant", msg)
+                if t is not None:
+                    self._relay(s, t, msg, t.user_id, "owner", self._consultant_label(s, t))
+                    return Outcome(ticket_id=t.id)
+                buttons = [[[f"#{x.id} {x.user_name or x.user_id}"[:40], f"hr:{line.id}:{x.id}"]] for x in mine]
+                outbox.add(s, msg.user_id, "consultant", "notice",
+                           texts.CONSULTANT["choose"].format(n=len(mine)), buttons=buttons)
+                return Outcome()
+        except IntegrityError:
+            return Outcome()
+
+    def choose_relay(self, consultant_id: int, line_id: int, ticket_id: int,
+                     message: tuple[int, int] | None = None) -> Outcome:
+        """The consultant picked the ticket for a message that waited for "which one?"."""
+        stale = Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+        with self.session.begin() as s:
+            t = s.get(Ticket, ticket_id)
+            if t is None or t.status != CLAIMED or t.consultant_id != consultant_id:
+                return stale
+            got = s.execute(update(TicketMessage).where(
+                TicketMessage.id == line_id, TicketMessage.author_id == consultant_id,
+                TicketMessage.ticket_id.is_(None)).values(ticket_id=t.id)).rowcount
+            line = s.get(TicketMessage, line_id)
+            if not got or line is None:
+                return stale
+            msg = Incoming(line.source_chat_id or consultant_id, line.source_message_id or 0, consultant_id, "",
+                           line.text, line.media, (line.meta or {}).get("file_name", ""))
+            self._relay(s, t, msg, t.user_id, "owner", self._consultant_label(s, t))
+            done = texts.CONSULTANT["relayed"].format(id=t.id)
+            if message:
+                outbox.add(s, message[0], "consultant", "edit", done, ticket_id=t.id, method="edit",
+                           edit_message_id=message[1])
+            return Outcome(toast=done, ticket_id=t.id)
+
+    # -- helpers ---------------------------------------------------------------
+    @staticmethod
+    def _record(s, ticket_id: int | None, role: str, msg: Incoming) -> TicketMessage:
+        """The transcript line; the unique (chat, message) key makes a second delivery fail here."""
+        line = TicketMessage(ticket_id=ticket_id, role=role, author_id=msg.user_id, text=msg.text, media=msg.media,
+                             meta={"file_name": msg.file_name} if msg.file_name else {}, relayed=True,
+                             source_chat_id=msg.chat_id, source_message_id=msg.message_id)
+        s.add(line)
+        s.flush()
+        return line
+
+    def _consultant_label(self, s, t: Ticket) -> str:
+        return texts.owner(t.language, "consultant", name=texts.e(self.consultants.name_of(s, t.consultant_id)))
+
+    @staticmethod
+    def _relay(s, t: Ticket, msg: Incoming, to: int, role: str, label: str) -> None:
+        if msg.media:
+            caption = label + ("\n" + texts.e(msg.text[:CAPTION_TEXT]) if msg.text else "")
+            outbox.add(s, to, role, "relay", caption, ticket_id=t.id, method="copy",
+                       copy_from=(msg.chat_id, msg.message_id))
+        else:
+            outbox.add(s, to, role, "relay", f"{label}\n{texts.e(msg.text)}", ticket_id=t.id)

@@ -1,0 +1,73 @@
+"""HandoffService: the one object front ends use. Use cases live in tickets.py, moves.py and relay.py."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.handoff import outbox, texts
+from bot.handoff.core import Incoming, Outcome
+from bot.handoff.models import CLAIMED, INTAKE, OPEN
+from bot.handoff.moves import Moves
+from bot.handoff.relay import Relay
+from bot.handoff.tickets import TicketFlow
+from bot.storage import Feedback, Message
+
+
+class HandoffService(TicketFlow, Moves, Relay):
+    """Tickets, routing, relay and service level over the bot's database (see states.mmd)."""
+
+    def on_owner_message(self, msg: Incoming) -> Outcome:
+        """Route a private message of someone with an active ticket; `handled=False` lets the bot answer."""
+        with self.session() as s:
+            t = self.active_ticket(s, msg.user_id)
+            status = t.status if t else None
+        if status == CLAIMED:
+            return self.relay_owner(msg)
+        if status == INTAKE and not msg.media:
+            return self.intake_answer(msg.user_id, msg.text, msg.chat_id, msg.message_id)
+        if status == OPEN and msg.media:
+            return self.attach(msg)
+        return Outcome(handled=False)
+
+    def on_consultant_message(self, msg: Incoming) -> Outcome:
+        """A consultant's private message while they hold tickets goes to an owner."""
+        with self.session() as s:
+            busy = bool(self.claimed_by(s, msg.user_id))
+        return self.relay_consultant(msg) if busy else Outcome(handled=False)
+
+    def is_consultant(self, user_id: int) -> bool:
+        return self.consultants.get(user_id) is not None
+
+    def has_active(self, user_id: int) -> bool:
+        with self.session() as s:
+            return self.active_ticket(s, user_id) is not None
+
+    # -- offers ----------------------------------------------------------------
+    def offer_due(self, user_id: int, after: str) -> bool:
+        """True right after the second abstention (after='abstain') or second 👎 (after='feedback') in a row."""
+        if not self.group:
+            return False
+        with self.session() as s:
+            if self.active_ticket(s, user_id) is not None:
+                return False
+            if after == "abstain":
+                metas = s.scalars(select(Message.meta).where(Message.user_id == user_id, Message.role == "assistant")
+                                  .order_by(Message.id.desc()).limit(3)).all()
+                kinds = [(m or {}).get("kind") for m in metas]
+                return kinds[:2] == ["abstain", "abstain"] and (len(kinds) < 3 or kinds[2] != "abstain")
+            rows = s.execute(select(Feedback.message_id, Feedback.value).where(Feedback.user_id == user_id)
+                             .order_by(Feedback.id.desc()).limit(6)).all()
+            latest: dict[int, int] = {}
+            for message_id, value in rows:  # one vote per answer, the latest
+                latest.setdefault(message_id, value)
+            values = list(latest.values())
+            return values[:2] == [-1, -1] and (len(values) < 3 or values[2] != -1)
+
+    def offer(self, user_id: int, lang: str) -> None:
+        """Offer (do not force) a consultant, with a button whose label contains "chuyên gia"."""
+        with self.session.begin() as s:
+            outbox.add(s, user_id, "owner", "notice", texts.owner(lang, "offer"),
+                       buttons=[[[texts.owner(lang, "offer_button"), "human"]]])
+
+
+__all__ = ["HandoffService", "Incoming", "Outcome"]

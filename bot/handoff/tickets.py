@@ -1,0 +1,267 @@
+"""The ticket state machine (bot/handoff/states.mmd): request, intake, open, claim, close, rate, cancel, SLA."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.handoff import outbox, texts
+from bot.handoff.consultants import audit
+from bot.handoff.core import Core, Outcome
+from bot.handoff.models import CANCELLED, CLAIMED, CLOSED, INTAKE, OPEN, Ticket, TicketMessage, now, utc
+from bot.handoff.routing import detect_topic
+
+STATE_WORDS = {CLOSED: "đóng", CANCELLED: "bị huỷ", CLAIMED: "có người nhận", INTAKE: "chưa gửi", OPEN: "mở"}
+
+
+class TicketFlow(Core):
+    # -- owner side ------------------------------------------------------------
+    def request(self, user_id: int, user_name: str, trigger: str = "command", origin_key: str | None = None,
+                lang: str | None = None) -> Outcome:
+        """The owner asks for a consultant: a new ticket (intake question or straight to the queue)."""
+        if not self.group:
+            with self.session.begin() as s:
+                outbox.add(s, user_id, "owner", "notice", texts.owner(lang or self.language(s, user_id), "unavailable"))
+            return Outcome()
+        try:
+            return self._request(user_id, user_name, trigger, origin_key, lang)
+        except IntegrityError:  # a concurrent request of the same owner, or a redelivered update
+            with self.session.begin() as s:
+                t = self.active_ticket(s, user_id)
+                if t is not None:
+                    self._remind(s, t)
+                return Outcome(ticket_id=t.id if t else None)
+
+    def _request(self, user_id, user_name, trigger, origin_key, lang) -> Outcome:
+        with self.session.begin() as s:
+            t = self.active_ticket(s, user_id)
+            if t is not None:
+                self._remind(s, t)
+                return Outcome(ticket_id=t.id)
+            known = s.scalar(select(Ticket.intake).where(Ticket.user_id == user_id, Ticket.intake != "")
+                             .order_by(Ticket.id.desc()).limit(1))
+            t = Ticket(user_id=user_id, active_owner=user_id, origin_key=origin_key, user_name=user_name[:128],
+                       language=lang or self.language(s, user_id), status=INTAKE, trigger=trigger, intake=known or "")
+            s.add(t)
+            s.flush()
+            self.sync_transcript(s, t, first=True)
+            lines = self.lines(s, t.id)
+            questions = [m.text for m in lines if m.role == "user"]
+            t.topic = detect_topic([(m.meta or {}).get("topic", "") for m in lines if m.role == "bot"], questions)
+            t.summary = self._summary(t, lines)
+            audit(s, user_id, "ticket_request", t.id, trigger=trigger)
+            if known:
+                return Outcome(ticket_id=t.id, announce_at=self._open(s, t))
+            outbox.add(s, user_id, "owner", "notice", texts.owner(t.language, "intake"), ticket_id=t.id,
+                       buttons=[[[texts.owner(t.language, "skip"), f"hs:{t.id}"],
+                                 [texts.owner(t.language, "cancel"), f"hx:{t.id}"]]])
+            return Outcome(ticket_id=t.id)
+
+    @staticmethod
+    def _summary(t: Ticket, lines: list[TicketMessage]) -> str:
+        asked = [m for m in lines if m.role == "user"]
+        if not asked:
+            return "Khách muốn trao đổi với chuyên gia (chưa hỏi bot câu nào)."
+        last = asked[-1].text.strip().replace("\n", " ")
+        last = last if len(last) <= 160 else last[:160].rsplit(" ", 1)[0] + " …"
+        unanswered = sum(1 for m in lines if m.role == "bot" and (m.meta or {}).get("kind") == "abstain")
+        text = f"«{last}»" + (f" — đã hỏi bot {len(asked)} câu" if len(asked) > 1 else "")
+        return text + (f", bot chưa trả lời được {unanswered} câu." if unanswered else ".")
+
+    def _remind(self, s, t: Ticket) -> None:
+        if t.status == INTAKE:
+            outbox.add(s, t.user_id, "owner", "notice", texts.owner(t.language, "intake"), ticket_id=t.id,
+                       buttons=[[[texts.owner(t.language, "skip"), f"hs:{t.id}"],
+                                 [texts.owner(t.language, "cancel"), f"hx:{t.id}"]]])
+        elif t.status == OPEN:
+            self.tell_owner(s, t, "waiting", self.cancel_button(t), pos=self.position(s, t), eta=self.eta(t.language))
+        else:
+            self.tell_owner(s, t, "talking", name=texts.e(self.consultants.name_of(s, t.consultant_id)))
+
+    def _open(self, s, t: Ticket) -> dt.datetime | None:
+        """intake -> open: the card goes to the group, the owner learns their place and the expected wait."""
+        at = now()
+        if not self.move(s, t, (INTAKE,), status=OPEN, opened_at=at, next_announce_at=self.next_announcement(at, 0)):
+            return None
+        self.post_card(s, t)
+        self.tell_owner(s, t, "queued", self.cancel_button(t), topic=texts.e(texts.topic_label(t.topic)),
+                        pos=self.position(s, t), eta=self.eta(t.language, at))
+        return utc(t.next_announce_at)
+
+    def intake_answer(self, user_id: int, text: str, chat_id: int, message_id: int) -> Outcome:
+        """The owner's answer to the optional intake question; not handled when no intake is pending."""
+        try:
+            with self.session.begin() as s:
+                t = self.active_ticket(s, user_id)
+                if t is None or t.status != INTAKE:
+                    return Outcome(handled=False)
+                s.add(TicketMessage(ticket_id=t.id, role="user", author_id=user_id, text=text[:1000], relayed=True,
+                                    meta={"intake": True}, source_chat_id=chat_id, source_message_id=message_id))
+                s.flush()
+                t.intake = " ".join(text.split())[:300]
+                return Outcome(ticket_id=t.id, announce_at=self._open(s, t))
+        except IntegrityError:  # the same message again (redelivered after a restart)
+            return Outcome()
+
+    def skip_intake(self, user_id: int, ticket_id: int) -> Outcome:
+        with self.session.begin() as s:
+            t = s.get(Ticket, ticket_id)
+            if t is None or t.user_id != user_id or t.status != INTAKE:
+                return Outcome(toast=texts.owner(t.language if t else "vi", "nothing"))
+            return Outcome(ticket_id=t.id, announce_at=self._open(s, t))
+
+    def cancel(self, user_id: int, ticket_id: int | None = None) -> Outcome:
+        """The owner cancels while waiting, or ends a conversation with a consultant."""
+        with self.session.begin() as s:
+            t = self.active_ticket(s, user_id)
+            if t is None or (ticket_id is not None and t.id != ticket_id):
+                lang = t.language if t else self.language(s, user_id)
+                if ticket_id is None:
+                    outbox.add(s, user_id, "owner", "notice", texts.owner(lang, "nothing"))
+                return Outcome(toast=texts.owner(lang, "nothing"))
+            if t.status == CLAIMED:
+                if not self.move(s, t, (CLAIMED,), **self.ending(CLOSED, "owner_ended")):
+                    return Outcome(toast=texts.owner(t.language, "nothing"))
+                audit(s, user_id, "owner_ended", t.id)
+                outbox.add(s, t.consultant_id, "consultant", "notice",
+                           texts.CONSULTANT["owner_ended"].format(id=t.id), ticket_id=t.id)
+                self.edit_cards(s, t, "closed", self.consultants.name_of(s, t.consultant_id))
+                self.tell_owner(s, t, "ended", self.rating_buttons(t), purpose="rating")
+                return Outcome(ticket_id=t.id)
+            if not self.move(s, t, (INTAKE, OPEN), **self.ending(CANCELLED, "owner_cancelled")):
+                return Outcome(toast=texts.owner(t.language, "nothing"))
+            audit(s, user_id, "owner_cancelled", t.id)
+            self.edit_cards(s, t, "cancelled")
+            self.tell_owner(s, t, "cancelled")
+            return Outcome(ticket_id=t.id)
+
+    def rate(self, user_id: int, ticket_id: int, value: int, message: tuple[int, int] | None = None) -> Outcome:
+        if not 1 <= value <= 5:
+            return Outcome(toast="?")
+        with self.session.begin() as s:
+            got = s.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.user_id == user_id,
+                                                 Ticket.status == CLOSED, Ticket.rating.is_(None))
+                            .values(rating=value, rated_at=now())).rowcount
+            t = s.get(Ticket, ticket_id)
+            lang = t.language if t else "vi"
+            if not got:
+                return Outcome(toast=texts.owner(lang, "rated", n=t.rating if t and t.rating else value))
+            thanks = texts.owner(lang, "rated", n=value)
+            if message:
+                outbox.add(s, message[0], "owner", "edit", thanks, ticket_id=t.id, method="edit",
+                           edit_message_id=message[1])
+            if t.consultant_id:
+                outbox.add(s, t.consultant_id, "consultant", "notice",
+                           texts.CONSULTANT["rating"].format(id=t.id, n=value), ticket_id=t.id)
+            return Outcome(toast=thanks, ticket_id=t.id)
+
+    # -- consultant side -------------------------------------------------------
+    def claim(self, ticket_id: int, consultant_id: int, card: tuple[int, int] | None = None) -> Outcome:
+        """Exactly one consultant wins: an UPDATE conditional on the ticket still being open."""
+        me = self.consultants.get(consultant_id)
+        with self.session.begin() as s:
+            if me is None:
+                audit(s, consultant_id, "claim_refused", ticket_id)
+                return Outcome(toast=texts.CONSULTANT["not_consultant"], alert=True)
+            got = s.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.status == OPEN).values(
+                status=CLAIMED, consultant_id=consultant_id, claimed_at=now(), next_announce_at=None)).rowcount
+            t = s.get(Ticket, ticket_id)
+            if t is None:
+                return Outcome(toast=texts.CONSULTANT["stale"].format(id=ticket_id, state="đóng"), alert=True)
+            if not got:
+                return self._claim_lost(s, t, consultant_id, card)
+            audit(s, consultant_id, "claim", t.id, waited_s=int((now() - (utc(t.opened_at) or now())).total_seconds()))
+            self.sync_transcript(s, t)
+            self.edit_cards(s, t, "claimed", me.name, extra=card)
+            self.send_transcript(s, t, consultant_id)
+            self.tell_owner(s, t, "claimed", name=texts.e(me.name))
+            return Outcome(toast=texts.CONSULTANT["claimed_toast"].format(id=t.id), ticket_id=t.id)
+
+    def _claim_lost(self, s, t: Ticket, consultant_id: int, card) -> Outcome:
+        if t.status == CLAIMED and t.consultant_id == consultant_id:
+            return Outcome(toast=texts.CONSULTANT["yours"].format(id=t.id), ticket_id=t.id)
+        audit(s, consultant_id, "claim_lost", t.id, status=t.status)
+        if t.status == CLAIMED:
+            name = self.consultants.name_of(s, t.consultant_id)
+            return Outcome(toast=texts.CONSULTANT["taken"].format(id=t.id, name=name), alert=True, ticket_id=t.id)
+        if card and t.status in (CLOSED, CANCELLED):  # a card that still shows its button
+            state = ("owner_blocked" if t.close_reason == "owner_blocked"
+                     else "cancelled" if t.status == CANCELLED else "closed")
+            self.edit_cards(s, t, state, self.consultants.name_of(s, t.consultant_id), extra=card)
+        state = STATE_WORDS.get(t.status, t.status)
+        return Outcome(toast=texts.CONSULTANT["stale"].format(id=t.id, state=state), alert=True, ticket_id=t.id)
+
+    def close(self, consultant_id: int, ticket_id: int | None = None, reply_to: int | None = None,
+              message: tuple[int, int] | None = None) -> Outcome:
+        with self.session.begin() as s:
+            t, mine = self.pick(s, consultant_id, ticket_id, reply_to)
+            if t is None:
+                self.choose(s, consultant_id, mine, "choose_close", "hk", message)
+                return Outcome(toast=texts.CONSULTANT["stale_choice"] if message else "")
+            if not self.move(s, t, (CLAIMED,), consultant_id, **self.ending(CLOSED, "consultant")):
+                return Outcome(toast=texts.CONSULTANT["stale_choice"])
+            audit(s, consultant_id, "close", t.id)
+            name = self.consultants.name_of(s, consultant_id)
+            self.edit_cards(s, t, "closed", name)
+            ack = texts.CONSULTANT["closed_ack"].format(id=t.id)
+            if message:
+                outbox.add(s, message[0], "consultant", "edit", ack, ticket_id=t.id, method="edit",
+                           edit_message_id=message[1])
+            else:
+                outbox.add(s, consultant_id, "consultant", "notice", ack, ticket_id=t.id)
+            self.tell_owner(s, t, "closed", self.rating_buttons(t), purpose="rating", name=texts.e(name))
+            return Outcome(toast=ack, ticket_id=t.id)
+
+    # -- service level ---------------------------------------------------------
+    def due(self) -> list[tuple[int, dt.datetime]]:
+        """Open tickets and when each is to be announced again (to schedule jobs at start)."""
+        with self.session() as s:
+            rows = s.execute(select(Ticket.id, Ticket.next_announce_at).where(
+                Ticket.status == OPEN, Ticket.next_announce_at.is_not(None))).all()
+            return [(r[0], utc(r[1])) for r in rows]
+
+    def reannounce(self, ticket_id: int, at: dt.datetime | None = None) -> dt.datetime | None:
+        """Announce an unclaimed ticket again and, the first time, tell the owner; returns the next time."""
+        at = at or now()
+        with self.session.begin() as s:
+            t = s.get(Ticket, ticket_id)
+            if t is None or t.status != OPEN or t.next_announce_at is None:
+                return None
+            due = utc(t.next_announce_at)
+            if due > at:
+                return due
+            count, warned = t.announcements, t.owner_warned
+            nxt = self.next_announcement(at, count + 1)
+            if not self.hours.is_open(at):
+                s.execute(update(Ticket).where(Ticket.id == t.id).values(next_announce_at=self.hours.next_open(at)))
+                return self.hours.next_open(at)
+            got = s.execute(update(Ticket).where(Ticket.id == t.id, Ticket.status == OPEN,
+                                                 Ticket.announcements == count)
+                            .values(announcements=count + 1, next_announce_at=nxt, owner_warned=True)
+                            ).rowcount
+            if not got:  # another job or replica did it
+                return None
+            waited = self.waited_minutes(t, at)
+            header = f"⏰ <b>Nhắc lại:</b> yêu cầu #{t.id} đã chờ {waited} phút, chưa có ai nhận."
+            self.post_card(s, t, header)
+            if not warned:
+                self.tell_owner(s, t, "waiting_long", self.cancel_button(t), eta=self.eta(t.language, at))
+            return nxt
+
+    def queue(self, viewer_id: int) -> tuple[str, list]:
+        """Open tickets (oldest first) and the viewer's own: HTML text and claim buttons."""
+        at = now()
+        with self.session() as s:
+            open_ = list(s.scalars(select(Ticket).where(Ticket.status == OPEN).order_by(Ticket.opened_at).limit(20)))
+            mine = self.claimed_by(s, viewer_id)
+        lines = [f"<b>Hàng chờ</b>: {len(open_)} yêu cầu chưa có người nhận."]
+        for t in open_:
+            lines.append(f"• #{t.id} · {texts.e(texts.topic_label(t.topic))} · {texts.e(t.user_name or str(t.user_id))}"
+                         f" · chờ {self.waited_minutes(t, at)} phút")
+        if mine:
+            lines.append("\n<b>Bạn đang phụ trách:</b> " + ", ".join(
+                f"#{t.id} {texts.e(t.user_name or str(t.user_id))}" for t in mine))
+        buttons = [[[f"{texts.CLAIM_BUTTON} #{t.id}", f"hc:{t.id}"]] for t in open_[:10]]
+        return "\n".join(lines), buttons
