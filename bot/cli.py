@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     add = cons_sub.add_parser("add")
     add.add_argument("telegram_id", type=int)
     add.add_argument("--name", required=True)
-    add.add_argument("--topics", default="other")
+    add.add_argument("--topics", default="other", help="comma-separated: ip, tech_transfer, process, funding, "
+                     "startup, other")
     lst = cons_sub.add_parser("list")
     lst.add_argument("--json", action="store_true")
     rm = cons_sub.add_parser("remove")
@@ -121,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_report(args, settings)
     if args.command == "consultants":
-        print("Consultant management arrives with the handoff feature; it is not available in this version.",
-              file=sys.stderr)
-        return 2
+        from bot.consultants_cli import run as run_consultants
+
+        return run_consultants(args, settings)
     if args.command == "chat" or (args.command == "start" and not settings.telegram_bot_token):
         from bot.console import run_console
 

@@ -1,5 +1,6 @@
 """The answer engine on the sample knowledge base with the real model and real Chroma."""
 
+import json
 import shutil
 import time
 
@@ -155,4 +156,52 @@ class _BrokenModel(FakeListChatModel):
 def test_timeout_and_server_error_fall_back(indexed, embedder, model):
     engine = AnswerEngine(HybridSearcher(indexed, embedder), composer=LLMComposer(model, timeout=0.5))
     answer = engine.answer("Nhãn hiệu được bảo hộ bao lâu?")
+    assert answer.mode == "extractive" and "10 năm" in answer.answer
+
+
+# -- the LLM path over HTTP (OpenAI-compatible server, as Ollama or vLLM) -------------
+
+@pytest.fixture
+def llm_server():
+    from tests.fake_llm_server import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        yield server
+
+
+def _http_engine(indexed, embedder, server, timeout=5.0):
+    settings = indexed.model_copy(update={"llm_provider": "openai", "llm_model": "qwen-test",
+                                          "llm_base_url": server.url, "llm_api_key": "sk-test",
+                                          "llm_timeout_seconds": timeout})
+    return AnswerEngine(HybridSearcher(settings, embedder), composer=LLMComposer.from_settings(settings))
+
+
+def test_http_llm_grounded_answer(indexed, embedder, llm_server):
+    llm_server.reply = "Nhãn hiệu được bảo hộ 10 năm kể từ ngày nộp đơn và gia hạn được nhiều lần [1]."
+    answer = _http_engine(indexed, embedder, llm_server).answer("Nhãn hiệu được bảo hộ bao lâu?")
+    assert answer.mode == "llm" and "10 năm" in answer.answer
+    request = llm_server.requests[-1]
+    assert request["path"].endswith("/chat/completions") and request["body"]["model"] == "qwen-test"
+    prompt = json.dumps(request["body"]["messages"], ensure_ascii=False)
+    assert "[1]" in prompt and "Nhãn hiệu được bảo hộ bao lâu?" in prompt
+
+
+def test_http_llm_hallucinated_number_is_caught(indexed, embedder, llm_server):
+    llm_server.reply = "Nhãn hiệu được bảo hộ 25 năm [1]."
+    answer = _http_engine(indexed, embedder, llm_server).answer("Nhãn hiệu được bảo hộ bao lâu?")
+    assert answer.mode == "extractive" and "25 năm" not in answer.answer and "10 năm" in answer.answer
+
+
+def test_http_llm_timeout_falls_back(indexed, embedder, llm_server):
+    llm_server.delay = 3.0
+    llm_server.reply = "Nhãn hiệu được bảo hộ 10 năm [1]."
+    started = time.perf_counter()
+    answer = _http_engine(indexed, embedder, llm_server, timeout=0.5).answer("Nhãn hiệu được bảo hộ bao lâu?")
+    assert answer.mode == "extractive" and "10 năm" in answer.answer
+    assert time.perf_counter() - started < 2.5
+
+
+def test_http_llm_server_error_falls_back(indexed, embedder, llm_server):
+    llm_server.status = 500
+    answer = _http_engine(indexed, embedder, llm_server).answer("Nhãn hiệu được bảo hộ bao lâu?")
     assert answer.mode == "extractive" and "10 năm" in answer.answer

@@ -10,6 +10,7 @@ from bot.answering import extractive, followup, sme_size
 from bot.answering.language import detect_language, smalltalk, strip_injection, wants_human
 from bot.answering.retrieval import Retrieval, Retriever, _idf
 from bot.answering.scope import Scope
+from bot.answering.sentence_cache import SentenceVectors
 from bot.answering.texts import TEXT, source_line, vn_date
 from bot.answering.types import Answer, Source, Turn
 from indexer.search import HybridSearcher
@@ -33,6 +34,7 @@ class AnswerEngine:
     def __init__(self, searcher: HybridSearcher, composer=None, thresholds: Thresholds | None = None) -> None:
         self.searcher = searcher
         self.retriever = Retriever(searcher, Scope(searcher.embedder))
+        self.sentences = SentenceVectors(searcher.embedder)
         self.composer = composer  # an LLM composer, or None for extractive answers
         self.thresholds = thresholds or Thresholds()
 
@@ -126,9 +128,8 @@ class AnswerEngine:
         keyword = self.searcher.keyword
         similarity = None
         if lang != "vi":
-            embedder = self.searcher.embedder
-            query_vector = embedder.embed_queries([text])[0]
-            similarity = lambda texts: embedder.embed_passages(texts) @ query_vector  # noqa: E731
+            query_vector = self.searcher.embedder.embed_queries([text])[0]
+            similarity = lambda texts: self.sentences.vectors(texts) @ query_vector  # noqa: E731
         units = extractive.select(retrieval.query, retrieval.docs,
                                   lambda w: _idf(keyword, w), similarity)
         used = sorted({u.doc_index for u in units})

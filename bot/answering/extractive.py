@@ -11,6 +11,7 @@ from indexer.textnorm import fold, tokens
 MAX_CHARS = 650
 MAX_UNITS = 3
 MAX_LIST_ITEMS = 6
+MAX_EMBEDDED_UNITS = 16
 _QUANTITY = re.compile(r"(bao lau|bao nhieu|may (nam|thang|ngay|phan tram|%)|thoi han|khi nao|han chot|muc|ty le|"
                        r"phan tram|how long|how much|how many|when|deadline|percent|%|phi|le phi|bao gio|toi da)")
 _DURATION_Q = re.compile(r"(bao lau|may (nam|thang|ngay|tuan)|thoi han|han chot|trong bao|how long|deadline|"
@@ -117,6 +118,8 @@ def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> lis
                     score -= 0.1
                 units.append(Unit(text, d_index, c_rank, position, score, lead))
     if similarity is not None and units:
+        # Embedding sentences costs ~5 ms each: only the leading ones of the best documents compete.
+        units = sorted(units, key=lambda u: (u.doc_index, u.chunk_rank, u.position))[:MAX_EMBEDDED_UNITS]
         sims = similarity([u.text for u in units])
         for unit, sim in zip(units, sims):
             unit.score += 4.0 * (float(sim) - 0.8)

@@ -178,6 +178,12 @@ class Core:
         outbox.add(s, t.user_id, "owner", purpose, text, ticket_id=t.id, buttons=buttons)
 
     @staticmethod
+    def drop_buttons(s: Session, message: tuple[int, int] | None) -> None:
+        """Remove the inline keyboard of a message whose choice has been made."""
+        if message:
+            outbox.add(s, message[0], "owner", "edit", "", method="markup", edit_message_id=message[1])
+
+    @staticmethod
     def owner_label(t: Ticket) -> str:
         return texts.CONSULTANT["relay_label"].format(name=texts.e(t.user_name or str(t.user_id)), id=t.id)
 
@@ -189,12 +195,12 @@ class Core:
         return [[[f"{n} ⭐", f"hv:{t.id}:{n}"] for n in range(1, 6)]]
 
     @staticmethod
-    def move(s: Session, t: Ticket, expected: tuple[str, ...], consultant_id: int | None = None,
-             **values: object) -> bool:
-        """A state change that happens only if the ticket is still in `expected` (an atomic conditional UPDATE)."""
+    def move(s: Session, t: Ticket, expected: tuple[str, ...], holder: int | None = None, **values: object) -> bool:
+        """A state change that happens only if the ticket is still in `expected` (and held by `holder`):
+        one atomic conditional UPDATE, so of two concurrent changes exactly one wins."""
         where = [Ticket.id == t.id, Ticket.status.in_(expected)]
-        if consultant_id is not None:
-            where.append(Ticket.consultant_id == consultant_id)
+        if holder is not None:
+            where.append(Ticket.consultant_id == holder)
         got = s.execute(update(Ticket).where(*where).values(**values).execution_options(
             synchronize_session=False)).rowcount
         s.refresh(t)
@@ -202,7 +208,7 @@ class Core:
 
     @staticmethod
     def ending(status: str, reason: str) -> dict:
-        return dict(status=status, close_reason=reason, closed_at=now(), active_owner=None, next_announce_at=None)
+        return {"status": status, "close_reason": reason, "closed_at": now(), "active_owner": None, "next_announce_at": None}
 
     @staticmethod
     def waited_minutes(t: Ticket, at: dt.datetime) -> int:

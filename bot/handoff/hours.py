@@ -59,11 +59,11 @@ class WorkingHours:
         if self.is_open(when):
             return when
         local = when.astimezone(self.tz)
-        for offset in range(0, 8):
+        for offset in range(8):
             day = (local + dt.timedelta(days=offset)).date()
             start = dt.datetime.combine(day, dt.time(self.start // 60, self.start % 60), self.tz)
             if dt.date.isoweekday(day) in self.days and start > local:
-                return start.astimezone(dt.timezone.utc)
+                return start.astimezone(dt.UTC)
         return when  # unreachable with at least one working day
 
     def describe_next(self, when: dt.datetime, lang: str) -> str:

@@ -74,7 +74,7 @@ class Moves(Core):
                 self._ack(s, holder, t, texts.CONSULTANT["requeued_ack"].format(id=t.id), message)
                 header = f"↩️ <b>{texts.e(name)}</b> trả yêu cầu #{t.id} về hàng chờ."
             else:
-                header = texts.CONSULTANT["unreachable"].format(name=texts.e(name), id=t.id)
+                header = texts.CONSULTANT[reason].format(name=texts.e(name), id=t.id)
             self.sync_transcript(s, t)
             self.post_card(s, t, header)
             self.tell_owner(s, t, "released")

@@ -120,6 +120,12 @@ class OutboxRepo:
             row.error = error[:200]
             return True
 
+    def release(self, row_ids: list[int]) -> None:
+        """Give leased rows back (an earlier row of the chat must be retried first)."""
+        if row_ids:
+            with self.session.begin() as s:
+                s.execute(update(Outbox).where(Outbox.id.in_(row_ids), Outbox.done.is_(False)).values(lease_until=None))
+
     def count_pending(self) -> int:
         with self.session() as s:
             return len(s.scalars(select(Outbox.id).where(Outbox.done.is_(False))).all())

@@ -10,6 +10,7 @@ from bot.handoff.core import Core, Incoming, Outcome
 from bot.handoff.models import CLAIMED, OPEN, Ticket, TicketMessage
 
 CAPTION_TEXT = 900  # Telegram captions hold 1024 characters; the label takes the rest
+CAPTIONED = {"photo", "document", "video", "audio", "voice", "animation"}
 
 
 class Relay(Core):
@@ -98,7 +99,10 @@ class Relay(Core):
 
     @staticmethod
     def _relay(s, t: Ticket, msg: Incoming, to: int, role: str, label: str) -> None:
-        if msg.media:
+        if msg.media and msg.media not in CAPTIONED:  # stickers, locations...: the label goes first
+            outbox.add(s, to, role, "relay", label, ticket_id=t.id)
+            outbox.add(s, to, role, "relay", "", ticket_id=t.id, method="copy", copy_from=(msg.chat_id, msg.message_id))
+        elif msg.media:
             caption = label + ("\n" + texts.e(msg.text[:CAPTION_TEXT]) if msg.text else "")
             outbox.add(s, to, role, "relay", caption, ticket_id=t.id, method="copy",
                        copy_from=(msg.chat_id, msg.message_id))

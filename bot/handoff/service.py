@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.handoff import outbox, texts
 from bot.handoff.core import Incoming, Outcome
-from bot.handoff.models import CLAIMED, INTAKE, OPEN
+from bot.handoff.models import CLAIMED, INTAKE, OPEN, TicketMessage
 from bot.handoff.moves import Moves
 from bot.handoff.relay import Relay
 from bot.handoff.tickets import TicketFlow
@@ -19,6 +19,8 @@ class HandoffService(TicketFlow, Moves, Relay):
     def on_owner_message(self, msg: Incoming) -> Outcome:
         """Route a private message of someone with an active ticket; `handled=False` lets the bot answer."""
         with self.session() as s:
+            if self.seen(s, msg):
+                return Outcome()
             t = self.active_ticket(s, msg.user_id)
             status = t.status if t else None
         if status == CLAIMED:
@@ -32,8 +34,25 @@ class HandoffService(TicketFlow, Moves, Relay):
     def on_consultant_message(self, msg: Incoming) -> Outcome:
         """A consultant's private message while they hold tickets goes to an owner."""
         with self.session() as s:
+            if self.seen(s, msg):
+                return Outcome()
             busy = bool(self.claimed_by(s, msg.user_id))
         return self.relay_consultant(msg) if busy else Outcome(handled=False)
+
+    def remove_consultant(self, telegram_id: int, actor_id: int | None = None) -> bool:
+        """Deactivate a consultant; their open conversations go back to the queue, not into limbo."""
+        removed = self.consultants.remove(telegram_id, actor_id)
+        with self.session() as s:
+            ids = [t.id for t in self.claimed_by(s, telegram_id)]
+        for ticket_id in ids:
+            self.requeue(None, ticket_id, reason="consultant_removed")
+        return removed
+
+    @staticmethod
+    def seen(s, msg: Incoming) -> bool:
+        """This Telegram message was already taken by the handoff (its update is delivered again)."""
+        return s.scalar(select(TicketMessage.id).where(TicketMessage.source_chat_id == msg.chat_id,
+                                                       TicketMessage.source_message_id == msg.message_id)) is not None
 
     def is_consultant(self, user_id: int) -> bool:
         return self.consultants.get(user_id) is not None
@@ -63,9 +82,10 @@ class HandoffService(TicketFlow, Moves, Relay):
             values = list(latest.values())
             return values[:2] == [-1, -1] and (len(values) < 3 or values[2] != -1)
 
-    def offer(self, user_id: int, lang: str) -> None:
+    def offer(self, user_id: int, lang: str | None = None) -> None:
         """Offer (do not force) a consultant, with a button whose label contains "chuyên gia"."""
         with self.session.begin() as s:
+            lang = lang or self.language(s, user_id)
             outbox.add(s, user_id, "owner", "notice", texts.owner(lang, "offer"),
                        buttons=[[[texts.owner(lang, "offer_button"), "human"]]])
 

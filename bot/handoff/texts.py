@@ -110,8 +110,9 @@ CONSULTANT = {
     "transferred_ack": "Đã chuyển yêu cầu #{id} cho {name}.",
     "transferred_in": "🔁 {old} chuyển cho bạn yêu cầu #{id}.",
     "requeued_ack": "Đã trả yêu cầu #{id} về hàng chờ.",
-    "unreachable": "⚠️ Không gửi được tin riêng cho {name} (chưa bấm Start với bot hoặc đã chặn bot). "
-                   "Yêu cầu #{id} trở lại hàng chờ.",
+    "consultant_unreachable": "⚠️ Không gửi được tin riêng cho {name} (chưa bấm Start với bot hoặc đã chặn bot). "
+                              "Yêu cầu #{id} trở lại hàng chờ.",
+    "consultant_removed": "↩️ {name} không còn trong danh sách chuyên gia; yêu cầu #{id} trở lại hàng chờ.",
     "stale_choice": "Lựa chọn này đã cũ; yêu cầu không còn do bạn phụ trách.",
     "relayed": "Đã gửi cho khách của yêu cầu #{id}.",
     "help": "\n\nTừ giờ mọi tin nhắn (chữ, ảnh, tệp) bạn gửi ở đây được chuyển tới khách. Khi phụ trách nhiều yêu "

@@ -105,14 +105,15 @@ class TicketFlow(Core):
         except IntegrityError:  # the same message again (redelivered after a restart)
             return Outcome()
 
-    def skip_intake(self, user_id: int, ticket_id: int) -> Outcome:
+    def skip_intake(self, user_id: int, ticket_id: int, message: tuple[int, int] | None = None) -> Outcome:
         with self.session.begin() as s:
             t = s.get(Ticket, ticket_id)
             if t is None or t.user_id != user_id or t.status != INTAKE:
                 return Outcome(toast=texts.owner(t.language if t else "vi", "nothing"))
+            self.drop_buttons(s, message)
             return Outcome(ticket_id=t.id, announce_at=self._open(s, t))
 
-    def cancel(self, user_id: int, ticket_id: int | None = None) -> Outcome:
+    def cancel(self, user_id: int, ticket_id: int | None = None, message: tuple[int, int] | None = None) -> Outcome:
         """The owner cancels while waiting, or ends a conversation with a consultant."""
         with self.session.begin() as s:
             t = self.active_ticket(s, user_id)
@@ -121,6 +122,7 @@ class TicketFlow(Core):
                 if ticket_id is None:
                     outbox.add(s, user_id, "owner", "notice", texts.owner(lang, "nothing"))
                 return Outcome(toast=texts.owner(lang, "nothing"))
+            self.drop_buttons(s, message)
             if t.status == CLAIMED:
                 if not self.move(s, t, (CLAIMED,), **self.ending(CLOSED, "owner_ended")):
                     return Outcome(toast=texts.owner(t.language, "nothing"))

@@ -12,6 +12,7 @@ def render_png(stats: Stats) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=True)   # no display in a server process
+    from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -27,6 +28,7 @@ def render_png(stats: Stats) -> bytes:
     ax.plot(days, handoffs, color="#1565c0", marker="o", markersize=3, linewidth=1.5, label="Chuyển chuyên gia")
     ax.set_title(f"Câu hỏi mỗi ngày, {stats.period.start:%d/%m} – {stats.period.end:%d/%m/%Y}")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(DateFormatter("%d/%m"))
     ax.set_ylim(bottom=0, top=max([1, *[a + b for a, b in zip(answered, abstained)], *handoffs]) * 1.15)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import time
 
@@ -12,7 +11,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.telegram import render, texts
+from bot.telegram import handoff_handlers, render, texts
 
 log = logging.getLogger(__name__)
 MAX_CHARS = 1500
@@ -62,14 +61,18 @@ async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, await _handoff(update, context))
+    await handoff_handlers.request(update, context, "command")
 
 
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if await handoff_handlers.intercept(update, context):  # a file for or from a consultant
+        return
     await send(update, texts.NON_TEXT)
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if await handoff_handlers.intercept(update, context):  # relayed, or the intake answer: the bot stays silent
+        return
     text = update.effective_message.text or ""
     await ask(update, context, text)
 
@@ -90,33 +93,16 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> 
     await asyncio.to_thread(svc.store.add_turn, user_id, "user", text)
     ref = await asyncio.to_thread(svc.store.add_turn, user_id, "assistant", answer.answer,
                                   {"kind": answer.kind, "confidence": answer.confidence,
-                                   "sources": [s.doc_id for s in answer.sources], "topic": answer.topic})
+                                   "sources": [s.doc_id for s in answer.sources], "topic": answer.topic,
+                                   "titles": [s.title for s in answer.sources]})
     if answer.kind == "handoff_request":
-        await send(update, await _handoff(update, context))
+        await handoff_handlers.request(update, context, "wish")
         return
     markup = render.answer_keyboard(ref) if answer.kind in ("answer", "abstain", "calculation") else None
     await send(update, render.answer_html(answer), markup)
     log.info("answered user=%s kind=%s confidence=%.2f ms=%d", user_id, answer.kind, answer.confidence,
              (time.perf_counter() - started) * 1000)
-
-
-async def _handoff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    svc = services(context)
-    group = svc.settings.consultants_chat_id
-    if not group:
-        return texts.HANDOFF_UNAVAILABLE
-    user = update.effective_user
-    history = await asyncio.to_thread(svc.store.history, user.id, 6)
-    asked = [t.text for t in history if t.role == "user"][-3:]
-    who = html.escape(user.full_name or str(user.id))
-    card = (f"<b>Yêu cầu tư vấn</b> từ {who} (id {user.id})\n"
-            + ("\n".join(f"• {html.escape(q[:300])}" for q in asked) or "• (chưa có câu hỏi)"))
-    try:
-        await context.bot.send_message(group, card, parse_mode=ParseMode.HTML)
-    except TelegramError as exc:
-        log.warning("cannot post the handoff card: %s", exc)
-        return texts.HANDOFF_UNAVAILABLE
-    return texts.HANDOFF_SENT
+    await handoff_handlers.after_answer(update, context, answer)
 
 
 async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -131,9 +117,10 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer(texts.THANKS_UP if value == "1" else texts.THANKS_DOWN, show_alert=False)
             if value != "1":
                 await send(update, texts.THANKS_DOWN)
+                await handoff_handlers.after_feedback(update, context)
         elif data == "human":
             await query.answer()
-            await send(update, await _handoff(update, context))
+            await handoff_handlers.request(update, context, "button")
         elif data.startswith("topic:"):
             key = data.split(":", 1)[1]
             examples = texts.EXAMPLES.get(key, [])
@@ -149,6 +136,7 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 await ask(update, context, examples[int(index)])
         elif data == "forget:yes":
             count = await asyncio.to_thread(svc.store.forget, user_id)
+            await handoff_handlers.forget(update, context)
             await query.answer()
             await _edit(query, texts.FORGOTTEN.format(n=count))
         elif data == "forget:no":

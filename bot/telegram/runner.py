@@ -10,13 +10,14 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Callb
                           MessageHandler, filters)
 from telegram.request import HTTPXRequest
 
-from bot.telegram import admin_handlers, handlers
+from bot.telegram import admin_handlers, handlers, handoff_handlers
+from bot.telegram.handoff_delivery import on_start as start_handoff_jobs
 from indexer.config import Settings
 
 log = logging.getLogger(__name__)
 COMMANDS = [("start", "Bắt đầu"), ("help", "Hướng dẫn"), ("topics", "Chủ đề và câu hỏi mẫu"),
             ("human", "Gặp chuyên gia"), ("new", "Cuộc trò chuyện mới"), ("privacy", "Quyền riêng tư"),
-            ("forget", "Xoá dữ liệu của tôi")]
+            ("forget", "Xoá dữ liệu của tôi"), *handoff_handlers.COMMANDS]
 
 
 @dataclass
@@ -24,6 +25,7 @@ class BotServices:
     settings: Settings
     engine: object
     store: object
+    handoff: object = None  # bot.handoff.service.HandoffService; built from settings and store when None
 
 
 def build_application(settings: Settings, services: BotServices) -> Application:
@@ -34,9 +36,14 @@ def build_application(settings: Settings, services: BotServices) -> Application:
            .request(request).get_updates_request(HTTPXRequest(read_timeout=40))
            .concurrent_updates(True).rate_limiter(AIORateLimiter(max_retries=3))
            .post_init(_post_init).build())
+    if services.handoff is None:
+        from bot.handoff.service import HandoffService
+
+        services.handoff = HandoffService(settings, services.store)
     app.bot_data["services"] = services
     # Staff first: admins' documents must reach the knowledge-base upload, not the generic non-text reply.
     admin_handlers.register(app, settings.admin_ids)
+    handoff_handlers.register(app)  # its buttons (pattern ^h?:) before the generic callback handler
     app.add_handler(CommandHandler("start", handlers.start))
     app.add_handler(CommandHandler("help", handlers.help_))
     app.add_handler(CommandHandler("topics", handlers.topics))
@@ -57,6 +64,7 @@ async def _post_init(app: Application) -> None:
     except Exception as exc:  # commands are a convenience; never block start-up on them
         log.warning("could not set the command list: %s", exc)
     await admin_handlers.set_commands(app, app.bot_data["services"].settings.admin_ids, COMMANDS)
+    await start_handoff_jobs(app)
 
 
 def run_telegram(settings: Settings) -> int:

@@ -1,0 +1,161 @@
+"""Sends the handoff outbox through the Bot API and runs its jobs (re-announcements, retries) on the JobQueue.
+
+State lives in the database: on start every open ticket's re-announcement is scheduled again from
+`tickets.next_announce_at`, and whatever was left in the outbox is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ContextTypes
+
+from bot.handoff.core import Outcome
+from bot.handoff.outbox import OutMessage
+from bot.telegram import render
+
+log = logging.getLogger(__name__)
+UNREACHABLE = ("chat not found", "user not found", "bot can't initiate", "user is deactivated", "bot was blocked")
+
+
+def handoff(app: Application):
+    return app.bot_data["services"].handoff
+
+
+async def deliver(app: Application) -> None:
+    """Send every pending outbox row: chats in parallel, each chat in order."""
+    svc = handoff(app)
+    for _ in range(4):  # an unreachable person produces new rows (tell the other side): a few passes
+        chats = await asyncio.to_thread(svc.outbox.pending_chats)
+        if not chats:
+            return
+        done = await asyncio.gather(*(_drain(app, chat) for chat in chats))
+        if not any(done):
+            return
+
+
+async def _drain(app: Application, chat_id: int) -> bool:
+    svc = handoff(app)
+    locks = app.bot_data.setdefault("handoff_locks", {})
+    async with locks.setdefault(chat_id, asyncio.Lock()):
+        rows = await asyncio.to_thread(svc.outbox.lease, chat_id)
+        for n, row in enumerate(rows):
+            if row.stale:
+                await asyncio.to_thread(svc.outbox.mark_failed, row.id, "skipped: ticket moved on")
+                continue
+            try:
+                message_id = await _send(app, row)
+            except (BadRequest, Forbidden) as exc:  # BadRequest is a NetworkError subclass: first
+                await _failed(app, row, exc)
+            except (RetryAfter, TimedOut, NetworkError) as exc:
+                log.warning("outbox %s to %s: %s; will retry", row.id, chat_id, type(exc).__name__)
+                await asyncio.to_thread(svc.outbox.retry_later, row.id, str(exc))
+                await asyncio.to_thread(svc.outbox.release, [r.id for r in rows[n + 1:]])
+                break
+            except TelegramError as exc:
+                await _failed(app, row, exc)
+            else:
+                await asyncio.to_thread(svc.outbox.mark_sent, row.id, message_id)
+        return bool(rows)
+
+
+async def _failed(app: Application, row: OutMessage, exc: TelegramError) -> None:
+    svc = handoff(app)
+    text = str(exc).lower()
+    if isinstance(exc, BadRequest) and "not modified" in text:
+        await asyncio.to_thread(svc.outbox.mark_sent, row.id, row.edit_message_id)
+        return
+    await asyncio.to_thread(svc.outbox.mark_failed, row.id, f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, Forbidden) or any(part in text for part in UNREACHABLE):
+        log.info("outbox %s: %s %s unreachable (%s)", row.id, row.role, row.chat_id, exc)
+        outcomes = await asyncio.to_thread(svc.unreachable, row.chat_id, row.role, row.ticket_id)
+        for outcome in outcomes:
+            schedule(app, outcome)
+    else:
+        log.warning("outbox %s (%s %s) failed: %s", row.id, row.purpose, row.method, exc)
+
+
+def _markup(row: OutMessage) -> InlineKeyboardMarkup | None:
+    if not row.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in line]
+                                 for line in row.buttons])
+
+
+async def _send(app: Application, row: OutMessage) -> int | None:
+    bot, markup = app.bot, _markup(row)
+    if row.method == "markup":
+        await bot.edit_message_reply_markup(row.chat_id, row.edit_message_id, reply_markup=markup)
+        return row.edit_message_id
+    if row.method == "edit":
+        await bot.edit_message_text(row.text[:render.LIMIT], row.chat_id, row.edit_message_id,
+                                    parse_mode=ParseMode.HTML, reply_markup=markup)
+        return row.edit_message_id
+    if row.method == "copy":
+        sent = await bot.copy_message(row.chat_id, row.copy_chat_id, row.copy_message_id, caption=row.text or None,
+                                      parse_mode=ParseMode.HTML if row.text else None, reply_markup=markup)
+        return sent.message_id
+    parts = render.split(row.text)
+    message = None
+    for n, part in enumerate(parts):
+        message = await bot.send_message(row.chat_id, part, parse_mode=ParseMode.HTML,
+                                         reply_markup=markup if n == len(parts) - 1 else None)
+    return message.message_id if message else None
+
+
+# -- jobs -------------------------------------------------------------------------
+def schedule(app: Application, outcome: Outcome | None) -> None:
+    """(Re)schedule a ticket's re-announcement; the time itself is in the database."""
+    if outcome is None or outcome.announce_at is None or outcome.ticket_id is None or app.job_queue is None:
+        return
+    _schedule(app, outcome.ticket_id, outcome.announce_at)
+
+
+def _schedule(app: Application, ticket_id: int, at: dt.datetime) -> None:
+    name = f"handoff-reannounce-{ticket_id}"
+    for job in app.job_queue.get_jobs_by_name(name):
+        job.schedule_removal()
+    when = max(at, dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=50))
+    app.job_queue.run_once(_reannounce_job, when=when, data=ticket_id, name=name)
+
+
+async def _reannounce_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    app = context.application
+    ticket_id = context.job.data
+    nxt = await asyncio.to_thread(handoff(app).reannounce, ticket_id)
+    await deliver(app)
+    if nxt is not None:
+        _schedule(app, ticket_id, nxt)
+
+
+async def _sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Retries and anything a lost job or another replica left: send pending rows, announce overdue tickets."""
+    app = context.application
+    svc = handoff(app)
+    now = dt.datetime.now(dt.UTC)
+    for ticket_id, at in await asyncio.to_thread(svc.due):
+        if at <= now - dt.timedelta(seconds=1):
+            nxt = await asyncio.to_thread(svc.reannounce, ticket_id, now)
+            if nxt is not None:
+                _schedule(app, ticket_id, nxt)
+    await deliver(app)
+
+
+async def on_start(app: Application) -> None:
+    """Schedule the open tickets' re-announcements from the database, and a periodic sweep."""
+    if app.job_queue is None:
+        log.warning("no JobQueue (install python-telegram-bot[job-queue]): tickets will not be re-announced")
+        return
+    svc = handoff(app)
+    due = await asyncio.to_thread(svc.due)
+    for ticket_id, at in due:
+        _schedule(app, ticket_id, at)
+    seconds = svc.interval.total_seconds()
+    app.job_queue.run_repeating(_sweep_job, interval=max(1.0, min(15.0, seconds / 2)), first=0.5,
+                                name="handoff-sweep")
+    log.info("handoff: %d open ticket(s) scheduled for re-announcement", len(due))
