@@ -1,0 +1,325 @@
+"""Handoff end to end: the real `python -m bot run` process against the fake Bot API, with owners, consultants,
+a stranger, an admin and the consultants' group. The tests run in order and share one bot (restarted once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+import pytest
+
+from indexer.config import Settings
+from indexer.pipeline import Indexer
+from tests.conftest import ROOT, SAMPLE_KB
+from tests.fakebotapi import FakeBotAPI
+
+pytestmark = pytest.mark.slow
+OWNER, OWNER2, CONS, CONS2, STRANGER, ADMIN = 1001, 1002, 2001, 2002, 3001, 9001
+GROUP = -1001234567890
+REANNOUNCE_SECONDS = 3.6
+TIMINGS: dict[str, list[float]] = {"card": [], "consultant_to_owner": [], "owner_to_consultant": []}
+
+
+class Bot:
+    """The bot process; start() waits until it polls, stop() terminates or kills it."""
+
+    def __init__(self, api: FakeBotAPI, env: dict, log_path) -> None:
+        self.api, self.env, self.log_path, self.proc = api, env, log_path, None
+
+    def start(self) -> None:
+        since = time.monotonic()
+        log = open(self.log_path, "a")  # noqa: SIM115 - the process owns it
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT, text=True)
+        self.api.wait_until(lambda: any(c["at"] > since for c in self.api.calls_to("getUpdates")), timeout=90,
+                            message="the bot to poll")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is None:
+            return
+        if kill:
+            self.proc.send_signal(signal.SIGKILL)
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, embedder):
+    root = tmp_path_factory.mktemp("handoff")
+    kb, data = root / "knowledge", root / "data"
+    shutil.copytree(SAMPLE_KB, kb)
+    Indexer(Settings(_env_file=None, data_dir=data, knowledge_dir=kb), embedder_factory=lambda: embedder).refresh()
+    (data / "models").symlink_to(ROOT / "data" / "models")
+    api = FakeBotAPI()
+    url = api.start()
+    for uid, name in ((OWNER, "Lan"), (OWNER2, "Hùng"), (CONS, "Minh"), (CONS2, "Hà"), (STRANGER, "Tèo"),
+                      (ADMIN, "Quản trị")):
+        api.add_private_user(uid, first_name=name)
+    api.add_group(GROUP, "Chuyên gia Trung tâm")
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
+           "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": str(GROUP),
+           "ADMIN_IDS": str(ADMIN), "REANNOUNCE_MINUTES": str(REANNOUNCE_SECONDS / 60),
+           "WORKING_HOURS": "00:00-24:00", "WORKING_DAYS": "1-7", "HANDOFF_RESPONSE_MINUTES": "45"}
+    cli = subprocess.run([sys.executable, "-m", "bot", "consultants", "add", str(CONS), "--name", "Minh",
+                          "--topics", "ip,tech_transfer"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    bot = Bot(api, env, root / "bot.log")
+    bot.start()
+    try:
+        yield api, bot, env
+    finally:
+        bot.stop()
+        api.stop()
+        print("\n--- bot log (tail) ---\n" + (root / "bot.log").read_text()[-3000:])
+
+
+def card_for(api, after, timeout=20):
+    card = api.wait_for_message(GROUP, contains="Yêu cầu #", after=after, timeout=timeout,
+                                predicate=lambda r: bool(r["reply_markup"]))
+    return card, int(re.search(r"#(\d+)", card["text"]).group(1))
+
+
+def timed(kind, api, update, record):
+    TIMINGS[kind].append(record["received_at"] - api.injected_at(update))
+
+
+def quiet_since(api, chat_id, update, seconds=1.0):
+    """Nothing at all reached the chat (no message, no 'typing') after the update."""
+    time.sleep(seconds)
+    since = api.injected_at(update)
+    sent = [m for m in api.messages(chat_id) if m["received_at"] > since]
+    actions = [a for a in api.chat_actions(chat_id) if a["at"] > since]
+    return not sent and not actions
+
+
+def relay(api, sender, receiver, text, label):
+    upd = api.send_text(sender, text)
+    got = api.wait_for_message(receiver, contains=text, after=upd, timeout=20)
+    assert label in got["text"]
+    return upd, got
+
+
+def test_consultants_registered_by_cli_and_admin(world):
+    api, _, env = world
+    upd = api.send_command(ADMIN, "/consultant_add 2002 process,funding Hà")
+    api.wait_for_message(ADMIN, contains="Đã thêm chuyên gia Hà", after=upd, timeout=15)
+    upd = api.send_command(STRANGER, "/consultant_add 3001 ip Tèo")
+    api.wait_for_message(STRANGER, contains="quản trị viên", after=upd, timeout=15)
+    upd = api.send_command(CONS, "/consultants")
+    listing = api.wait_for_message(CONS, contains="Chuyên gia", after=upd, timeout=15)
+    assert "Minh" in listing["text"] and "Hà" in listing["text"]
+    out = subprocess.run([sys.executable, "-m", "bot", "consultants", "list", "--json"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
+    assert {c["telegram_id"] for c in json.loads(out.stdout)} == {CONS, CONS2}
+
+
+def test_full_flow_question_card_claim_relay_close_rating(world):
+    api, _, _ = world
+    upd = api.send_text(OWNER, "nhan hieu duoc bao ho bao lau")
+    answer = api.wait_for_message(OWNER, contains="10 năm", after=upd, timeout=30)
+    assert any("chuyên gia" in label for label, _ in api.buttons(answer))
+    api.wait_for_callback_answer(api.press_button(OWNER, answer, callback_data="human"), timeout=15)
+    intake = api.wait_for_message(OWNER, contains="tên doanh nghiệp", after=answer, timeout=15)
+    upd = api.send_text(OWNER, "Công ty TNHH Lúa Vàng, Thái Bình")
+    card, tid = card_for(api, upd)
+    timed("card", api, upd, card)
+    queued = api.wait_for_message(OWNER, contains=f"#{tid}", after=intake, timeout=15)
+    assert "vị trí số 1" in queued["text"] and "45 phút" in queued["text"]
+    assert "Sở hữu trí tuệ" in card["text"] and "Lúa Vàng" in card["text"]
+    assert "nhan hieu duoc bao ho bao lau" in card["text"]
+    assert [label for label, _ in api.buttons(card)] == ["✋ Nhận yêu cầu"]
+    assert any(e["type"] == "text_mention" and e["user"]["id"] == CONS for e in card["entities"])
+
+    qid = api.press_button(STRANGER, card, callback_data=f"hc:{tid}")
+    refused = api.wait_for_callback_answer(qid, timeout=15)
+    assert "đã đăng ký" in refused["text"] and refused["show_alert"]
+    assert api.buttons(api.get_message(GROUP, card["message_id"]))  # still claimable
+    qid = api.press_button(CONS, card, callback_data=f"hc:{tid}")
+    api.wait_for_callback_answer(qid, timeout=15)
+    edited = api.wait_for_edit(GROUP, card["message_id"], contains="Minh đã nhận", timeout=15)
+    assert not api.buttons(edited)
+    transcript = api.wait_for_message(CONS, contains=f"Yêu cầu #{tid}", timeout=15)
+    assert "nhan hieu duoc bao ho bao lau" in transcript["text"] and "10 năm" in transcript["text"]
+    api.wait_for_message(OWNER, contains="Minh", after=queued, timeout=15)
+
+    upd, got = relay(api, OWNER, CONS, "Đăng ký ở Mỹ thì chi phí khoảng bao nhiêu?", "Lan")
+    timed("owner_to_consultant", api, upd, got)
+    assert quiet_since(api, OWNER, upd), "the bot must stay silent to the owner while a consultant holds the ticket"
+    upd, got = relay(api, CONS, OWNER, "Khoảng 1.000 USD, tôi gửi bảng phí sau.", "Minh")
+    timed("consultant_to_owner", api, upd, got)
+
+    data = b"%PDF-1.4 fake contract"
+    upd = api.send_document(OWNER, "hop-dong.pdf", data, caption="Hợp đồng mẫu")
+    doc = api.wait_for_message(CONS, after=upd, timeout=15, predicate=lambda r: r["kind"] == "document")
+    assert "Lan" in doc["caption"] and "Hợp đồng mẫu" in doc["caption"]
+    assert api.file_bytes(doc["message"]["document"]["file_id"]) == data
+    assert quiet_since(api, OWNER, upd, 0.5)
+    upd = api.send_photo(CONS, caption="Bảng phí")
+    photo = api.wait_for_message(OWNER, after=upd, timeout=15, predicate=lambda r: r["kind"] == "photo")
+    assert "Minh" in photo["caption"] and "Bảng phí" in photo["caption"]
+
+    upd = api.send_command(CONS, "/close")
+    rating = api.wait_for_message(OWNER, contains="đánh giá", after=upd, timeout=15)
+    assert [d for _, d in api.buttons(rating)] == [f"hv:{tid}:{n}" for n in range(1, 6)]
+    api.wait_for_message(CONS, contains=f"Đã đóng yêu cầu #{tid}", after=upd, timeout=15)
+    api.wait_for_edit(GROUP, card["message_id"], contains="Đã đóng", timeout=15)
+    api.press_button(OWNER, rating, callback_data=f"hv:{tid}:5")
+    api.wait_for_edit(OWNER, rating["message_id"], contains="5/5", timeout=15)
+    api.wait_for_message(CONS, contains="5/5", after=upd, timeout=15)
+    upd = api.send_text(OWNER, "bằng sáng chế có hiệu lực bao lâu")  # the bot answers again
+    api.wait_for_message(OWNER, contains="20 năm", after=upd, timeout=30)
+
+
+def test_concurrent_claims_then_transfer(world):
+    api, _, _ = world
+    upd = api.send_command(OWNER2, "/human")
+    intake = api.wait_for_message(OWNER2, contains="tên doanh nghiệp", after=upd, timeout=15)
+    skip = next(d for _, d in api.buttons(intake) if d.startswith("hs:"))
+    api.press_button(OWNER2, intake, callback_data=skip)
+    card, tid = card_for(api, intake)
+    q1 = api.press_button(CONS, card, callback_data=f"hc:{tid}")
+    q2 = api.press_button(CONS2, card, callback_data=f"hc:{tid}")
+    answers = {CONS: api.wait_for_callback_answer(q1, timeout=15), CONS2: api.wait_for_callback_answer(q2, timeout=15)}
+    winners = [c for c, a in answers.items() if not a["show_alert"]]
+    assert len(winners) == 1, answers
+    winner, loser = winners[0], ({CONS, CONS2} - set(winners)).pop()
+    assert "nhận trước" in answers[loser]["text"]
+    api.wait_for_message(winner, contains=f"Yêu cầu #{tid}", after=card, timeout=15)
+    time.sleep(0.5)
+    assert not [m for m in api.messages(loser) if f"Yêu cầu #{tid}" in (m["text"] or "")]
+    name = {CONS: "Minh", CONS2: "Hà"}
+    api.wait_for_edit(GROUP, card["message_id"], contains=f"{name[winner]} đã nhận", timeout=15)
+
+    upd = api.send_command(winner, "/queue")
+    listing = api.wait_for_message(winner, contains="Hàng chờ", after=upd, timeout=15)
+    assert f"#{tid}" in listing["text"]
+    upd = api.send_command(winner, "/transfer")
+    options = api.wait_for_message(winner, contains=f"Chuyển yêu cầu #{tid}", after=upd, timeout=15)
+    api.press_button(winner, options, callback_data=f"ht:{tid}:{loser}")
+    api.wait_for_edit(winner, options["message_id"], contains=f"Đã chuyển yêu cầu #{tid}", timeout=15)
+    api.wait_for_message(loser, contains="chuyển cho bạn", after=upd, timeout=15)
+    api.wait_for_message(OWNER2, contains=f"chuyên gia <b>{name[loser]}".replace("<b>", ""), after=upd, timeout=15)
+    upd, _ = relay(api, OWNER2, loser, "Cảm ơn chuyên gia mới", "Hùng")
+    time.sleep(0.5)
+    assert not [m for m in api.messages(winner) if "Cảm ơn chuyên gia mới" in (m["text"] or "")]
+    upd = api.send_command(loser, f"/close {tid}")
+    api.wait_for_message(OWNER2, contains="đánh giá", after=upd, timeout=15)
+
+
+def test_cancel_while_waiting_and_stale_card(world):
+    api, _, _ = world
+    upd = api.send_command(OWNER, "/human")  # company known from the first request: no intake question
+    card, tid = card_for(api, upd)
+    timed("card", api, upd, card)
+    queued = api.wait_for_message(OWNER, contains=f"#{tid}", after=upd, timeout=15)
+    cancel = next(d for _, d in api.buttons(queued) if d.startswith("hx:"))
+    api.press_button(OWNER, queued, callback_data=cancel)
+    api.wait_for_message(OWNER, contains=f"Đã huỷ yêu cầu #{tid}", after=queued, timeout=15)
+    api.wait_for_edit(GROUP, card["message_id"], contains="huỷ", timeout=15)
+    qid = api.press_button(CONS, card, callback_data=f"hc:{tid}", check=False)  # pressed on a stale screen
+    assert "huỷ" in api.wait_for_callback_answer(qid, timeout=15)["text"]
+
+
+def test_reannounce_then_claim_and_several_tickets(world):
+    api, _, _ = world
+    upd = api.send_command(OWNER, "/human")
+    card, tid = card_for(api, upd)
+    reminder = api.wait_for_message(GROUP, contains=f"Nhắc lại:</b> yêu cầu #{tid}".replace("</b>", ""),
+                                    after=card, timeout=REANNOUNCE_SECONDS + 15)
+    assert api.buttons(reminder)
+    api.wait_for_message(OWNER, contains="vẫn đang chờ", after=upd, timeout=15)
+    api.press_button(CONS, reminder, callback_data=f"hc:{tid}")
+    for message in (card, reminder):  # every card shows who took it
+        api.wait_for_edit(GROUP, message["message_id"], contains="Minh đã nhận", timeout=15)
+
+    # A second ticket for the same consultant: the stranger, as an owner.
+    upd = api.send_command(STRANGER, "/human")
+    intake = api.wait_for_message(STRANGER, contains="tên doanh nghiệp", after=upd, timeout=15)
+    upd = api.send_text(STRANGER, "Hộ kinh doanh Tèo, Nam Định")
+    card2, tid2 = card_for(api, upd)
+    api.press_button(CONS, card2, callback_data=f"hc:{tid2}")
+    api.wait_for_message(CONS, contains=f"Yêu cầu #{tid2}", after=card2, timeout=15)
+    assert intake
+
+    from_owner = relay(api, OWNER, CONS, "Anh xem giúp hồ sơ của tôi", "Lan")[1]
+    upd = api.send_text(CONS, "Chào bạn, mình nhận được rồi")
+    ask = api.wait_for_message(CONS, contains="Gửi tin nhắn này cho ai", after=upd, timeout=15)
+    choice = next(d for label, d in api.buttons(ask) if "Tèo" in label)
+    api.press_button(CONS, ask, callback_data=choice)
+    api.wait_for_message(STRANGER, contains="Chào bạn, mình nhận được rồi", after=upd, timeout=15)
+    upd = api.send_text(CONS, "Hồ sơ của anh đầy đủ", reply_to_message_id=from_owner["message_id"])
+    got = api.wait_for_message(OWNER, contains="Hồ sơ của anh đầy đủ", after=upd, timeout=15)
+    timed("consultant_to_owner", api, upd, got)
+    assert not [m for m in api.messages(STRANGER) if "Hồ sơ của anh" in (m["text"] or "")]
+    upd = api.send_command(CONS, f"/close {tid2}")
+    api.wait_for_message(STRANGER, contains="đánh giá", after=upd, timeout=15)
+
+
+def test_restart_in_the_middle_of_a_relay(world):
+    api, bot, _ = world
+    before = relay(api, OWNER, CONS, "Tin trước khi khởi động lại", "Lan")[0]
+    upd = api.send_command(OWNER2, "/human")
+    intake = api.wait_for_message(OWNER2, contains="tên doanh nghiệp", after=upd, timeout=15)
+    upd = api.send_text(OWNER2, "Cty Hùng Phát, Hà Nam")
+    card, tid = card_for(api, upd)
+    bot.stop(kill=True)  # no chance to clean up
+    down_owner = api.send_text(OWNER, "Tin nhắn lúc bot tắt")
+    down_cons = api.send_text(CONS, "Chuyên gia trả lời lúc bot tắt")
+    bot.start()
+    api.wait_for_message(CONS, contains="Tin nhắn lúc bot tắt", after=down_owner, timeout=30)
+    api.wait_for_message(OWNER, contains="Chuyên gia trả lời lúc bot tắt", after=down_cons, timeout=30)
+    # The open ticket's re-announcement was rescheduled from the database.
+    api.wait_for_message(GROUP, contains=f"yêu cầu #{tid} đã chờ", after=card, timeout=REANNOUNCE_SECONDS + 20)
+    upd, got = relay(api, CONS, OWNER, "Sau khởi động lại vẫn nói chuyện được", "Minh")
+    timed("consultant_to_owner", api, upd, got)
+    time.sleep(1.0)
+    for chat, text in ((CONS, "Tin trước khi khởi động lại"), (CONS, "Tin nhắn lúc bot tắt"),
+                       (OWNER, "Chuyên gia trả lời lúc bot tắt")):
+        assert sum(text in (m["text"] or "") for m in api.messages(chat)) == 1, f"{text!r} lost or duplicated"
+    assert len([m for m in api.messages(GROUP) if f"Yêu cầu #{tid}" in (m["text"] or "")
+                and "Nhắc lại" not in m["text"]]) == 1
+    assert before and intake
+    upd = api.send_command(CONS, "/close")
+    api.wait_for_message(OWNER, contains="đánh giá", after=upd, timeout=15)
+
+
+def test_blocked_owner_frees_the_consultant(world):
+    api, _, _ = world
+    card = api.wait_for(lambda r: "Yêu cầu #" in (r["text"] or "") and bool(r["reply_markup"])
+                        and "Hùng Phát" in r["text"], chat_id=GROUP, timeout=5)
+    tid = int(re.search(r"#(\d+)", card["text"]).group(1))
+    api.press_button(CONS2, card, callback_data=f"hc:{tid}")
+    api.wait_for_message(CONS2, contains=f"Yêu cầu #{tid}", timeout=15)
+    api.block(OWNER2)
+    upd = api.send_text(CONS2, "Chào anh Hùng")
+    api.wait_for_message(CONS2, contains="đã chặn bot", after=upd, timeout=15)
+    api.wait_for_edit(GROUP, card["message_id"], contains="chặn bot", timeout=15)
+    upd = api.send_command(CONS2, "/close")
+    api.wait_for_message(CONS2, contains="không phụ trách", after=upd, timeout=15)
+    api.unblock(OWNER2)
+    unexpected = [e for e in api.errors() if not (e["error_code"] == 403 and e["params"].get("chat_id") in
+                                                  (OWNER2, str(OWNER2)))]
+    assert unexpected == [], unexpected
+
+
+def test_zz_timings(world):
+    """Median latencies measured through the fake server (injected update -> message received)."""
+    lines = []
+    for kind, values in TIMINGS.items():
+        assert values, kind
+        lines.append(f"{kind}: median {statistics.median(values) * 1000:.0f} ms over {len(values)}")
+        assert statistics.median(values) < 5.0
+    print("\nhandoff timings: " + "; ".join(lines))
