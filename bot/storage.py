@@ -103,6 +103,13 @@ class Store:
                              .order_by(Message.id.desc()).limit(limit)).all()
             return [Turn(r.role, r.text) for r in reversed(rows)]
 
+    def questions_since(self, user_id: int, seconds: float) -> int:
+        """How many questions the user asked in the last `seconds` (for the per-user rate limit)."""
+        since = _now() - dt.timedelta(seconds=seconds)
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(Message).where(
+                Message.user_id == user_id, Message.role == "user", Message.created_at >= since)) or 0
+
     def new_context(self, user_id: int) -> None:
         with self.session.begin() as s:
             self._user(s, user_id).context_epoch += 1

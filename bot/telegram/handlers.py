@@ -80,6 +80,10 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
     svc = services(context)
     user_id = update.effective_user.id
+    limit = svc.settings.rate_limit_per_minute
+    if limit and await asyncio.to_thread(svc.store.questions_since, user_id, 60) >= limit:
+        await send(update, texts.SLOW_DOWN)
+        return
     if len(text) > MAX_CHARS:
         await send(update, texts.TOO_LONG.format(n=MAX_CHARS))
         text = text[:MAX_CHARS]

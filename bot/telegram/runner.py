@@ -28,12 +28,13 @@ class BotServices:
     handoff: object = None  # bot.handoff.service.HandoffService; built from settings and store when None
 
 
-def build_application(settings: Settings, services: BotServices) -> Application:
+def build_application(settings: Settings, services: BotServices, request=None) -> Application:
+    """`request` replaces the HTTP layer (tests pass a recording fake; nothing touches the network)."""
     root = settings.telegram_api_url.rstrip("/")
-    request = HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10)
     app = (ApplicationBuilder().token(settings.telegram_bot_token)
            .base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-           .request(request).get_updates_request(HTTPXRequest(read_timeout=40))
+           .request(request or HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
+           .get_updates_request(request or HTTPXRequest(read_timeout=40))
            .concurrent_updates(True).rate_limiter(AIORateLimiter(max_retries=3))
            .post_init(_post_init).build())
     if services.handoff is None:
@@ -76,7 +77,11 @@ def run_telegram(settings: Settings) -> int:
     app = build_application(settings, services)
     log.info("bot starting (%s mode)", "webhook" if settings.webhook_url else "polling")
     if settings.webhook_url:
+        from urllib.parse import urlparse
+
+        # The public URL's path is where Telegram posts; the local server must listen on the same path.
         app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, webhook_url=settings.webhook_url,
+                        url_path=urlparse(settings.webhook_url).path.lstrip("/"),
                         secret_token=settings.webhook_secret or None, allowed_updates=Update.ALL_TYPES)
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -32,6 +32,8 @@ HANDOFF_SENT = ("Mình đã chuyển yêu cầu của bạn tới nhóm chuyên 
                 "Chuyên gia làm việc trong giờ hành chính và sẽ liên hệ với bạn.")
 HANDOFF_UNAVAILABLE = ("Hiện bot chưa được kết nối với nhóm chuyên gia. Bạn vui lòng liên hệ trực tiếp Trung tâm "
                        "trong giờ hành chính.")
+SLOW_DOWN = ("Bạn đang hỏi hơi nhanh, mình cần một chút thời gian để trả lời mọi người. "
+             "Bạn vui lòng đợi khoảng một phút rồi hỏi tiếp nhé.")
 ERROR = "Xin lỗi, mình gặp lỗi khi xử lý tin nhắn này. Bạn thử lại sau ít phút nhé."
 EXAMPLES = {
     "ip": ["Nhãn hiệu được bảo hộ bao lâu?", "dang ky nhan hieu o dau", "Bí mật kinh doanh là gì?"],

@@ -1,0 +1,99 @@
+"""Handlers driven through Application.process_update with a recording request class (no network)."""
+
+import shutil
+import time
+
+import pytest
+from telegram import Update
+
+from bot.answering.engine import AnswerEngine
+from bot.storage import Store
+from bot.telegram import texts
+from bot.telegram.runner import BotServices, build_application
+from indexer.config import Settings
+from indexer.pipeline import Indexer
+from indexer.search import HybridSearcher
+from tests.conftest import SAMPLE_KB
+from tests.fake_request import RecordingRequest
+
+USER = {"id": 501, "is_bot": False, "first_name": "Lan", "language_code": "vi"}
+_ids = iter(range(1, 10**6))
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, embedder):
+    root = tmp_path_factory.mktemp("handlers")
+    shutil.copytree(SAMPLE_KB, root / "knowledge")
+    settings = Settings(_env_file=None, data_dir=root / "data", knowledge_dir=root / "knowledge",
+                        telegram_bot_token="1:TEST", rate_limit_per_minute=4)
+    Indexer(settings, embedder_factory=lambda: embedder).refresh()
+    return settings
+
+
+@pytest.fixture
+async def app(indexed, embedder, tmp_path):
+    settings = indexed.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}"})
+    request = RecordingRequest()
+    store = Store(settings.sqlalchemy_url)
+    application = build_application(settings, BotServices(settings, AnswerEngine(HybridSearcher(settings, embedder)),
+                                                           store), request=request)
+    await application.initialize()
+    application.request_log = request
+    yield application
+    await application.shutdown()
+
+
+def _message(text=None, **extra):
+    message = {"message_id": next(_ids), "date": int(time.time()), "chat": {"id": USER["id"], "type": "private"},
+               "from": USER, **extra}
+    if text is not None:
+        message["text"] = text
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return {"update_id": next(_ids), "message": message}
+
+
+async def _push(app, data):
+    await app.process_update(Update.de_json(data, app.bot))
+
+
+async def test_question_gets_answer_with_sources_and_buttons(app):
+    await _push(app, _message("nhan hieu duoc bao ho bao lau"))
+    sent = app.request_log.sent("sendMessage")[-1]
+    assert "10 năm" in sent["text"] and "[1]" in sent["text"] and sent["parse_mode"] == "HTML"
+    labels = [b["text"] for row in sent["reply_markup"]["inline_keyboard"] for b in row]
+    assert any("chuyên gia" in label for label in labels)
+    assert all(len(b["callback_data"].encode()) <= 64 for row in sent["reply_markup"]["inline_keyboard"] for b in row)
+    assert app.request_log.sent("sendChatAction")
+
+
+async def test_feedback_button_is_answered(app):
+    await _push(app, _message("bằng sáng chế hiệu lực mấy năm"))
+    markup = app.request_log.sent("sendMessage")[-1]["reply_markup"]
+    data = markup["inline_keyboard"][0][0]["callback_data"]
+    query = {"id": "q1", "from": USER, "chat_instance": "c", "data": data,
+             "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": USER["id"], "type": "private"},
+                         "text": "x"}}
+    await _push(app, {"update_id": next(_ids), "callback_query": query})
+    assert app.request_log.sent("answerCallbackQuery")
+
+
+async def test_sticker_gets_a_helpful_reply(app):
+    sticker = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False,
+               "is_video": False, "type": "regular"}
+    await _push(app, _message(sticker=sticker))
+    assert app.request_log.sent("sendMessage")[-1]["text"] == texts.NON_TEXT
+
+
+async def test_rate_limit_is_polite(app):
+    for _ in range(4):
+        await _push(app, _message("nhãn hiệu bảo hộ bao lâu"))
+    await _push(app, _message("nhãn hiệu bảo hộ bao lâu"))
+    assert app.request_log.sent("sendMessage")[-1]["text"] == texts.SLOW_DOWN
+
+
+async def test_long_message_is_read_in_part(app):
+    await _push(app, _message("nhãn hiệu " * 1200))
+    sent = [m["text"] for m in app.request_log.sent("sendMessage")]
+    assert any("dài" in t for t in sent)
+    assert all(len(t) <= 4096 for t in sent)
