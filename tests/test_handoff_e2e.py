@@ -275,7 +275,9 @@ def test_restart_in_the_middle_of_a_relay(world):
     intake = api.wait_for_message(OWNER2, contains="tên doanh nghiệp", after=upd, timeout=15)
     upd = api.send_text(OWNER2, "Cty Hùng Phát, Hà Nam")
     card, tid = card_for(api, upd)
-    bot.stop(kill=True)  # no chance to clean up
+    api.wait_for_message(OWNER2, contains=f"#{tid}", after=intake, timeout=15)
+    time.sleep(0.3)  # the outbox records what was sent; then the process dies without a chance to clean up
+    bot.stop(kill=True)
     down_owner = api.send_text(OWNER, "Tin nhắn lúc bot tắt")
     down_cons = api.send_text(CONS, "Chuyên gia trả lời lúc bot tắt")
     bot.start()
@@ -303,6 +305,7 @@ def test_blocked_owner_frees_the_consultant(world):
     tid = int(re.search(r"#(\d+)", card["text"]).group(1))
     api.press_button(CONS2, card, callback_data=f"hc:{tid}")
     api.wait_for_message(CONS2, contains=f"Yêu cầu #{tid}", timeout=15)
+    api.wait_for_message(OWNER2, contains=f"đã nhận yêu cầu #{tid}", timeout=15)
     api.block(OWNER2)
     upd = api.send_text(CONS2, "Chào anh Hùng")
     api.wait_for_message(CONS2, contains="đã chặn bot", after=upd, timeout=15)

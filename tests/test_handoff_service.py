@@ -187,7 +187,9 @@ def test_claim_rules_stranger_stale_and_card_edits(env):
     out = svc.claim(other, HA, card=(GROUP, 999))
     assert out.alert and "huỷ" in out.toast
     edits = [r for r in tg.flush() if r.method == "edit"]
-    assert {r.edit_message_id for r in edits} >= {999, other_card.sent_message_id}
+    assert [r.edit_message_id for r in edits] == [999] and "huỷ" in edits[0].text
+    assert svc.claim(other, HA, card=(GROUP, other_card.sent_message_id)).alert
+    assert not tg.flush()  # that card was edited when the owner cancelled
 
 
 def test_relay_both_ways_with_several_tickets(env):
@@ -373,6 +375,18 @@ def test_outbox_lease_order_and_stale_rows(env):
     assert svc.outbox.retry_later(rows[0].id, "timed out")
     svc.outbox.release([rows[1].id])
     assert svc.outbox.lease(MINH) == []  # "hai" must not overtake "một"
+
+
+def test_rows_of_a_crashed_sender_are_sent_again(env):
+    svc, store, tg = env
+    ticket_id, _ = open_ticket(svc, store, tg, OWNER)
+    claim(svc, tg, ticket_id)
+    svc.on_owner_message(Incoming(OWNER, 90, OWNER, "Lan", "ba"))
+    leased = svc.outbox.lease(MINH)  # the process dies here, before sending or marking
+    assert leased and svc.outbox.lease(MINH) == []
+    assert svc.outbox.release_all() == 1  # the next start (SQLite: the only process)
+    again = [r for r in tg.flush() if r.chat_id == MINH]
+    assert [r.id for r in again] == [leased[0].id] and svc.outbox.count_pending() == 0
 
 
 def test_offer_after_two_abstentions_or_two_thumbs_down(env):

@@ -1,6 +1,10 @@
 """The real `python -m bot run` process against the fake Bot API (polling)."""
 
 import os
+import socket
+import time
+
+import httpx
 import shutil
 import subprocess
 import sys
@@ -16,8 +20,14 @@ pytestmark = pytest.mark.slow
 OWNER = 1001
 
 
-@pytest.fixture(scope="module")
-def bot(tmp_path_factory, embedder):
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module", params=["polling", "webhook"])
+def bot(request, tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("tg")
     kb = root / "knowledge"
     shutil.copytree(SAMPLE_KB, kb)
@@ -29,10 +39,21 @@ def bot(tmp_path_factory, embedder):
     api.add_private_user(OWNER, first_name="Lan")
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
            "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": ""}
+    if request.param == "webhook":
+        port = _free_port()
+        env.update(WEBHOOK_URL=f"http://127.0.0.1:{port}/tg-hook", WEBHOOK_LISTEN="127.0.0.1",
+                   WEBHOOK_PORT=str(port), WEBHOOK_SECRET="s3cret-token")
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        api.wait_for_call("getUpdates", timeout=90)
+        api.wait_for_call("getUpdates" if request.param == "polling" else "setWebhook", timeout=90)
+        if request.param == "webhook":
+            hook = env["WEBHOOK_URL"]
+            deadline = time.monotonic() + 30
+            while not _accepts(hook) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            refused = httpx.post(hook, json={"update_id": 1}, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+            assert refused.status_code == 403
         yield api
     finally:
         proc.terminate()
@@ -41,6 +62,14 @@ def bot(tmp_path_factory, embedder):
         except subprocess.TimeoutExpired:
             proc.kill()
         api.stop()
+
+
+def _accepts(url: str) -> bool:
+    try:
+        httpx.post(url, json={}, timeout=1)
+        return True
+    except httpx.HTTPError:
+        return False
 
 
 def test_conversation(bot):

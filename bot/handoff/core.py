@@ -161,11 +161,11 @@ class Core:
                    buttons=[[[texts.CLAIM_BUTTON, f"hc:{t.id}"]]], require_status=OPEN)
 
     def edit_cards(self, s: Session, t: Ticket, state: str, name: str = "",
-                   extra: tuple[int, int] | None = None) -> None:
+                   extra: tuple[int, int] | None = None, only_extra: bool = False) -> None:
         """Show on every card of the ticket who took it (or that it ended); buttons go away."""
         when = dt.datetime.now(self.hours.tz).strftime("%H:%M")
         text = self.card_body(s, t) + "\n\n" + texts.STATE_LINE[state].format(name=texts.e(name), time=when)
-        targets = outbox.sent_messages(s, t.id, "card")
+        targets = [] if only_extra else outbox.sent_messages(s, t.id, "card")
         if extra and extra not in targets:
             targets.append(extra)
         for chat_id, message_id in targets:

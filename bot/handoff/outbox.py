@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.handoff.models import Outbox, Ticket, now, utc
 
-LEASE_SECONDS = 30
+LEASE_SECONDS = 20  # one send, including the rate limiter's wait
 MAX_ATTEMPTS = 8
 
 
@@ -125,6 +125,12 @@ class OutboxRepo:
         if row_ids:
             with self.session.begin() as s:
                 s.execute(update(Outbox).where(Outbox.id.in_(row_ids), Outbox.done.is_(False)).values(lease_until=None))
+
+    def release_all(self) -> int:
+        """At start of the only process (SQLite): rows leased by a previous run that died are sent again."""
+        with self.session.begin() as s:
+            return s.execute(update(Outbox).where(Outbox.done.is_(False), Outbox.lease_until.is_not(None))
+                             .values(lease_until=None)).rowcount
 
     def count_pending(self) -> int:
         with self.session() as s:

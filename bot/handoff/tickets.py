@@ -188,10 +188,11 @@ class TicketFlow(Core):
         if t.status == CLAIMED:
             name = self.consultants.name_of(s, t.consultant_id)
             return Outcome(toast=texts.CONSULTANT["taken"].format(id=t.id, name=name), alert=True, ticket_id=t.id)
-        if card and t.status in (CLOSED, CANCELLED):  # a card that still shows its button
+        if card and t.status in (CLOSED, CANCELLED) and card not in outbox.sent_messages(s, t.id, "card"):
+            # A card the outbox does not know (every known card was edited when the ticket ended).
             state = ("owner_blocked" if t.close_reason == "owner_blocked"
                      else "cancelled" if t.status == CANCELLED else "closed")
-            self.edit_cards(s, t, state, self.consultants.name_of(s, t.consultant_id), extra=card)
+            self.edit_cards(s, t, state, self.consultants.name_of(s, t.consultant_id), extra=card, only_extra=True)
         state = STATE_WORDS.get(t.status, t.status)
         return Outcome(toast=texts.CONSULTANT["stale"].format(id=t.id, state=state), alert=True, ticket_id=t.id)
 

@@ -42,9 +42,11 @@ async def deliver(app: Application) -> None:
 async def _drain(app: Application, chat_id: int) -> bool:
     svc = handoff(app)
     locks = app.bot_data.setdefault("handoff_locks", {})
+    sent = False
     async with locks.setdefault(chat_id, asyncio.Lock()):
-        rows = await asyncio.to_thread(svc.outbox.lease, chat_id)
-        for n, row in enumerate(rows):
+        # One row at a time: a lease covers a single send, so a crash blocks the chat only briefly.
+        while rows := await asyncio.to_thread(svc.outbox.lease, chat_id, 1):
+            row, sent = rows[0], True
             if row.stale:
                 await asyncio.to_thread(svc.outbox.mark_failed, row.id, "skipped: ticket moved on")
                 continue
@@ -55,13 +57,12 @@ async def _drain(app: Application, chat_id: int) -> bool:
             except (RetryAfter, TimedOut, NetworkError) as exc:
                 log.warning("outbox %s to %s: %s; will retry", row.id, chat_id, type(exc).__name__)
                 await asyncio.to_thread(svc.outbox.retry_later, row.id, str(exc))
-                await asyncio.to_thread(svc.outbox.release, [r.id for r in rows[n + 1:]])
-                break
+                break  # later rows of this chat wait: the order is kept
             except TelegramError as exc:
                 await _failed(app, row, exc)
             else:
                 await asyncio.to_thread(svc.outbox.mark_sent, row.id, message_id)
-        return bool(rows)
+    return sent
 
 
 async def _failed(app: Application, row: OutMessage, exc: TelegramError) -> None:
@@ -151,7 +152,10 @@ async def on_start(app: Application) -> None:
     if app.job_queue is None:
         log.warning("no JobQueue (install python-telegram-bot[job-queue]): tickets will not be re-announced")
         return
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     svc = handoff(app)
+    if svc.settings.sqlalchemy_url.startswith("sqlite"):  # one process owns the file: its old leases are void
+        await asyncio.to_thread(svc.outbox.release_all)
     due = await asyncio.to_thread(svc.due)
     for ticket_id, at in due:
         _schedule(app, ticket_id, at)
