@@ -1,0 +1,89 @@
+"""50 simulated users, 5 questions each, all at once, through the fake Bot API against the real bot process.
+
+Prints p50/p95 time from a user's message to the bot's reply, replies lost, and the bot's peak RSS.
+Run: .venv/bin/python benchmarks/bench_bot.py   (needs `python -m indexer refresh` first)
+Each user waits for the answer before asking the next question, as people do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakebotapi import FakeBotAPI  # noqa: E402
+
+USERS = 50
+QUESTIONS = 5
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    rows = [json.loads(line) for line in (ROOT / "tests/data/qa_dev.jsonl").read_text().splitlines() if line.strip()]
+    questions = [r["question"] for r in rows if r.get("doc_ids") and not r.get("history")]
+    api = FakeBotAPI()
+    url = api.start()
+    work = Path(tempfile.mkdtemp(prefix="bench-bot-"))
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "HF_HUB_OFFLINE": "1",
+           "DATABASE_URL": f"sqlite:///{work / 'bot.sqlite3'}", "WEBHOOK_URL": "", "LLM_PROVIDER": "",
+           "RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latencies: list[float] = []
+    lost = 0
+    lock = threading.Lock()
+    try:
+        api.wait_for_call("getUpdates", timeout=120)
+        for uid in range(USERS):
+            api.add_private_user(10_000 + uid, first_name=f"User {uid}")
+
+        def user(uid: int) -> None:
+            nonlocal lost
+            for n in range(QUESTIONS):
+                update = api.send_text(10_000 + uid, questions[(uid * QUESTIONS + n) % len(questions)])
+                try:
+                    reply = api.wait_for_message(10_000 + uid, after=update, timeout=60)
+                    with lock:
+                        latencies.append(reply["received_at"] - api.injected_at(update))
+                except AssertionError:
+                    with lock:
+                        lost += 1
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=user, args=(uid,)) for uid in range(USERS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        rss = peak_rss_mb(proc.pid)
+        errors = [f"{c['method']}: {c.get('description')}" for c in api.errors()]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        api.stop()
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    print(f"{USERS} users x {QUESTIONS} questions in {elapsed:.1f} s")
+    print(f"message -> reply: p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s")
+    print(f"replies lost: {lost}; Bot API errors: {len(errors)} {errors[:3]}")
+    print(f"bot peak RSS: {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
