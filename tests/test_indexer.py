@@ -177,3 +177,53 @@ def test_status_reports_stale_documents(settings, embedder):
 def test_embeddings_are_normalised(embedder):
     vectors = embedder.embed_passages(["Nhãn hiệu", "Sáng chế"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_refresh_killed_with_sigkill_is_repaired(settings, embedder, kb, tmp_path):
+    """A real process killed mid-refresh: the old index still answers, the next refresh repairs it."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    Indexer(settings, embedder_factory=lambda: embedder).refresh()
+    for name in ("ip/trademark-term.md", "process/5s.md", "ip/patent.md"):
+        path = kb / name
+        path.write_text(path.read_text() + "\n\n## Ghi chú mới\n\nNội dung bổ sung về thủ tục.\n")
+    script = (
+        "import time, sys\n"
+        "from indexer import pipeline\n"
+        "from indexer.config import Settings\n"
+        "from indexer.embedding import get_embedder\n"
+        "pipeline.ENCODE_GROUP = 1\n"
+        f"s = Settings(_env_file=None, data_dir={str(settings.data_dir)!r}, knowledge_dir={str(kb)!r})\n"
+        f"m = get_embedder(Settings(_env_file=None, data_dir={str(ROOT / 'data')!r}))\n"
+        "class Slow:\n"
+        "    name, dim = m.name, m.dim\n"
+        "    def embed_passages(self, texts, batch_size=32, progress=False):\n"
+        "        time.sleep(3)\n"
+        "        return m.embed_passages(texts)\n"
+        "print('ready', flush=True)\n"
+        "pipeline.Indexer(s, embedder_factory=Slow).refresh()\n"
+    )
+    manifest = pipeline.manifest_path(settings)
+    before = json.loads(manifest.read_text())["documents"]
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        docs = json.loads(manifest.read_text())["documents"]
+        if sum(docs[p]["sha256"] != before[p]["sha256"] for p in docs if p in before) >= 1:
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    hits = HybridSearcher(settings, embedder).search("thời hạn bảo hộ nhãn hiệu", k=3)
+    assert hits[0].meta["doc_id"] == "ip-trademark-term"
+    result = Indexer(settings, embedder_factory=lambda: embedder).refresh()
+    assert len(result.updated) == 2  # one document was committed before the kill
+    _consistent(settings)
