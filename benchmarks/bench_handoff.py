@@ -24,24 +24,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.config import Settings  # noqa: E402
-from indexer.embedding import offline_environment  # noqa: E402
-from indexer.pipeline import Indexer  # noqa: E402
-from tests.fakebotapi import FakeBotAPI  # noqa: E402
+from indexer.config import Settings
+from indexer.embedding import offline_environment
+from indexer.pipeline import Indexer
+from tests.fakebotapi import FakeBotAPI
 
 OWNER, CONSULTANT, GROUP = 1001, 2001, -1001234567890
 
 
 def percentile(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def start_bot(root: Path) -> tuple[FakeBotAPI, subprocess.Popen]:
     kb, data = root / "knowledge", root / "data"
     shutil.copytree(ROOT / "tests/data/kb_sample", kb)
+    data.mkdir(parents=True)
+    (data / "models").symlink_to(ROOT / "data" / "models")  # the converted model, shared
     Indexer(Settings(_env_file=None, data_dir=data, knowledge_dir=kb)).refresh()
-    (data / "models").symlink_to(ROOT / "data" / "models")
     api = FakeBotAPI()
     url = api.start()
     api.add_private_user(OWNER, first_name="Lan")

@@ -24,7 +24,8 @@ from tests.fakebotapi import FakeBotAPI
 from tests.pdfmaker import make_pdf
 
 pytestmark = pytest.mark.slow
-OWNER, ADMIN = 3001, 3002
+OWNER, ADMIN, OWNER2 = 3001, 3002, 3003
+GROUP = -1009876543210
 MAX_MB = 0.06
 QUESTION = "Tỉnh Lâm Viên hỗ trợ thuê chuyên gia bao nhiêu tiền?"
 GUIDE = """---
@@ -53,9 +54,16 @@ def env(tmp_path_factory, embedder):
     url = api.start()
     api.add_private_user(OWNER, first_name="Lan")
     api.add_private_user(ADMIN, first_name="Hoa")
+    api.add_private_user(OWNER2, first_name="Hùng")
+    api.add_group(GROUP, "Chuyên gia Trung tâm")
     proc_env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
-                "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": "",
-                "ADMIN_IDS": str(ADMIN), "MAX_FILE_MB": str(MAX_MB)}
+                "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": str(GROUP),
+                "ADMIN_IDS": str(ADMIN), "MAX_FILE_MB": str(MAX_MB), "WORKING_HOURS": "00:00-24:00",
+                "WORKING_DAYS": "1-7"}
+    # The admin is also a consultant: during a consultation their files are relayed, not indexed.
+    cli = subprocess.run([sys.executable, "-m", "bot", "consultants", "add", str(ADMIN), "--name", "Hoa",
+                          "--topics", "process"], cwd=ROOT, env=proc_env, capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=proc_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -201,15 +209,49 @@ def test_status_list_and_remove(env):
     assert "triệu" not in reply["text"] and "Lâm Viên" not in reply["text"].split("Nguồn")[-1]
 
 
+def test_admin_consultant_relays_files_during_a_consultation(env):
+    api, kb = env
+    upd = api.send_text(OWNER2, "5S gồm những gì?")
+    answer = api.wait_for_message(OWNER2, contains="[1]", after=upd, timeout=60)
+    api.wait_for_callback_answer(api.press_button(OWNER2, answer, callback_data="human"), timeout=30)
+    intake = api.wait_for_message(OWNER2, contains="tên doanh nghiệp", after=answer, timeout=30)
+    upd = api.send_text(OWNER2, "Xưởng gỗ Hùng Anh, Nam Định")
+    card = api.wait_for_message(GROUP, contains="Yêu cầu #", after=upd, timeout=30,
+                                predicate=lambda r: bool(r["reply_markup"]))
+    (claim,) = [data for label, data in api.buttons(card) if "Nhận" in label]
+    api.wait_for_callback_answer(api.press_button(ADMIN, card, callback_data=claim), timeout=30)
+    api.wait_for_message(ADMIN, contains="5S gồm những gì?", after=intake, timeout=30)
+
+    before = sorted(p.as_posix() for p in kb.rglob("*"))
+    pdf = make_pdf(["Bang phi tu van 5S cho xuong go nam 2026."])
+    upd = api.send_document(ADMIN, "bang-phi.pdf", pdf, caption="Bảng phí")
+    relayed = api.wait_for_message(OWNER2, after=upd, timeout=30, predicate=lambda r: r["kind"] == "document")
+    assert api.file_bytes(relayed["message"]["document"]["file_id"]) == pdf
+    assert sorted(p.as_posix() for p in kb.rglob("*")) == before
+    assert not [m for m in api.messages(ADMIN) if m["received_at"] > api.injected_at(upd) and "📥" in m["text"]]
+
+    upd = api.send_command(ADMIN, "/close")
+    rating = api.wait_for_message(OWNER2, contains="đánh giá", after=upd, timeout=30)
+    five = [data for _, data in api.buttons(rating)][-1]
+    api.press_button(OWNER2, rating, callback_data=five)
+    api.wait_for_edit(OWNER2, rating["message_id"], contains="5/5", timeout=30)
+    # The consultation is over: the admin's next file goes to the knowledge base again.
+    assert "✅" in upload(api, "bang-phi.pdf", pdf, caption="process")["text"]
+
+
 def test_reports(env):
     api, _ = env
     upd = api.send_command(ADMIN, "/gaps")
     gaps = api.wait_for_message(ADMIN, contains="chưa đáp ứng", after=upd, timeout=90)
-    assert QUESTION in gaps["text"] and "chưa có tài liệu" in gaps["text"]
+    assert QUESTION in gaps["text"] and "chưa có tài liệu 2" in gaps["text"]
+    assert gaps["text"].index("5S gồm những gì?") < gaps["text"].index(QUESTION)      # newest first
+    assert "chuyển chuyên gia 1" in gaps["text"]
 
     upd = api.send_command(ADMIN, "/stats")
     text = api.wait_for_message(ADMIN, contains="Thống kê 30 ngày", after=upd, timeout=60)
-    assert "Câu hỏi: 4 từ 1 người dùng" in text["text"] and "👍 0 / 👎 0" in text["text"]
+    assert "Câu hỏi: 5 từ 2 người dùng" in text["text"] and "👍 0 / 👎 0" in text["text"]
+    assert "Chuyển chuyên gia: 1 · chờ nhận (trung vị): 0 phút" in text["text"]
+    assert "Đánh giá trung bình: 5,0/5 (1 lượt)" in text["text"]
     photo = api.wait_for_message(ADMIN, after=upd, timeout=60, predicate=lambda r: r["kind"] == "photo")
     assert "30 ngày" in photo["caption"]
     png = [f for f in api.uploaded_files() if f["kind"] == "photo"][-1]["data"]

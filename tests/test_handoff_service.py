@@ -116,7 +116,7 @@ def test_request_intake_then_card_with_topic_and_mentions(env):
 
 
 def test_redelivered_updates_create_and_relay_nothing_twice(env):
-    svc, store, tg = env
+    svc, _store, tg = env
     first = svc.request(OWNER, "Lan", "command", "m:1001:5")
     again = svc.request(OWNER, "Lan", "command", "m:1001:5")
     assert first.ticket_id == again.ticket_id
@@ -175,7 +175,7 @@ def test_claim_rules_stranger_stale_and_card_edits(env):
     assert edit and edit[0].edit_message_id == card.sent_message_id and "Minh" in edit[0].text
     assert edit[0].buttons == []
     assert "Minh" in to(rows, OWNER)[0].text
-    transcript = [r for r in rows if r.purpose == "transcript"][0]
+    transcript = next(r for r in rows if r.purpose == "transcript")
     assert "Nhãn hiệu được bảo hộ bao lâu?" in transcript.text and "/close" in transcript.text
     assert "yours" not in svc.claim(ticket_id, MINH).toast and "rồi" in svc.claim(ticket_id, MINH).toast
 
@@ -199,7 +199,7 @@ def test_relay_both_ways_with_several_tickets(env):
     claim(svc, tg, t1)
     claim(svc, tg, t2)
     assert svc.on_owner_message(Incoming(OWNER, 20, OWNER, "Lan", "Hợp đồng của tôi đây", "document", "hd.pdf")).handled
-    copy = [r for r in tg.flush() if r.purpose == "relay"][0]
+    copy = next(r for r in tg.flush() if r.purpose == "relay")
     assert copy.method == "copy" and (copy.copy_chat_id, copy.copy_message_id) == (OWNER, 20)
     assert "Lan" in copy.text and "#" in copy.text and copy.chat_id == MINH
 
@@ -216,7 +216,8 @@ def test_relay_both_ways_with_several_tickets(env):
     assert svc.choose_relay(MINH, line_id, t1).alert  # the same choice twice: stale
 
     # Replying to a relayed message picks that ticket.
-    out = svc.on_consultant_message(Incoming(MINH, 41, MINH, "Minh", "Tôi đã xem hợp đồng", reply_to=copy.sent_message_id))
+    reply = Incoming(MINH, 41, MINH, "Minh", "Tôi đã xem hợp đồng", reply_to=copy.sent_message_id)
+    out = svc.on_consultant_message(reply)
     rows = tg.flush()
     assert out.ticket_id == t1 and "Tôi đã xem hợp đồng" in to(rows, OWNER)[0].text
     # A photo from the consultant is copied with a label.
@@ -234,7 +235,7 @@ def test_close_rate_once_and_back_to_the_bot(env):
     claim(svc, tg, ticket_id)
     svc.close(MINH)
     rows = tg.flush()
-    rating = [r for r in rows if r.purpose == "rating"][0]
+    rating = next(r for r in rows if r.purpose == "rating")
     assert rating.chat_id == OWNER and [b[1] for b in rating.buttons[0]] == [f"hv:{ticket_id}:{n}" for n in range(1, 6)]
     assert any("Đã đóng" in r.text for r in to(rows, MINH))
     assert not svc.on_owner_message(Incoming(OWNER, 50, OWNER, "Lan", "Câu hỏi mới")).handled
@@ -254,7 +255,7 @@ def test_cancel_while_waiting_and_end_while_talking(env):
     svc.cancel(OWNER, ticket_id, message=(OWNER, 7))
     rows = tg.flush()
     assert any(r.method == "markup" and r.edit_message_id == 7 for r in rows)
-    assert "Đã huỷ" in [r for r in to(rows, OWNER) if r.method == "send"][0].text
+    assert "Đã huỷ" in next(r for r in to(rows, OWNER) if r.method == "send").text
     assert any("huỷ" in r.text for r in to(rows, GROUP))
     assert svc.claim(ticket_id, MINH).alert
     ticket_id, _ = open_ticket(svc, store, tg, OWNER)
@@ -289,7 +290,7 @@ def test_transfer_and_back_to_the_queue(env):
     out = svc.transfer(HA, ticket_id, 0)
     assert out.announce_at is not None
     rows = tg.flush()
-    card = [r for r in to(rows, GROUP) if r.method == "send"][0]
+    card = next(r for r in to(rows, GROUP) if r.method == "send")
     assert card.buttons[0][0][1] == f"hc:{ticket_id}" and "hàng chờ" in card.text
     assert "hàng chờ" in to(rows, OWNER)[0].text
     assert not svc.claim(ticket_id, MINH).alert
@@ -353,7 +354,7 @@ def test_blocked_owner_and_unreachable_consultant(env):
     assert [o.ticket_id for o in outcomes] == [t2] and outcomes[0].announce_at
     rows = tg.flush()
     assert "hàng chờ" in to(rows, OWNER2)[0].text
-    new_card = [r for r in to(rows, GROUP) if r.method == "send"][0]
+    new_card = next(r for r in to(rows, GROUP) if r.method == "send")
     assert "Hà" in new_card.text and new_card.buttons[0][0][1] == f"hc:{t2}"
     # An owner who blocks the bot while waiting: cancelled, not stuck in the queue.
     svc.unreachable(OWNER2, "owner")

@@ -102,3 +102,19 @@ def test_safe_name():
     assert safe_name("_draft.MD") == "draft.md"
     assert safe_name(".hidden.txt") == "hidden.txt"
     assert safe_name("Báo cáo (bản 2).PDF") == "Báo-cáo-bản-2.pdf"
+
+
+def test_reindex_does_not_queue_behind_another(admin, settings):
+    from indexer.pipeline import IndexBusy
+
+    lock = lock_for(settings)
+    lock.acquire()
+    try:
+        with pytest.raises(IndexBusy):
+            admin.refresh(wait=0.1)
+    finally:
+        lock.release()
+    (settings.knowledge_dir / "process" / "moi.md").write_text(GUIDE.replace("funding", "process"), encoding="utf-8")
+    seen = []
+    summary = admin.refresh(progress=lambda done, total: seen.append((done, total)))
+    assert summary.added == ["process/moi.md"] and seen == [(2, 2)]

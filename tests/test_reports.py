@@ -28,7 +28,8 @@ EXPORT_JP = "Thủ tục xuất khẩu nông sản sang Nhật Bản thế nào?
 
 def local(day: int, hour: int, minute: int = 0) -> dt.datetime:
     """A May 2026 local time (UTC+7) as UTC, the way the bot stores it."""
-    return dt.datetime(2026, 5, day, hour, minute, tzinfo=dt.timezone(dt.timedelta(hours=7))).astimezone(dt.timezone.utc)
+    vietnam = dt.timezone(dt.timedelta(hours=7))
+    return dt.datetime(2026, 5, day, hour, minute, tzinfo=vietnam).astimezone(dt.timezone.utc)
 
 
 class Seeder:
@@ -252,3 +253,30 @@ def test_report_cli(tmp_path):
     assert str(U1) not in (tmp_path / "csv" / "conversations-20260501-20260503.csv").read_text("utf-8-sig")
     bad = run("export", "--from", "2026-05-03", "--to", "2026-05-01", "--out", str(tmp_path / "csv"))
     assert bad.returncode == 2 and "before" in bad.stderr
+
+
+def test_report_gaps_cli(tmp_path, monkeypatch, embedder, settings, capsys):
+    """`python -m bot report gaps --csv` in-process; words of the indexed documents restore diacritics."""
+    from bot.cli import main
+    from indexer.pipeline import Indexer
+
+    Indexer(settings, embedder_factory=lambda: embedder).refresh()
+    settings.data_dir.joinpath("models").symlink_to(ROOT / "data" / "models")   # the model loaded this session
+
+    db = tmp_path / "bot.sqlite3"
+    store = Store(f"sqlite:///{db}")
+    sd = Seeder(store)
+    today = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    sd.turn(U1, "phi dang ky sang che o my bao nhieu", "abstain", today - dt.timedelta(minutes=5))
+    sd.turn(U2, "Phí đăng ký sáng chế ở Mỹ là bao nhiêu?", "abstain", today - dt.timedelta(minutes=4))
+    sd.turn(U3, EXPORT_JP, "abstain", today - dt.timedelta(minutes=3))
+    monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(settings.knowledge_dir))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    assert main(["report", "gaps", "--days", "7", "--csv", str(tmp_path / "gaps.csv")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. 1 question(s)") and "2. 2 question(s)" in out and "abstain 2" in out
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "gaps.csv").read_text("utf-8-sig"))))
+    assert sorted((r["group"], r["question"]) for r in rows) == [
+        ("1", EXPORT_JP), ("2", "Phí đăng ký sáng chế ở Mỹ là bao nhiêu?"),
+        ("2", "phi dang ky sang che o my bao nhieu")]

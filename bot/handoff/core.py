@@ -16,7 +16,7 @@ from bot.answering.language import detect_language
 from bot.handoff import outbox, texts
 from bot.handoff.consultants import ConsultantRegistry
 from bot.handoff.hours import WorkingHours
-from bot.handoff.models import ACTIVE, CLAIMED, OPEN, Consultant, Ticket, TicketMessage, now, utc
+from bot.handoff.models import CLAIMED, OPEN, Consultant, Ticket, TicketMessage, now, utc
 from bot.handoff.outbox import OutboxRepo
 from bot.handoff.routing import matching
 from bot.storage import Message, UserState
@@ -208,12 +208,9 @@ class Core:
 
     @staticmethod
     def ending(status: str, reason: str) -> dict:
-        return {"status": status, "close_reason": reason, "closed_at": now(), "active_owner": None, "next_announce_at": None}
+        return {"status": status, "close_reason": reason, "closed_at": now(), "active_owner": None,
+                "next_announce_at": None}
 
     @staticmethod
     def waited_minutes(t: Ticket, at: dt.datetime) -> int:
         return max(0, int((at - (utc(t.opened_at) or at)).total_seconds() // 60))
-
-    @staticmethod
-    def is_active(t: Ticket | None) -> bool:
-        return t is not None and t.status in ACTIVE

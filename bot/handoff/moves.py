@@ -47,8 +47,8 @@ class Moves(Core):
             old = self.consultants.name_of(s, consultant_id)
             self.sync_transcript(s, t)
             self.edit_cards(s, t, "transferred", target.name)
-            self._ack(s, consultant_id, t, texts.CONSULTANT["transferred_ack"].format(id=t.id, name=texts.e(target.name)),
-                      message)
+            ack = texts.CONSULTANT["transferred_ack"].format(id=t.id, name=texts.e(target.name))
+            self._ack(s, consultant_id, t, ack, message)
             header = texts.CONSULTANT["transferred_in"].format(old=texts.e(old), id=t.id)
             self.send_transcript(s, t, target_id, header)
             self.tell_owner(s, t, "transferred", name=texts.e(target.name))

@@ -32,7 +32,8 @@ OWNER = {
         "ended": "Bạn đã kết thúc cuộc trò chuyện với chuyên gia (yêu cầu #{id}). Từ giờ mình trả lời bạn như trước."
                  "\n\nBạn đánh giá buổi tư vấn thế nào? (1 = chưa tốt, 5 = rất tốt)",
         "rated": "Cảm ơn bạn đã đánh giá {n}/5!",
-        "transferred": "Yêu cầu #{id} đã được chuyển cho chuyên gia <b>{name}</b>, người sẽ tiếp tục trả lời bạn tại đây.",
+        "transferred": "Yêu cầu #{id} đã được chuyển cho chuyên gia <b>{name}</b>, người sẽ tiếp tục trả lời bạn "
+                       "tại đây.",
         "released": "Chuyên gia tạm thời không tiếp tục được; yêu cầu #{id} đã trở lại hàng chờ và sẽ có chuyên gia "
                     "khác nhận. Trong lúc chờ, bạn vẫn có thể hỏi mình.",
         "attached": "Mình đã đính kèm tệp này vào yêu cầu #{id}; chuyên gia sẽ nhận được khi nhận yêu cầu.",

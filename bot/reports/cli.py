@@ -45,25 +45,6 @@ def _write(path: str, content: bytes) -> None:
     print(f"wrote {target}", file=sys.stderr)
 
 
-def gap_embedder(settings: Settings, engine=None):
-    """Texts -> unit vectors with the engine's model; questions typed without diacritics get them restored.
-
-    The model loads on first use, so a period without gaps costs nothing.
-    """
-    def embed(texts):
-        if engine is not None:
-            searcher = engine.searcher
-        else:
-            from indexer.embedding import get_embedder, offline_environment
-            from indexer.search import HybridSearcher
-
-            offline_environment()
-            searcher = HybridSearcher(settings, get_embedder(settings))
-        return searcher.embedder.embed_queries([searcher.dense_query_text(t) for t in texts])
-
-    return embed
-
-
 def run(args, settings: Settings) -> int:
     from bot.reports import chart, export, gaps, stats
     from bot.reports.data import Period
@@ -73,7 +54,7 @@ def run(args, settings: Settings) -> int:
     store = Store(settings.sqlalchemy_url)
     if args.report == "gaps":
         period = Period.last_days(args.days, settings.timezone)
-        groups = gaps.find_gaps(store, gap_embedder(settings), period, threshold=args.threshold)
+        groups = gaps.find_gaps(store, gaps.query_embedder(settings), period, threshold=args.threshold)
         print(gaps.render_text(groups, period.tz))
         if args.csv:
             _write(args.csv, gaps.to_csv(groups, period.tz))

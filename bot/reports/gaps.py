@@ -147,6 +147,25 @@ def cluster(vectors: np.ndarray, threshold: float = THRESHOLD) -> list[list[int]
     return [sorted(m) for m in members if m]
 
 
+def query_embedder(settings, engine=None) -> Callable[[Sequence[str]], np.ndarray]:
+    """Texts -> unit vectors with the engine's model; questions typed without diacritics get them restored.
+
+    Without an engine (the command line) the model loads on first use, so a period without gaps costs nothing.
+    """
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        if engine is not None:
+            searcher = engine.searcher
+        else:
+            from indexer.embedding import get_embedder, offline_environment
+            from indexer.search import HybridSearcher
+
+            offline_environment()
+            searcher = HybridSearcher(settings, get_embedder(settings))
+        return searcher.embedder.embed_queries([searcher.dense_query_text(t) for t in texts])
+
+    return embed
+
+
 def find_gaps(store: Store, embed: Callable[[Sequence[str]], np.ndarray], period: Period,
               threshold: float = THRESHOLD) -> list[GapGroup]:
     """Gap questions of the period grouped by similarity; the group asked most recently comes first.

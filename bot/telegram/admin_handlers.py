@@ -18,12 +18,16 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.knowledge_admin import AddResult, KnowledgeAdmin
 from bot.reports import chart, export, gaps, stats
-from bot.reports.cli import gap_embedder
 from bot.reports.data import Period
 from bot.telegram import admin_render, texts
 from bot.telegram.handlers import send, services
 from indexer.config import TOPICS
 from indexer.pipeline import IndexBusy
+
+try:  # the handoff feature: an admin in a live conversation (as consultant or owner) relays files
+    from bot.telegram import handoff_handlers
+except ImportError:
+    handoff_handlers = None
 
 log = logging.getLogger(__name__)
 COMMANDS = [("kb", "Kho tài liệu"), ("kb_list", "Danh sách tài liệu"), ("kb_remove", "Xoá tài liệu"),
@@ -189,6 +193,8 @@ async def _reindex(message: Message, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An admin sent a file in private chat: add it to the knowledge base and index it."""
+    if handoff_handlers is not None and await handoff_handlers.intercept(update, context):
+        return      # relayed to the other side of a consultation, not a knowledge-base upload
     message = update.effective_message
     doc = message.document
     name = doc.file_name or ("tai-lieu" + (mimetypes.guess_extension(doc.mime_type or "") or ""))
@@ -232,7 +238,7 @@ async def gaps_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     days = _days(context, GAPS_DAYS)
     period = Period.last_days(days, svc.settings.timezone)
     await update.effective_chat.send_action(ChatAction.TYPING)
-    groups = await asyncio.to_thread(gaps.find_gaps, svc.store, gap_embedder(svc.settings, svc.engine), period)
+    groups = await asyncio.to_thread(gaps.find_gaps, svc.store, gaps.query_embedder(svc.settings, svc.engine), period)
     await send(update, admin_render.gaps(groups, days, period.tz, GAPS_SHOWN))
     if len(groups) > GAPS_SHOWN:
         await update.effective_chat.send_document(gaps.to_csv(groups, period.tz), filename=f"gaps-{days}d.csv")

@@ -28,10 +28,6 @@ NON_TEXT = ("Mình chỉ đọc được tin nhắn chữ. Bạn gõ câu hỏi 
 TOO_LONG = "Tin nhắn khá dài nên mình chỉ đọc phần đầu ({n} ký tự). Câu hỏi ngắn gọn sẽ cho câu trả lời sát hơn."
 THANKS_UP = "Cảm ơn bạn đã đánh giá!"
 THANKS_DOWN = "Cảm ơn bạn. Mình sẽ ghi nhận để cải thiện; bấm «Hỏi chuyên gia» nếu bạn cần người trả lời."
-HANDOFF_SENT = ("Mình đã chuyển yêu cầu của bạn tới nhóm chuyên gia của Trung tâm, kèm các câu hỏi gần đây. "
-                "Chuyên gia làm việc trong giờ hành chính và sẽ liên hệ với bạn.")
-HANDOFF_UNAVAILABLE = ("Hiện bot chưa được kết nối với nhóm chuyên gia. Bạn vui lòng liên hệ trực tiếp Trung tâm "
-                       "trong giờ hành chính.")
 SLOW_DOWN = ("Bạn đang hỏi hơi nhanh, mình cần một chút thời gian để trả lời mọi người. "
              "Bạn vui lòng đợi khoảng một phút rồi hỏi tiếp nhé.")
 ERROR = "Xin lỗi, mình gặp lỗi khi xử lý tin nhắn này. Bạn thử lại sau ít phút nhé."
