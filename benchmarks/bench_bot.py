@@ -24,6 +24,7 @@ from tests.fakebotapi import FakeBotAPI  # noqa: E402
 
 USERS = 50
 QUESTIONS = 5
+THREADS = {"OMP_NUM_THREADS": os.environ["BENCH_OMP"]} if os.environ.get("BENCH_OMP") else {}
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -31,6 +32,11 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -41,7 +47,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-bot-"))
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "HF_HUB_OFFLINE": "1",
            "DATABASE_URL": f"sqlite:///{work / 'bot.sqlite3'}", "WEBHOOK_URL": "", "LLM_PROVIDER": "",
-           "RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "WARNING"}
+           "RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "WARNING", **THREADS}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     latencies: list[float] = []
@@ -65,6 +71,7 @@ def main() -> None:
                         lost += 1
 
         started = time.perf_counter()
+        cpu_before = cpu_seconds(proc.pid)
         threads = [threading.Thread(target=user, args=(uid,)) for uid in range(USERS)]
         for t in threads:
             t.start()
@@ -72,6 +79,7 @@ def main() -> None:
             t.join()
         elapsed = time.perf_counter() - started
         rss = peak_rss_mb(proc.pid)
+        bot_cpu = cpu_seconds(proc.pid) - cpu_before
         errors = [f"{c['method']}: {c.get('description')}" for c in api.errors()]
     finally:
         proc.terminate()
@@ -82,7 +90,7 @@ def main() -> None:
     print(f"{USERS} users x {QUESTIONS} questions in {elapsed:.1f} s")
     print(f"message -> reply: p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s")
     print(f"replies lost: {lost}; Bot API errors: {len(errors)} {errors[:3]}")
-    print(f"bot peak RSS: {rss:.0f} MB")
+    print(f"bot peak RSS: {rss:.0f} MB; bot CPU {bot_cpu:.1f} s ({1000 * bot_cpu / (USERS * QUESTIONS):.0f} ms/question)")
 
 
 if __name__ == "__main__":

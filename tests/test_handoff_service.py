@@ -171,8 +171,8 @@ def test_claim_rules_stranger_stale_and_card_edits(env):
     assert out.alert and "đã đăng ký" in out.toast
     out, rows = claim(svc, tg, ticket_id)
     assert not out.alert
-    edit = [r for r in rows if r.method == "edit" and r.chat_id == GROUP]
-    assert edit and edit[0].edit_message_id == card.sent_message_id and "Minh" in edit[0].text
+    edit = [r for r in rows if r.purpose == "cards"]
+    assert edit[0].targets == [(GROUP, card.sent_message_id)] and "Minh" in edit[0].text
     assert edit[0].buttons == []
     assert "Minh" in to(rows, OWNER)[0].text
     transcript = next(r for r in rows if r.purpose == "transcript")
@@ -376,6 +376,26 @@ def test_outbox_lease_order_and_stale_rows(env):
     assert svc.outbox.retry_later(rows[0].id, "timed out")
     svc.outbox.release([rows[1].id])
     assert svc.outbox.lease(MINH) == []  # "hai" must not overtake "một"
+
+
+def test_card_in_flight_is_still_edited(env):
+    svc, store, tg = env
+    svc.request(OWNER, "Lan", "command", "m:1")
+    with svc.session() as s:
+        ticket_id = svc.active_ticket(s, OWNER).id
+    svc.skip_intake(OWNER, ticket_id)
+    card = svc.outbox.lease(GROUP)[0]  # being sent while the owner cancels
+    svc.cancel(OWNER, ticket_id)
+    svc.outbox.mark_sent(card.id, 42)
+    edits = [r for r in tg.flush() if r.purpose == "cards"]
+    assert edits[0].targets == [(GROUP, 42)] and "huỷ" in edits[0].text
+    # A card not sent before the ticket moved on is dropped, and nothing edits it.
+    ticket_id, _ = open_ticket(svc, store, tg, OWNER2, "Hùng")
+    svc.reannounce(ticket_id, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    svc.cancel(OWNER2, ticket_id)
+    rows = tg.flush()
+    assert [r.stale for r in rows if r.purpose == "card"] == [True]
+    assert len(next(r for r in rows if r.purpose == "cards").targets) == 1  # the first card only
 
 
 def test_rows_of_a_crashed_sender_are_sent_again(env):

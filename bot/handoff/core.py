@@ -162,14 +162,17 @@ class Core:
 
     def edit_cards(self, s: Session, t: Ticket, state: str, name: str = "",
                    extra: tuple[int, int] | None = None, only_extra: bool = False) -> None:
-        """Show on every card of the ticket who took it (or that it ended); buttons go away."""
+        """Show on every card of the ticket who took it (or that it ended); buttons go away.
+
+        One "cards" row: which cards exist is decided when it is sent, after every card queued before it
+        (same chat, sent in order), so a card still on its way is edited too.
+        """
         when = dt.datetime.now(self.hours.tz).strftime("%H:%M")
         text = self.card_body(s, t) + "\n\n" + texts.STATE_LINE[state].format(name=texts.e(name), time=when)
-        targets = [] if only_extra else outbox.sent_messages(s, t.id, "card")
-        if extra and extra not in targets:
-            targets.append(extra)
-        for chat_id, message_id in targets:
-            outbox.add(s, chat_id, "group", "edit", text, ticket_id=t.id, method="edit", edit_message_id=message_id)
+        if not only_extra:
+            outbox.add(s, self.group, "group", "cards", text, ticket_id=t.id, method="edit")
+        if extra and (only_extra or extra not in outbox.sent_messages(s, t.id, "card")):
+            outbox.add(s, extra[0], "group", "edit", text, ticket_id=t.id, method="edit", edit_message_id=extra[1])
 
     # -- owner -----------------------------------------------------------------
     def tell_owner(self, s: Session, t: Ticket, key: str, buttons: list | None = None, purpose: str = "notice",

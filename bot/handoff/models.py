@@ -95,7 +95,7 @@ class Outbox(Base):
     ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
     role: Mapped[str] = mapped_column(String(16))      # owner | consultant | group: who is unreachable on 403
-    purpose: Mapped[str] = mapped_column(String(16))   # card | notice | relay | transcript | edit | rating
+    purpose: Mapped[str] = mapped_column(String(16))   # card | cards (edit them all) | notice | relay | ...
     method: Mapped[str] = mapped_column(String(8), default="send")  # send | copy | edit
     text: Mapped[str] = mapped_column(Text, default="")  # HTML; the caption for copies
     buttons: Mapped[list] = mapped_column(JSON, default=list)  # [[label, callback_data], ...] rows

@@ -34,6 +34,7 @@ class OutMessage:
     copy_message_id: int | None = None
     edit_message_id: int | None = None
     stale: bool = False  # the ticket left the state the row required: skip it
+    targets: list = field(default_factory=list)  # "cards" rows: (chat_id, message_id) of the ticket's cards
 
 
 def add(s: Session, chat_id: int, role: str, purpose: str, text: str = "", *, ticket_id: int | None = None,
@@ -93,9 +94,10 @@ class OutboxRepo:
                 if row.require_status and row.ticket_id is not None:
                     status = s.scalar(select(Ticket.status).where(Ticket.id == row.ticket_id))
                     stale = status != row.require_status
+                targets = sent_messages(s, row.ticket_id, "card") if row.purpose == "cards" else []
                 taken.append(OutMessage(row.id, row.chat_id, row.role, row.purpose, row.method, row.text,
                                         list(row.buttons or []), row.ticket_id, row.copy_chat_id,
-                                        row.copy_message_id, row.edit_message_id, stale))
+                                        row.copy_message_id, row.edit_message_id, stale, targets))
         return taken
 
     def mark_sent(self, row_id: int, message_id: int | None) -> None:

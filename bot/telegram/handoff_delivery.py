@@ -90,6 +90,14 @@ def _markup(row: OutMessage) -> InlineKeyboardMarkup | None:
 
 async def _send(app: Application, row: OutMessage) -> int | None:
     bot, markup = app.bot, _markup(row)
+    if row.purpose == "cards":
+        for chat_id, message_id in row.targets:
+            try:
+                await bot.edit_message_text(row.text[:render.LIMIT], chat_id, message_id, parse_mode=ParseMode.HTML)
+            except BadRequest as exc:  # one card deleted or already showing this: the others still change
+                if "not modified" not in str(exc).lower():
+                    log.warning("card %s of ticket %s not edited: %s", message_id, row.ticket_id, exc)
+        return None
     if row.method == "markup":
         await bot.edit_message_reply_markup(row.chat_id, row.edit_message_id, reply_markup=markup)
         return row.edit_message_id
