@@ -2,7 +2,8 @@
 
 Prints p50/p95 time from a user's message to the bot's reply, replies lost, and the bot's peak RSS.
 Run: .venv/bin/python benchmarks/bench_bot.py   (needs `python -m indexer refresh` first)
-Each user waits for the answer before asking the next question, as people do.
+Each user waits for the answer, reads it for THINK seconds (random 1-3 s by default; --think 0 for a flood),
+then asks the next question.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def main() -> None:
+    import argparse
+    import random
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--think", type=float, default=2.0, help="mean seconds a user reads before asking again")
+    args = parser.parse_args()
+    rng = random.Random(1)
     rows = [json.loads(line) for line in (ROOT / "tests/data/qa_dev.jsonl").read_text().splitlines() if line.strip()]
     questions = [r["question"] for r in rows if r.get("doc_ids") and not r.get("history")]
     api = FakeBotAPI()
@@ -61,6 +69,8 @@ def main() -> None:
         def user(uid: int) -> None:
             nonlocal lost
             for n in range(QUESTIONS):
+                if n and args.think:
+                    time.sleep(rng.uniform(0.5 * args.think, 1.5 * args.think))
                 update = api.send_text(10_000 + uid, questions[(uid * QUESTIONS + n) % len(questions)])
                 try:
                     reply = api.wait_for_message(10_000 + uid, after=update, timeout=60)
@@ -87,7 +97,7 @@ def main() -> None:
         api.stop()
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
-    print(f"{USERS} users x {QUESTIONS} questions in {elapsed:.1f} s")
+    print(f"{USERS} users x {QUESTIONS} questions in {elapsed:.1f} s (think time ~{args.think:g} s)")
     print(f"message -> reply: p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s")
     print(f"replies lost: {lost}; Bot API errors: {len(errors)} {errors[:3]}")
     print(f"bot peak RSS: {rss:.0f} MB; bot CPU {bot_cpu:.1f} s ({1000 * bot_cpu / (USERS * QUESTIONS):.0f} ms/question)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select
+from sqlalchemy import JSON, event, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from bot.answering.types import Turn
@@ -17,6 +17,15 @@ MODEL_MODULES: list[str] = ["bot.handoff.models"]
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    """WAL lets readers run beside the writer; NORMAL sync is durable across a process crash."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 class Base(DeclarativeBase):
@@ -62,7 +71,9 @@ class Store:
 
     def __init__(self, url: str) -> None:
         args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-        self.engine = create_engine(url, connect_args=args, pool_pre_ping=True)
+        self.engine = create_engine(url, connect_args=args, pool_pre_ping=not url.startswith("sqlite"))
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         self.migrate()
 

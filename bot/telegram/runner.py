@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from telegram import BotCommand, Update
-from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
+from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           MessageHandler, filters)
 from telegram.request import HTTPXRequest
 
 from bot.telegram import admin_handlers, handlers, handoff_handlers
+from bot.telegram.ratelimit import MessageRateLimiter
 from bot.telegram.handoff_delivery import on_start as start_handoff_jobs
 from indexer.config import Settings
 
@@ -35,7 +38,7 @@ def build_application(settings: Settings, services: BotServices, request=None) -
            .base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
            .request(request or HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
            .get_updates_request(request or HTTPXRequest(read_timeout=40))
-           .concurrent_updates(True).rate_limiter(AIORateLimiter(max_retries=3))
+           .concurrent_updates(True).rate_limiter(MessageRateLimiter(max_retries=3))
            .post_init(_post_init).build())
     if services.handoff is None:
         from bot.handoff.service import HandoffService
@@ -60,6 +63,9 @@ def build_application(settings: Settings, services: BotServices, request=None) -
 
 
 async def _post_init(app: Application) -> None:
+    # Handlers hop to threads for the database and the engine; with the default pool of cores+4
+    # workers, quick database calls queue behind answers waiting for the model.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="work"))
     try:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
     except Exception as exc:  # commands are a convenience; never block start-up on them
