@@ -97,3 +97,22 @@ async def test_long_message_is_read_in_part(app):
     sent = [m["text"] for m in app.request_log.sent("sendMessage")]
     assert any("dài" in t for t in sent)
     assert all(len(t) <= 4096 for t in sent)
+
+
+async def test_network_error_is_retried(app):
+    from telegram.error import NetworkError
+
+    request = app.request_log
+    original = request.do_request
+    failures = {"left": 1}
+
+    async def flaky(url, method, request_data=None, **kw):
+        if url.endswith("/sendMessage") and failures["left"]:
+            failures["left"] -= 1
+            raise NetworkError("connection reset")
+        return await original(url, method, request_data, **kw)
+
+    request.do_request = flaky
+    await _push(app, _message("/help"))
+    assert failures["left"] == 0
+    assert request.sent("sendMessage")[-1]["text"].startswith("Cách dùng")

@@ -8,7 +8,7 @@ import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.telegram import handoff_handlers, render, texts
@@ -27,10 +27,24 @@ async def send(update: Update, text: str, markup=None) -> None:
     parts = render.split(text)
     try:
         for n, part in enumerate(parts):
-            await chat.send_message(part, parse_mode=ParseMode.HTML,
-                                    reply_markup=markup if n == len(parts) - 1 else None)
+            await _with_retries(lambda: chat.send_message(part, parse_mode=ParseMode.HTML,
+                                                          reply_markup=markup if n == len(parts) - 1 else None))
     except Forbidden:
         log.info("user %s blocked the bot", chat.id)
+
+
+async def _with_retries(call, attempts: int = 3):
+    """Retry a send on network trouble (not on a request Telegram refused: BadRequest is final)."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except (BadRequest, Forbidden):
+            raise
+        except (NetworkError, TimedOut) as exc:
+            if attempt == attempts - 1:
+                raise
+            log.warning("network error while sending (attempt %d): %s", attempt + 1, exc)
+            await asyncio.sleep(0.5 * (attempt + 1))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
