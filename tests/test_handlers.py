@@ -116,3 +116,12 @@ async def test_network_error_is_retried(app):
     await _push(app, _message("/help"))
     assert failures["left"] == 0
     assert request.sent("sendMessage")[-1]["text"].startswith("Cách dùng")
+
+
+async def test_english_client_gets_english_texts(app):
+    english = {**USER, "id": 777, "language_code": "en"}
+    data = _message("/help")
+    data["message"]["from"] = english
+    data["message"]["chat"]["id"] = 777
+    await _push(app, data)
+    assert app.request_log.sent("sendMessage")[-1]["text"].startswith("How to use")

@@ -48,11 +48,11 @@ async def _with_retries(call, attempts: int = 3):
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, texts.START, render.topics_keyboard())
+    await send(update, texts.for_user(update.effective_user, "START"), render.topics_keyboard())
 
 
 async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, texts.HELP)
+    await send(update, texts.for_user(update.effective_user, "HELP"))
 
 
 async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -60,18 +60,18 @@ async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, texts.PRIVACY)
+    await send(update, texts.for_user(update.effective_user, "PRIVACY"))
 
 
 async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await asyncio.to_thread(services(context).store.new_context, update.effective_user.id)
-    await send(update, texts.NEW)
+    await send(update, texts.for_user(update.effective_user, "NEW"))
 
 
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("Xoá dữ liệu", callback_data="forget:yes"),
                                     InlineKeyboardButton("Huỷ", callback_data="forget:no")]])
-    await send(update, texts.FORGET_CONFIRM, markup)
+    await send(update, texts.for_user(update.effective_user, "FORGET_CONFIRM"), markup)
 
 
 async def human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -81,7 +81,7 @@ async def human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await handoff_handlers.intercept(update, context):  # a file for or from a consultant
         return
-    await send(update, texts.NON_TEXT)
+    await send(update, texts.for_user(update.effective_user, "NON_TEXT"))
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -96,10 +96,10 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> 
     user_id = update.effective_user.id
     limit = svc.settings.rate_limit_per_minute
     if limit and await asyncio.to_thread(svc.store.questions_since, user_id, 60) >= limit:
-        await send(update, texts.SLOW_DOWN)
+        await send(update, texts.for_user(update.effective_user, "SLOW_DOWN"))
         return
     if len(text) > MAX_CHARS:
-        await send(update, texts.TOO_LONG.format(n=MAX_CHARS))
+        await send(update, texts.for_user(update.effective_user, "TOO_LONG").format(n=MAX_CHARS))
         text = text[:MAX_CHARS]
     try:
         await update.effective_chat.send_action(ChatAction.TYPING)

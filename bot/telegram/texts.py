@@ -79,3 +79,32 @@ EXPORT_DONE = "Đã xuất dữ liệu từ {start} đến {end} ({mode})."
 EXPORT_RAW_NOTE = "mã Telegram thật — giữ tệp cẩn thận"
 EXPORT_PSEUDO_NOTE = "mã người dùng đã ẩn danh"
 WORKING = "⏳ Đang tổng hợp…"
+
+
+# English for users whose Telegram is set to English (answers follow the language of each question).
+EN = {
+    "START": (
+        "Hello! I am the advisor of the provincial <b>science and technology application centre</b>.\n\n"
+        "I answer questions on intellectual property, technology transfer, process improvement, support "
+        "programmes and startups from the centre's guidance documents (in Vietnamese), with sources. For your "
+        "specific case, press «Hỏi chuyên gia» or type /human to reach a consultant.\n\n"
+        "<i>Privacy: questions and answers are stored to follow the conversation and improve the service; "
+        "see /privacy, delete with /forget.</i>"
+    ),
+    "HELP": ("How to use: type your question. /topics — topics and examples, /human — talk to a consultant, "
+             "/new — new conversation, /privacy — what is stored, /forget — delete my data."),
+    "PRIVACY": ("The bot stores your questions and its answers, your 👍/👎 ratings and consultant requests, for "
+                "the centre only. Type /forget to delete all of it."),
+    "NEW": "New conversation started. Ask away!",
+    "FORGET_CONFIRM": "Delete all your stored questions, answers and ratings?",
+    "NON_TEXT": "I can only read text. Please type your question, or /human to reach a consultant.",
+    "SLOW_DOWN": "You are asking a little fast. Please wait about a minute before the next question.",
+    "TOO_LONG": "Your message is long, so I read only the first {n} characters. A short question gets a better answer.",
+}
+
+
+def for_user(user, key: str) -> str:
+    """The text `key` in the user's Telegram language: English for English clients, Vietnamese otherwise."""
+    if user is not None and (user.language_code or "").lower().startswith("en") and key in EN:
+        return EN[key]
+    return globals()[key]
