@@ -55,9 +55,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-bot-"))
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "HF_HUB_OFFLINE": "1",
            "DATABASE_URL": f"sqlite:///{work / 'bot.sqlite3'}", "WEBHOOK_URL": "", "LLM_PROVIDER": "",
-           "RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "WARNING", **THREADS}
+           "RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"), **THREADS}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_BOT_LOG", os.devnull), "w"))
     latencies: list[float] = []
     lost = 0
     lock = threading.Lock()

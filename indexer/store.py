@@ -99,11 +99,12 @@ class ChunkStore:
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
 
     def query(self, embedding: np.ndarray, k: int = 10, where: dict | None = None) -> list[Hit]:
-        if self.count() == 0:
+        count = self.count()
+        if count == 0:
             return []
         res = self.collection.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32)],
-            n_results=max(1, min(k, self.count())),
+            n_results=max(1, min(k, count)),
             where=where,
             include=["metadatas", "documents", "distances"],
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _WORD = re.compile(r"[0-9a-z]+(?:[.,/][0-9]+)*")
 
@@ -13,6 +14,7 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text or "")
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower-case and strip diacritics ("Đăng ký" -> "dang ky") for accent-insensitive matching."""
     text = nfc(text).lower().replace("đ", "d")
