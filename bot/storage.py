@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 
 from sqlalchemy import JSON, event, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -75,6 +76,7 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+        self._admit_lock = threading.Lock()
         self.migrate()
 
     def migrate(self) -> None:
@@ -113,6 +115,17 @@ class Store:
             rows = s.scalars(select(Message).where(Message.user_id == user_id, Message.context_epoch == epoch)
                              .order_by(Message.id.desc()).limit(limit)).all()
             return [Turn(r.role, r.text) for r in reversed(rows)]
+
+    def admit_question(self, user_id: int, text: str, limit: int, seconds: float = 60) -> int | None:
+        """Store the user's question unless they asked `limit` questions in the last `seconds`.
+
+        Count and insert happen under one lock, so a burst of concurrent messages cannot all pass.
+        Returns the stored message id, or None when the question is over the limit (limit 0: no limit).
+        """
+        with self._admit_lock:
+            if limit and self.questions_since(user_id, seconds) >= limit:
+                return None
+            return self.add_turn(user_id, "user", text)
 
     def questions_since(self, user_id: int, seconds: float) -> int:
         """How many questions the user asked in the last `seconds` (for the per-user rate limit)."""

@@ -1,5 +1,6 @@
 """Handlers driven through Application.process_update with a recording request class (no network)."""
 
+import asyncio
 import shutil
 import time
 
@@ -125,3 +126,30 @@ async def test_english_client_gets_english_texts(app):
     data["message"]["chat"]["id"] = 777
     await _push(app, data)
     assert app.request_log.sent("sendMessage")[-1]["text"].startswith("How to use")
+
+
+async def test_rate_limit_holds_for_a_burst(app):
+    import asyncio
+
+    burst = [_message("nhãn hiệu bảo hộ bao lâu") for _ in range(8)]
+    for data in burst:
+        data["message"]["from"] = {**USER, "id": 888}
+        data["message"]["chat"]["id"] = 888
+    await asyncio.gather(*[_push(app, data) for data in burst])
+    replies = [m["text"] for m in app.request_log.sent("sendMessage") if m["chat_id"] == 888]
+    assert sum(t == texts.SLOW_DOWN for t in replies) == 4  # the limit is 4 a minute
+
+
+async def test_a_failing_button_is_still_answered(app, monkeypatch):
+    store = app.bot_data["services"].store
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is gone")
+
+    monkeypatch.setattr(store, "add_feedback", broken)
+    query = {"id": "q-err", "from": USER, "chat_instance": "c", "data": "fb:1:1",
+             "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": USER["id"], "type": "private"},
+                         "text": "x"}}
+    await _push(app, {"update_id": next(_ids), "callback_query": query})
+    await asyncio.sleep(0.1)
+    assert [q for q in app.request_log.sent("answerCallbackQuery") if q["callback_query_id"] == "q-err"]

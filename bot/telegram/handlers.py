@@ -94,21 +94,21 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
     svc = services(context)
     user_id = update.effective_user.id
-    limit = svc.settings.rate_limit_per_minute
-    if limit and await asyncio.to_thread(svc.store.questions_since, user_id, 60) >= limit:
+    too_long = len(text) > MAX_CHARS
+    text = text[:MAX_CHARS]
+    history = await asyncio.to_thread(svc.store.history, user_id)  # before this question is stored
+    admitted = await asyncio.to_thread(svc.store.admit_question, user_id, text, svc.settings.rate_limit_per_minute)
+    if admitted is None:
         await send(update, texts.for_user(update.effective_user, "SLOW_DOWN"))
         return
-    if len(text) > MAX_CHARS:
+    if too_long:
         await send(update, texts.for_user(update.effective_user, "TOO_LONG").format(n=MAX_CHARS))
-        text = text[:MAX_CHARS]
     try:
         await update.effective_chat.send_action(ChatAction.TYPING)
     except TelegramError:
         pass
     started = time.perf_counter()
-    history = await asyncio.to_thread(svc.store.history, user_id)
     answer = await asyncio.to_thread(svc.engine.answer, text, history)
-    await asyncio.to_thread(svc.store.add_turn, user_id, "user", text)
     ref = await asyncio.to_thread(svc.store.add_turn, user_id, "assistant", answer.answer,
                                   {"kind": answer.kind, "confidence": answer.confidence,
                                    "sources": [s.doc_id for s in answer.sources], "topic": answer.topic,
@@ -180,9 +180,15 @@ async def _edit(query, text: str) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log with context, tell the user, and tell the admins at most once a minute."""
-    log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat:
-        try:
+    kind = "callback" if isinstance(update, Update) and update.callback_query else "message"
+    log.error("error while handling a %s update", kind, exc_info=context.error)
+    if isinstance(update, Update) and update.callback_query:
+        try:  # a pressed button must stop spinning even when its handler failed
+            await update.callback_query.answer(texts.ERROR[:190])
+        except TelegramError:
+            pass
+    elif isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
+        try:  # never post an apology into the consultants group
             await update.effective_chat.send_message(texts.ERROR)
         except TelegramError:
             pass
