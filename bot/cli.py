@@ -22,13 +22,18 @@ def _ask(args, settings) -> int:
             for n, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
+                row_id = n
                 try:
                     row = json.loads(line)
+                    row_id = row.get("id", n) if isinstance(row, dict) else n
                     history = [Turn(t["role"], t["text"]) for t in row.get("history") or []]
                     answer = engine.answer(str(row["question"]), history)
-                    out = answer.to_json(row.get("id", n))
-                except (ValueError, KeyError, TypeError) as exc:
-                    out = {"id": n, "error": f"bad input line {n}: {exc}"}
+                    out = answer.to_json(row_id)
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    out = {"id": row_id, "error": f"bad input line {n}: {exc}"}
+                except Exception as exc:  # one failing question must not cost the rest of the batch
+                    logging.getLogger(__name__).exception("question on line %d failed", n)
+                    out = {"id": row_id, "error": f"could not answer line {n}: {type(exc).__name__}"}
                 print(json.dumps(out, ensure_ascii=False), flush=True)
         return 0
     if not args.question:

@@ -205,3 +205,33 @@ def test_http_llm_server_error_falls_back(indexed, embedder, llm_server):
     llm_server.status = 500
     answer = _http_engine(indexed, embedder, llm_server).answer("Nhãn hiệu được bảo hộ bao lâu?")
     assert answer.mode == "extractive" and "10 năm" in answer.answer
+
+
+@pytest.mark.slow
+def test_ask_batch_cli_keeps_order_and_ids(indexed, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    models = indexed.data_dir / "models"
+    if not models.exists():
+        models.symlink_to(ROOT / "data" / "models")
+    batch = tmp_path / "in.jsonl"
+    batch.write_text("\n".join([
+        json.dumps({"id": "q1", "question": "Nhãn hiệu được bảo hộ bao lâu?"}, ensure_ascii=False),
+        json.dumps({"id": "q2"}),
+        "not json",
+        json.dumps({"id": 7, "question": "còn sáng chế thì sao?",
+                    "history": [{"role": "user", "text": "Nhãn hiệu được bảo hộ bao lâu?"}]}, ensure_ascii=False),
+    ]) + "\n", encoding="utf-8")
+    env = {**os.environ, "DATA_DIR": str(indexed.data_dir), "KNOWLEDGE_DIR": str(indexed.knowledge_dir)}
+    out = subprocess.run([sys.executable, "-m", "bot", "ask", "--batch", str(batch), "--json"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["q1", "q2", 3, 7]
+    assert "10 năm" in rows[0]["answer"] and rows[0]["sources"][0]["doc_id"] == "ip-trademark-term"
+    assert "error" in rows[1] and "error" in rows[2]
+    assert "20 năm" in rows[3]["answer"]
