@@ -280,3 +280,11 @@ def test_report_gaps_cli(tmp_path, monkeypatch, embedder, settings, capsys):
     assert sorted((r["group"], r["question"]) for r in rows) == [
         ("1", EXPORT_JP), ("2", "Phí đăng ký sáng chế ở Mỹ là bao nhiêu?"),
         ("2", "phi dang ky sang che o my bao nhieu")]
+
+
+def test_csv_cells_cannot_run_as_formulas():
+    from bot.reports import csvfile
+
+    data = csvfile.to_bytes(["question"], [["=HYPERLINK(\"http://x\")"], ["-1+2"], ["bình thường"], [-5]])
+    text = data.decode("utf-8-sig").splitlines()
+    assert text[1].startswith("\"'=HYPERLINK") and text[2] == "'-1+2" and text[3] == "bình thường" and text[4] == "-5"

@@ -7,11 +7,9 @@ export, so the centre can count returning users without learning who they are.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import hmac
-import io
 import json
 import os
 import re
@@ -20,7 +18,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
-from bot.reports import data
+from bot.reports import csvfile, data
 from bot.reports.data import Period
 from bot.storage import Feedback, Message, Store
 from indexer.config import Settings
@@ -74,11 +72,7 @@ def _cell(value: Any, tz) -> Any:
 
 
 def _write(header: list[str], rows: list[list[Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8-sig")   # the BOM makes spreadsheet programs read Vietnamese
+    return csvfile.to_bytes(header, rows)
 
 
 def conversations_csv(store: Store, period: Period, pseudonym: Callable[[Any], str] | None) -> bytes:

@@ -8,9 +8,7 @@ agglomerative clustering over cosine similarity.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -18,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 from sqlalchemy import func, select
 
-from bot.reports import data
+from bot.reports import csvfile, data
 from bot.reports.data import Conversations, Period, Row
 from bot.storage import Message, Store
 from indexer.textnorm import fold
@@ -181,17 +179,12 @@ def find_gaps(store: Store, embed: Callable[[Sequence[str]], np.ndarray], period
 
 
 def to_csv(groups: list[GapGroup], tz) -> bytes:
-    """One row per question, with its group; UTF-8 with BOM so spreadsheet programs read Vietnamese."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["group", "group_size", "group_last_seen", "group_topic", "asked_at", "question",
-                     "reasons", "topic"])
-    for n, group in enumerate(groups, 1):
-        for q in group.questions:
-            writer.writerow([n, group.count, group.last_seen.astimezone(tz).isoformat(timespec="seconds"),
-                             group.topic, q.asked_at.astimezone(tz).isoformat(timespec="seconds"), q.text,
-                             "+".join(sorted(q.reasons)), q.topic])
-    return out.getvalue().encode("utf-8-sig")
+    """One row per question, with its group; safe to open in a spreadsheet program."""
+    header = ["group", "group_size", "group_last_seen", "group_topic", "asked_at", "question", "reasons", "topic"]
+    rows = [[n, group.count, group.last_seen.astimezone(tz).isoformat(timespec="seconds"), group.topic,
+             q.asked_at.astimezone(tz).isoformat(timespec="seconds"), q.text, "+".join(sorted(q.reasons)), q.topic]
+            for n, group in enumerate(groups, 1) for q in group.questions]
+    return csvfile.to_bytes(header, rows)
 
 
 def render_text(groups: list[GapGroup], tz, limit: int = 15) -> str:
