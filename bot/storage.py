@@ -6,12 +6,11 @@ import datetime as dt
 import json
 import threading
 
-from sqlalchemy import JSON, event, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select
+from sqlalchemy import JSON, event, inspect, text, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from bot.answering.types import Turn
 
-SCHEMA_VERSION = 1
 # Modules that define further tables on `Base`; imported before the schema is created.
 MODEL_MODULES: list[str] = ["bot.handoff.models"]
 
@@ -65,6 +64,23 @@ class UserState(Base):
     language: Mapped[str] = mapped_column(String(8), default="vi")
     context_epoch: Mapped[int] = mapped_column(Integer, default=0)
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # When the user was shown the privacy notice and went on using the bot (their consent); /forget clears it.
+    consented_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+def _add_column(table: str, column: str, ddl: str):
+    """A migration step that adds a column unless the table already has it (fresh databases do)."""
+    def step(connection) -> None:
+        if column not in {c["name"] for c in inspect(connection).get_columns(table)}:
+            connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+    return step
+
+
+# Ordered schema changes: (version, what it does). Version 1 is the tables as first created.
+MIGRATIONS = [
+    (1, lambda connection: None),
+    (2, _add_column("users", "consented_at", "TIMESTAMP NULL")),
+]
 
 
 class Store:
@@ -86,10 +102,24 @@ class Store:
         for module in MODEL_MODULES:
             importlib.import_module(module)
         Base.metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            current = connection.execute(select(func.max(SchemaVersion.version))).scalar() or 0
+            for version, step in MIGRATIONS:
+                if version > current:
+                    step(connection)
+                    connection.execute(SchemaVersion.__table__.insert().values(version=version, applied_at=_now()))
+
+    def record_consent(self, user_id: int) -> None:
+        """The user saw the privacy notice and continues: remember when (first time only)."""
         with self.session.begin() as s:
-            current = s.scalar(select(func.max(SchemaVersion.version))) or 0
-            if current < SCHEMA_VERSION:
-                s.add(SchemaVersion(version=SCHEMA_VERSION))
+            user = self._user(s, user_id)
+            if user.consented_at is None:
+                user.consented_at = _now()
+
+    def consented_at(self, user_id: int) -> dt.datetime | None:
+        with self.session() as s:
+            user = s.get(UserState, user_id)
+            return user.consented_at if user else None
 
     def _user(self, s: Session, user_id: int) -> UserState:
         user = s.get(UserState, user_id)

@@ -153,3 +153,11 @@ async def test_a_failing_button_is_still_answered(app, monkeypatch):
     await _push(app, {"update_id": next(_ids), "callback_query": query})
     await asyncio.sleep(0.1)
     assert [q for q in app.request_log.sent("answerCallbackQuery") if q["callback_query_id"] == "q-err"]
+
+
+async def test_start_records_consent_and_forget_clears_it(app):
+    store = app.bot_data["services"].store
+    await _push(app, _message("/start"))
+    assert store.consented_at(USER["id"]) is not None
+    store.forget(USER["id"])
+    assert store.consented_at(USER["id"]) is None

@@ -48,6 +48,7 @@ async def _with_retries(call, attempts: int = 3):
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await asyncio.to_thread(services(context).store.record_consent, update.effective_user.id)
     await send(update, texts.for_user(update.effective_user, "START"), render.topics_keyboard())
 
 
@@ -150,7 +151,8 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             _, key, index = data.split(":")
             await query.answer()
             examples = texts.EXAMPLES.get(key, [])
-            if index.isdigit() and int(index) < len(examples):
+            if index.isdigit() and int(index) < len(examples) and \
+                    not await handoff_handlers.relay_example(update, context, examples[int(index)]):
                 await ask(update, context, examples[int(index)])
         elif data == "forget:yes":
             count = await asyncio.to_thread(svc.store.forget, user_id)
