@@ -133,7 +133,8 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if data.startswith("fb:"):
             _, value, ref = data.split(":")
             await asyncio.to_thread(svc.store.add_feedback, user_id, int(ref), int(value))
-            await query.answer(texts.THANKS_UP if value == "1" else texts.THANKS_DOWN, show_alert=False)
+            # 👍: a short toast is enough; 👎: the message below says what happens next.
+            await query.answer(texts.THANKS_UP if value == "1" else None, show_alert=False)
             if value != "1":
                 await send(update, texts.THANKS_DOWN)
                 await handoff_handlers.after_feedback(update, context)
