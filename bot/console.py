@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from bot.answering.engine import format_sources
-from bot.answering.types import Turn
 from indexer.config import Settings
 
 WELCOME = (
@@ -14,10 +13,12 @@ WELCOME = (
     "Lệnh: /new (quên ngữ cảnh), /human (gặp chuyên gia), /help, /quit."
 )
 HISTORY_TURNS = 6
+CONSOLE_USER = 0  # the console's conversations are stored like a Telegram user's, under this id
 
 
 def run_console(settings: Settings, stdin=None, stdout=None) -> int:
     from bot.app import build_engine
+    from bot.storage import Store
     from indexer.pipeline import manifest_path
 
     stdin = stdin or sys.stdin
@@ -27,8 +28,9 @@ def run_console(settings: Settings, stdin=None, stdout=None) -> int:
         return 2
     print("Đang nạp mô hình…", file=out, flush=True)
     engine = build_engine(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.sqlalchemy_url)
     print(WELCOME, file=out, flush=True)
-    history: list[Turn] = []
     while True:
         print("\nBạn> ", end="", file=out, flush=True)
         line = stdin.readline()
@@ -45,12 +47,17 @@ def run_console(settings: Settings, stdin=None, stdout=None) -> int:
             print(WELCOME, file=out)
             continue
         if command == "/new":
-            history.clear()
+            store.new_context(CONSOLE_USER)
             print("Đã bắt đầu cuộc trò chuyện mới.", file=out)
             continue
         if command == "/human":
             text = "tôi muốn gặp chuyên gia"
+        history = store.history(CONSOLE_USER, HISTORY_TURNS)
         answer = engine.answer(text, history)
+        store.add_turn(CONSOLE_USER, "user", text)
+        ref = store.add_turn(CONSOLE_USER, "assistant", answer.answer,
+                             {"kind": answer.kind, "confidence": answer.confidence, "topic": answer.topic,
+                              "sources": [s.doc_id for s in answer.sources], "channel": "console"})
         print(f"\nBot> {answer.answer}", file=out)
         if answer.sources:
             print("\nNguồn:" if answer.language == "vi" else "\nSources:", file=out)
@@ -58,8 +65,7 @@ def run_console(settings: Settings, stdin=None, stdout=None) -> int:
         if answer.handoff_suggested and answer.kind != "handoff_request":
             print("\n(Gõ /human để chuyển câu hỏi tới chuyên gia của Trung tâm.)", file=out)
         if answer.kind == "handoff_request":
-            print("\n(Trong bản dòng lệnh không có chuyên gia trực tuyến; trên Telegram, câu hỏi của bạn được chuyển "
-                  "tới nhóm chuyên gia của Trung tâm.)", file=out)
-        history.extend([Turn("user", text), Turn("assistant", answer.answer)])
-        del history[:-HISTORY_TURNS]
+            print(f"\n(Yêu cầu gặp chuyên gia đã được ghi lại, mã #{ref}. Bản dòng lệnh không có chuyên gia trực "
+                  "tuyến: nhân viên Trung tâm thấy yêu cầu này trong báo cáo /gaps; trên Telegram, câu hỏi được "
+                  "chuyển ngay tới nhóm chuyên gia.)", file=out)
         out.flush()

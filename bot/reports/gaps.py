@@ -108,14 +108,15 @@ def collect(store: Store, period: Period) -> list[GapQuestion]:
             if ticket["user_id"] is not None and ticket["created_at"] is not None:
                 mark(conv.substantive_before(int(ticket["user_id"]), ticket["created_at"], HANDOFF_WINDOW),
                      "handoff")
-    else:
-        for reply in conv.assistant(period):
-            if reply.kind == data.HANDOFF_KIND:
-                request = conv.question_for(reply.id)
-                if request is None:
-                    continue
-                earlier = conv.substantive_before(request.user_id, request.created_at, HANDOFF_WINDOW)
-                mark(earlier or request, "handoff")
+    # Requests in the message log as well: the console records them there, and marking a question the
+    # ticket already marked changes nothing.
+    for reply in conv.assistant(period):
+        if reply.kind == data.HANDOFF_KIND:
+            request = conv.question_for(reply.id)
+            if request is None:
+                continue
+            earlier = conv.substantive_before(request.user_id, request.created_at, HANDOFF_WINDOW)
+            mark(earlier or request, "handoff")
     return sorted(found.values(), key=lambda q: (q.asked_at, q.message_id), reverse=True)
 
 
