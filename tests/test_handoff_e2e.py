@@ -170,6 +170,12 @@ def test_full_flow_question_card_claim_relay_close_rating(world):
     upd = api.send_photo(CONS, caption="Bảng phí")
     photo = api.wait_for_message(OWNER, after=upd, timeout=15, predicate=lambda r: r["kind"] == "photo")
     assert "Minh" in photo["caption"] and "Bảng phí" in photo["caption"]
+    fees = b"%PDF-1.4 fee table"
+    upd = api.send_document(CONS, "bang-phi.pdf", fees, caption="Bảng phí chi tiết")
+    doc = api.wait_for_message(OWNER, after=upd, timeout=15, predicate=lambda r: r["kind"] == "document")
+    assert "Minh" in doc["caption"] and "Bảng phí chi tiết" in doc["caption"]
+    assert api.file_bytes(doc["message"]["document"]["file_id"]) == fees
+    assert doc["message"]["document"]["file_name"] == "bang-phi.pdf"
 
     upd = api.send_command(CONS, "/close")
     rating = api.wait_for_message(OWNER, contains="đánh giá", after=upd, timeout=15)

@@ -115,6 +115,21 @@ def test_request_intake_then_card_with_topic_and_mentions(env):
         assert svc.position(s, t2) == 2 and t2.topic == "ip"
 
 
+def test_expired_intake_does_not_swallow_the_next_message(env):
+    svc, store, tg = env
+    converse(store, OWNER, "Nhãn hiệu được bảo hộ bao lâu?")
+    out = svc.request(OWNER, "Lan", "button", "q:expired")
+    tg.flush()
+    with svc.session.begin() as s:
+        s.get(Ticket, out.ticket_id).created_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=11)
+    later = svc.on_owner_message(Incoming(OWNER, 78, OWNER, "Lan", "Phí đăng ký nhãn hiệu là bao nhiêu?"))
+    assert not later.handled and later.announce_at is not None  # the bot answers it; the ticket is queued
+    with svc.session() as s:
+        t = s.get(Ticket, out.ticket_id)
+        assert t.status == "open" and t.intake == ""
+    assert to(tg.flush(), GROUP)
+
+
 def test_redelivered_updates_create_and_relay_nothing_twice(env):
     svc, _store, tg = env
     first = svc.request(OWNER, "Lan", "command", "m:1001:5")
@@ -362,6 +377,38 @@ def test_blocked_owner_and_unreachable_consultant(env):
         assert s.get(Ticket, t2).status == "cancelled" and svc.active_ticket(s, OWNER2) is None
 
 
+async def test_unreachable_group_alerts_admins_hourly_and_tells_waiting_owners(env, caplog):
+    from types import SimpleNamespace
+
+    from telegram.error import BadRequest
+
+    from bot.telegram import handoff_delivery
+
+    svc, store, tg = env
+    converse(store, OWNER, "Nhãn hiệu được bảo hộ bao lâu?")
+    ticket_id = svc.request(OWNER, "Lan", "button", "q:group").ticket_id
+    svc.skip_intake(OWNER, ticket_id)
+    app = SimpleNamespace(bot_data={"services": SimpleNamespace(handoff=svc)})
+    card = svc.outbox.lease(GROUP)[0]
+    with caplog.at_level("ERROR", logger="bot.telegram.handoff_delivery"):
+        await handoff_delivery._failed(app, card, BadRequest("Chat not found"))
+    assert any(r.levelname == "ERROR" and "consultants' group" in r.getMessage() for r in caplog.records)
+    rows = tg.flush()
+    alert = to(rows, ADMIN)
+    assert len(alert) == 1 and "CONSULTANTS_CHAT_ID" in alert[0].text and "Chat not found" in alert[0].text
+    told = [r for r in to(rows, OWNER) if "không liên lạc được" in r.text]
+    assert len(told) == 1 and "Trung tâm" in told[0].text and told[0].buttons[0][0][1] == f"hx:{ticket_id}"
+
+    # The re-announced card fails again: nobody is told twice within the hour.
+    assert not svc.group_unreachable("Chat not found")
+    assert not [r for r in tg.flush() if r.chat_id in (ADMIN, OWNER)]
+    with svc.session.begin() as s:
+        for a in s.scalars(select(AuditLog).where(AuditLog.action == "group_down_admins")):
+            a.created_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=61)
+    assert svc.group_unreachable("Chat not found")
+    assert [r.chat_id for r in tg.flush()] == [ADMIN]
+
+
 def test_outbox_lease_order_and_stale_rows(env):
     svc, store, tg = env
     ticket_id, _ = open_ticket(svc, store, tg, OWNER)
@@ -439,13 +486,42 @@ def test_forget_ends_ticket_and_deletes_transcript(env):
         assert svc.lines(s, ticket_id) == [] and s.get(Ticket, ticket_id).user_name == ""
 
 
+def test_forget_blanks_the_outbox_and_old_rows_are_purged(env):
+    svc, store, tg = env
+    t1, _ = open_ticket(svc, store, tg, OWNER, "Nguyễn Thị Lan", "Bí mật công thức nước mắm?")
+    t2, _ = open_ticket(svc, store, tg, OWNER2, "Hùng")
+    claim(svc, tg, t1)
+    claim(svc, tg, t2)
+    svc.on_owner_message(Incoming(OWNER, 30, OWNER, "Lan", "Tin nhắn riêng tư đã gửi"))
+    svc.on_consultant_message(Incoming(MINH, 31, MINH, "Minh", "Chào"))  # "which ticket?" names both owners
+    tg.flush()
+    svc.on_owner_message(Incoming(OWNER, 32, OWNER, "Lan", "Tin nhắn riêng tư chưa gửi"))  # still pending
+    svc.forget_owner(OWNER)
+    sent = tg.flush()
+    assert not any("riêng tư" in r.text for r in sent)
+    with svc.session() as s:
+        rows = s.scalars(select(Outbox)).all()
+        dumped = json.dumps([[r.text, r.buttons] for r in rows], ensure_ascii=False)
+    assert "riêng tư" not in dumped and "nước mắm" not in dumped and "Lan" not in dumped
+    assert "Hùng" in dumped  # the other owner's rows are kept
+
+    # Sent rows older than KEEP_DAYS go, except those of tickets still active (t2's cards).
+    with svc.session.begin() as s:
+        for row in s.scalars(select(Outbox)):
+            row.created_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
+    assert svc.outbox.purge() > 0
+    with svc.session() as s:
+        left = s.scalars(select(Outbox)).all()
+    assert left and all(r.ticket_id == t2 for r in left)
+
+
 def test_queue_lists_open_and_mine(env):
     svc, store, tg = env
     t1, _ = open_ticket(svc, store, tg, OWNER)
     t2, _ = open_ticket(svc, store, tg, OWNER2, "Hùng")
     claim(svc, tg, t1)
     text, buttons = svc.queue(MINH)
-    assert f"#{t2}" in text and f"#{t1} Lan" in text and buttons == [[[f"✋ Nhận yêu cầu #{t2}", f"hc:{t2}"]]]
+    assert f"#{t2}" in text and f"#{t1} Lan" in text and buttons == [[[f"✋ Nhận yêu cầu #{t2}", f"hq:{t2}"]]]
 
 
 def test_outbox_rows_stay_within_telegram_limits(env):
@@ -459,6 +535,48 @@ def test_outbox_rows_stay_within_telegram_limits(env):
     for row in rows:
         assert all(len(data.encode()) <= 64 for line in row.buttons for _, data in line)
         assert row.purpose == "transcript" or len(row.text) <= 4096
+
+
+def test_lengths_are_utf16_units_of_emoji_heavy_text(env):
+    from bot.telegram import render
+    from bot.textlen import utf16_len, visible_len
+
+    text = ("Chào 😀🎉 " * 700).strip()  # 4,900 characters, 7,700 UTF-16 units
+    parts = render.split(text)
+    assert len(parts) == 2 and all(render.utf16_len(p) <= 4096 for p in parts)
+    assert "".join(parts).replace(" ", "") == text.replace(" ", "")
+    assert render.split("😀" * 2048) == ["😀" * 2048] and len(render.split("😀" * 2049)) == 2
+    assert utf16_len("a😀") == 3
+
+    svc, store, tg = env
+    ticket_id, _ = open_ticket(svc, store, tg, OWNER, "Lan & Co")
+    claim(svc, tg, ticket_id)
+    svc.on_owner_message(Incoming(OWNER, 60, OWNER, "Lan", "😀" * 600, "document", "a.pdf"))
+    copy = next(r for r in tg.flush() if r.purpose == "relay")
+    assert 1000 <= visible_len(copy.text) <= 1024 and "😀" in copy.text and "Lan &amp; Co" in copy.text
+
+
+async def test_message_too_long_is_split_and_sent_not_dropped():
+    from types import SimpleNamespace
+
+    from telegram.error import BadRequest
+
+    from bot.handoff.outbox import OutMessage
+    from bot.telegram import handoff_delivery, render
+
+    sent = []
+
+    async def send_message(chat_id, text, **kw):  # a server counting more strictly than we do
+        if render.utf16_len(text) > 3000:
+            raise BadRequest("Message is too long")
+        sent.append(text)
+        return SimpleNamespace(message_id=len(sent))
+
+    app = SimpleNamespace(bot=SimpleNamespace(send_message=send_message))
+    text = "\n".join(f"Dòng {n} 😀 nhãn hiệu" for n in range(300))
+    row = OutMessage(1, OWNER, "owner", "relay", "send", text, [[["x", "y"]]])
+    assert await handoff_delivery._send(app, row) == len(sent) and len(sent) >= 3
+    assert "\n".join(sent) == text
 
 
 def test_consultants_cli(tmp_path, monkeypatch, capsys):

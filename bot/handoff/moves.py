@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import delete, select
 
 from bot.handoff import outbox, texts
 from bot.handoff.consultants import audit
 from bot.handoff.core import Core, Outcome
-from bot.handoff.models import ACTIVE, CANCELLED, CLAIMED, CLOSED, OPEN, Ticket, TicketMessage, now
+from bot.handoff.models import ACTIVE, CANCELLED, CLAIMED, CLOSED, OPEN, AuditLog, Ticket, TicketMessage, now, utc
 from bot.handoff.routing import rank_consultants
+
+ADMIN_ALERT_EVERY = dt.timedelta(hours=1)  # an unreachable consultants' group is reported at most this often
 
 
 class Moves(Core):
@@ -110,12 +114,33 @@ class Moves(Core):
                     name=texts.e(t.user_name or str(t.user_id)), id=t.id), ticket_id=t.id)
             return [Outcome(ticket_id=t.id)]
 
+    def group_unreachable(self, error: str) -> bool:
+        """The consultants' group cannot be written to (bot removed, wrong CONSULTANTS_CHAT_ID): tell the owners
+        waiting on it (once per ticket) and the admins (at most once an hour). True when the admins are told."""
+        with self.session.begin() as s:
+            for t in s.scalars(select(Ticket).where(Ticket.status == OPEN).order_by(Ticket.id)):
+                told = s.scalar(select(AuditLog.id).where(AuditLog.ticket_id == t.id,
+                                                          AuditLog.action == "group_down_owner").limit(1))
+                if told is None:
+                    audit(s, None, "group_down_owner", t.id)
+                    self.tell_owner(s, t, "group_down", self.cancel_button(t))
+            last = s.scalar(select(AuditLog.created_at).where(AuditLog.action == "group_down_admins")
+                            .order_by(AuditLog.id.desc()).limit(1))
+            if last is not None and utc(last) > now() - ADMIN_ALERT_EVERY:
+                return False
+            audit(s, None, "group_down_admins", None, error=error[:200])
+            text = texts.CONSULTANT["group_down"].format(chat=self.group, error=texts.e(error[:200]))
+            for admin in self.settings.admin_ids:
+                outbox.add(s, admin, "admin", "notice", text)
+            return True
+
     def forget_owner(self, user_id: int) -> int:
         """/forget: end the owner's active ticket and delete what the tickets kept of the conversation."""
         with self.session.begin() as s:
             ids = list(s.scalars(select(Ticket.id).where(Ticket.user_id == user_id)))
             if ids:
                 s.execute(delete(TicketMessage).where(TicketMessage.ticket_id.in_(ids)))
+            outbox.forget(s, user_id, ids)
             for ticket in s.scalars(select(Ticket).where(Ticket.user_id == user_id)):
                 ticket.user_name, ticket.intake, ticket.summary = "", "", ""
             t = self.active_ticket(s, user_id)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.handoff.models import Outbox, Ticket, now, utc
+from bot.handoff.models import ACTIVE, Outbox, Ticket, now, utc
 
 LEASE_SECONDS = 20  # one send, including the rate limiter's wait
 MAX_ATTEMPTS = 8
+KEEP_DAYS = 30  # sent (or abandoned) rows are deleted after this many days
 
 
 @dataclass
@@ -59,6 +60,33 @@ def ticket_for_message(s: Session, chat_id: int, message_id: int) -> int | None:
     """The ticket a message the bot sent belongs to (a consultant replying to a relayed message)."""
     return s.scalar(select(Outbox.ticket_id).where(Outbox.chat_id == chat_id, Outbox.sent_message_id == message_id)
                     .limit(1))
+
+
+def forget(s: Session, user_id: int, ticket_ids: list[int]) -> None:
+    """/forget: blank what the outbox kept of an owner (texts, captions, names in buttons).
+
+    Pending rows of those tickets or to the owner are abandoned: their text is gone.
+    """
+    mine = or_(Outbox.chat_id == user_id, Outbox.ticket_id.in_(ticket_ids)) if ticket_ids else \
+        Outbox.chat_id == user_id
+    s.execute(update(Outbox).where(mine, Outbox.done.is_(False)).values(done=True, error="forgotten",
+                                                                          lease_until=None))
+    s.execute(update(Outbox).where(mine).values(text="", buttons=[]))
+    # "Which ticket?" choices sent to consultants carry no ticket id but name the owner in a label.
+    suffixes = tuple(f":{i}" for i in ticket_ids)
+    for row in s.scalars(select(Outbox).where(Outbox.ticket_id.is_(None), Outbox.role == "consultant")):
+        if suffixes and any(data.endswith(suffixes) for line in row.buttons or [] for _, data in line):
+            row.buttons = [[[label.split(" ", 1)[0] if data.endswith(suffixes) else label, data] for label, data in line]
+                           for line in row.buttons]
+
+
+def purge(s: Session, days: int = KEEP_DAYS) -> int:
+    """Delete rows done more than `days` ago, except those of tickets still active (their cards are needed)."""
+    before = now() - dt.timedelta(days=days)
+    active = select(Ticket.id).where(Ticket.status.in_(ACTIVE))
+    return s.execute(delete(Outbox).where(Outbox.done.is_(True), Outbox.created_at < before,
+                                          or_(Outbox.ticket_id.is_(None), Outbox.ticket_id.not_in(active)))
+                     .execution_options(synchronize_session=False)).rowcount
 
 
 class OutboxRepo:
@@ -133,6 +161,10 @@ class OutboxRepo:
         with self.session.begin() as s:
             return s.execute(update(Outbox).where(Outbox.done.is_(False), Outbox.lease_until.is_not(None))
                              .values(lease_until=None)).rowcount
+
+    def purge(self, days: int = KEEP_DAYS) -> int:
+        with self.session.begin() as s:
+            return purge(s, days)
 
     def count_pending(self) -> int:
         with self.session() as s:

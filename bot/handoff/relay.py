@@ -8,8 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.handoff import outbox, texts
 from bot.handoff.core import Core, Incoming, Outcome
 from bot.handoff.models import CLAIMED, OPEN, Ticket, TicketMessage
+from bot.textlen import clip, visible_len
 
-CAPTION_TEXT = 900  # Telegram captions hold 1024 characters; the label takes the rest
+CAPTION_LIMIT = 1024  # UTF-16 code units of visible text, as Telegram counts them
 CAPTIONED = {"photo", "document", "video", "audio", "voice", "animation"}
 
 
@@ -26,6 +27,18 @@ class Relay(Core):
                 return Outcome(ticket_id=t.id)
         except IntegrityError:  # this Telegram message was already taken (an update delivered twice)
             return Outcome()
+
+    def relay_owner_text(self, user_id: int, text: str) -> Outcome:
+        """A question the owner picked from a button (no message of theirs) while a consultant holds the ticket:
+        it goes to the consultant; `handled=False` when no consultant holds a ticket of theirs."""
+        with self.session.begin() as s:
+            t = self.active_ticket(s, user_id)
+            if t is None or t.status != CLAIMED:
+                return Outcome(handled=False)
+            s.add(TicketMessage(ticket_id=t.id, role="user", author_id=user_id, text=text, relayed=True))
+            outbox.add(s, t.consultant_id, "consultant", "relay", f"{self.owner_label(t)}\n{texts.e(text)}",
+                       ticket_id=t.id)
+            return Outcome(ticket_id=t.id)
 
     def attach(self, msg: Incoming) -> Outcome:
         """A file sent while the ticket waits is kept for the consultant who takes it."""
@@ -103,7 +116,8 @@ class Relay(Core):
             outbox.add(s, to, role, "relay", label, ticket_id=t.id)
             outbox.add(s, to, role, "relay", "", ticket_id=t.id, method="copy", copy_from=(msg.chat_id, msg.message_id))
         elif msg.media:
-            caption = label + ("\n" + texts.e(msg.text[:CAPTION_TEXT]) if msg.text else "")
+            room = CAPTION_LIMIT - visible_len(label) - 1
+            caption = label + ("\n" + texts.e(clip(msg.text, room)) if msg.text else "")
             outbox.add(s, to, role, "relay", caption, ticket_id=t.id, method="copy",
                        copy_from=(msg.chat_id, msg.message_id))
         else:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from bot.handoff import outbox, texts
 from bot.handoff.core import Incoming, Outcome
-from bot.handoff.models import CLAIMED, INTAKE, OPEN, TicketMessage
+from bot.handoff.models import CLAIMED, INTAKE, OPEN, TicketMessage, now, utc
 from bot.handoff.moves import Moves
 from bot.handoff.relay import Relay
 from bot.handoff.tickets import TicketFlow
 from bot.storage import Feedback, Message
+
+INTAKE_TIMEOUT = dt.timedelta(minutes=10)  # an unanswered intake question no longer takes the next message
 
 
 class HandoffService(TicketFlow, Moves, Relay):
@@ -23,8 +27,12 @@ class HandoffService(TicketFlow, Moves, Relay):
                 return Outcome()
             t = self.active_ticket(s, msg.user_id)
             status = t.status if t else None
+            stale_intake = status == INTAKE and utc(t.created_at) < now() - INTAKE_TIMEOUT
         if status == CLAIMED:
             return self.relay_owner(msg)
+        if stale_intake:  # the intake question is long past: it is skipped and the message is for the bot
+            opened = self.skip_intake(msg.user_id, t.id)
+            return Outcome(handled=False, ticket_id=opened.ticket_id, announce_at=opened.announce_at)
         if status == INTAKE and not msg.media:
             return self.intake_answer(msg.user_id, msg.text, msg.chat_id, msg.message_id)
         if status == OPEN and msg.media:

@@ -27,6 +27,9 @@ OWNER = {
         "cancelled": "Đã huỷ yêu cầu #{id}. Bạn cứ tiếp tục hỏi mình nhé.",
         "nothing": "Bạn không có yêu cầu nào đang chờ chuyên gia.",
         "waiting_long": "⏳ Yêu cầu #{id} vẫn đang chờ; mình đã nhắc lại các chuyên gia, xin lỗi vì để bạn chờ. {eta}",
+        "group_down": "⚠️ Hiện mình không liên lạc được với nhóm chuyên gia nên yêu cầu #{id} chưa tới được chuyên gia. "
+                      "Bạn vui lòng liên hệ trực tiếp Trung tâm, hoặc bấm «Huỷ yêu cầu» và thử lại sau. "
+                      "Mình đã báo quản trị viên.",
         "closed": "Chuyên gia {name} đã kết thúc cuộc trò chuyện (yêu cầu #{id}). Từ giờ mình — trợ lý tự động — "
                   "trả lời bạn như trước.\n\nBạn đánh giá buổi tư vấn thế nào? (1 = chưa tốt, 5 = rất tốt)",
         "ended": "Bạn đã kết thúc cuộc trò chuyện với chuyên gia (yêu cầu #{id}). Từ giờ mình trả lời bạn như trước."
@@ -61,6 +64,9 @@ OWNER = {
         "cancelled": "Request #{id} was cancelled. Ask me anything any time.",
         "nothing": "You have no request waiting for a consultant.",
         "waiting_long": "⏳ Request #{id} is still waiting; I reminded the consultants — sorry for the wait. {eta}",
+        "group_down": "⚠️ I cannot reach the consultants' group right now, so request #{id} has not reached a "
+                      "consultant. Please contact the centre directly, or press «Cancel request» and try again "
+                      "later. I have told the administrators.",
         "closed": "Consultant {name} ended the conversation (request #{id}). From now on I, the automated advisor, "
                   "answer again.\n\nHow was the consultation? (1 = poor, 5 = excellent)",
         "ended": "You ended the conversation with the consultant (request #{id}). I answer again from now on."
@@ -119,6 +125,8 @@ CONSULTANT = {
     "help": "\n\nTừ giờ mọi tin nhắn (chữ, ảnh, tệp) bạn gửi ở đây được chuyển tới khách. Khi phụ trách nhiều yêu "
             "cầu, hãy trả lời (reply) vào tin của khách để chọn người nhận.\n/close — kết thúc · /transfer — chuyển "
             "cho chuyên gia khác · /queue — hàng chờ",
+    "group_down": "🚨 Bot không gửi được tin vào nhóm chuyên gia (CONSULTANTS_CHAT_ID={chat}): {error}. "
+                  "Hãy thêm lại bot vào nhóm hoặc sửa CONSULTANTS_CHAT_ID; khách đang chờ đã được báo.",
     "not_admin": "Lệnh này chỉ dành cho quản trị viên.",
     "add_usage": "Cú pháp: /consultant_add TELEGRAM_ID chủ_đề1,chủ_đề2 Tên\nChủ đề: " + ", ".join(TOPICS),
     "remove_usage": "Cú pháp: /consultant_remove TELEGRAM_ID",

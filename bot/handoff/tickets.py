@@ -266,5 +266,6 @@ class TicketFlow(Core):
         if mine:
             lines.append("\n<b>Bạn đang phụ trách:</b> " + ", ".join(
                 f"#{t.id} {texts.e(t.user_name or str(t.user_id))}" for t in mine))
-        buttons = [[[f"{texts.CLAIM_BUTTON} #{t.id}", f"hc:{t.id}"]] for t in open_[:10]]
+        # "hq", not "hc": claiming from this list must not turn the list message into a card.
+        buttons = [[[f"{texts.CLAIM_BUTTON} #{t.id}", f"hq:{t.id}"]] for t in open_[:10]]
         return "\n".join(lines), buttons

@@ -27,8 +27,9 @@ async def send(update: Update, text: str, markup=None) -> None:
     parts = render.split(text)
     try:
         for n, part in enumerate(parts):
-            await _with_retries(lambda: chat.send_message(part, parse_mode=ParseMode.HTML,
-                                                          reply_markup=markup if n == len(parts) - 1 else None))
+            last_markup = markup if n == len(parts) - 1 else None
+            await _with_retries(lambda text=part, keys=last_markup: chat.send_message(
+                text, parse_mode=ParseMode.HTML, reply_markup=keys))
     except Forbidden:
         log.info("user %s blocked the bot", chat.id)
 

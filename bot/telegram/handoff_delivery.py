@@ -72,7 +72,11 @@ async def _failed(app: Application, row: OutMessage, exc: TelegramError) -> None
         await asyncio.to_thread(svc.outbox.mark_sent, row.id, row.edit_message_id)
         return
     await asyncio.to_thread(svc.outbox.mark_failed, row.id, f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, Forbidden) or any(part in text for part in UNREACHABLE):
+    if row.role == "group" and (isinstance(exc, Forbidden) or any(part in text for part in UNREACHABLE)):
+        log.error("outbox %s: the consultants' group %s cannot be reached: %s", row.id, row.chat_id, exc)
+        if await asyncio.to_thread(svc.group_unreachable, f"{type(exc).__name__}: {exc}"):
+            log.error("admins %s alerted: the consultants' group is unreachable", svc.settings.admin_ids)
+    elif isinstance(exc, Forbidden) or any(part in text for part in UNREACHABLE):
         log.info("outbox %s: %s %s unreachable (%s)", row.id, row.role, row.chat_id, exc)
         outcomes = await asyncio.to_thread(svc.unreachable, row.chat_id, row.role, row.ticket_id)
         for outcome in outcomes:
@@ -93,7 +97,8 @@ async def _send(app: Application, row: OutMessage) -> int | None:
     if row.purpose == "cards":
         for chat_id, message_id in row.targets:
             try:
-                await bot.edit_message_text(row.text[:render.LIMIT], chat_id, message_id, parse_mode=ParseMode.HTML)
+                await bot.edit_message_text(render.split(row.text)[0], chat_id, message_id,
+                                            parse_mode=ParseMode.HTML)
             except BadRequest as exc:  # one card deleted or already showing this: the others still change
                 if "not modified" not in str(exc).lower():
                     log.warning("card %s of ticket %s not edited: %s", message_id, row.ticket_id, exc)
@@ -102,19 +107,40 @@ async def _send(app: Application, row: OutMessage) -> int | None:
         await bot.edit_message_reply_markup(row.chat_id, row.edit_message_id, reply_markup=markup)
         return row.edit_message_id
     if row.method == "edit":
-        await bot.edit_message_text(row.text[:render.LIMIT], row.chat_id, row.edit_message_id,
+        await bot.edit_message_text(render.split(row.text)[0], row.chat_id, row.edit_message_id,
                                     parse_mode=ParseMode.HTML, reply_markup=markup)
         return row.edit_message_id
     if row.method == "copy":
-        sent = await bot.copy_message(row.chat_id, row.copy_chat_id, row.copy_message_id, caption=row.text or None,
-                                      parse_mode=ParseMode.HTML if row.text else None, reply_markup=markup)
+        try:
+            sent = await bot.copy_message(row.chat_id, row.copy_chat_id, row.copy_message_id,
+                                          caption=row.text or None, parse_mode=ParseMode.HTML if row.text else None,
+                                          reply_markup=markup)
+        except BadRequest as exc:
+            if not _too_long(exc):
+                raise
+            log.warning("outbox %s: caption too long, sent shorter", row.id)
+            sent = await bot.copy_message(row.chat_id, row.copy_chat_id, row.copy_message_id,
+                                          caption=render.split(row.text, 500)[0], parse_mode=ParseMode.HTML,
+                                          reply_markup=markup)
         return sent.message_id
-    parts = render.split(row.text)
-    message = None
-    for n, part in enumerate(parts):
-        message = await bot.send_message(row.chat_id, part, parse_mode=ParseMode.HTML,
-                                         reply_markup=markup if n == len(parts) - 1 else None)
+    message, parts = None, render.split(row.text)
+    while parts:
+        try:
+            message = await bot.send_message(row.chat_id, parts[0], parse_mode=ParseMode.HTML,
+                                             reply_markup=markup if len(parts) == 1 else None)
+        except BadRequest as exc:  # "message is too long" (counted otherwise than here): split it smaller
+            smaller = render.split(parts[0], render.utf16_len(parts[0]) // 2) if _too_long(exc) else []
+            if len(smaller) < 2:
+                raise
+            log.warning("outbox %s: message too long, split smaller", row.id)
+            parts[:1] = smaller
+            continue
+        parts.pop(0)
     return message.message_id if message else None
+
+
+def _too_long(exc: BadRequest) -> bool:
+    return "too long" in str(exc).lower()
 
 
 # -- jobs -------------------------------------------------------------------------
@@ -170,4 +196,12 @@ async def on_start(app: Application) -> None:
     seconds = svc.interval.total_seconds()
     app.job_queue.run_repeating(_sweep_job, interval=max(1.0, min(15.0, seconds / 2)), first=0.5,
                                 name="handoff-sweep")
+    app.job_queue.run_repeating(_purge_job, interval=3600, first=60, name="handoff-purge")
     log.info("handoff: %d open ticket(s) scheduled for re-announcement", len(due))
+
+
+async def _purge_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Old sent rows hold copies of conversations: they are deleted after outbox.KEEP_DAYS days."""
+    removed = await asyncio.to_thread(handoff(context.application).outbox.purge)
+    if removed:
+        log.info("handoff: %d old outbox row(s) deleted", removed)

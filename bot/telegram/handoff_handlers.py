@@ -15,7 +15,7 @@ from bot.handoff.core import Incoming, Outcome
 from bot.telegram.handoff_delivery import deliver, on_start, schedule
 
 log = logging.getLogger(__name__)
-CALLBACKS = r"^h[cxsrtTkv]:"
+CALLBACKS = r"^h[cqxsrtTkv]:"
 COMMANDS = [("cancel", "Huỷ yêu cầu gặp chuyên gia")]
 
 
@@ -73,9 +73,17 @@ async def intercept(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if message is None or update.effective_chat.type != "private" or message.from_user is None:
         return False
     svc, incoming = service(context), _incoming(message)
-    outcome = await asyncio.to_thread(svc.on_owner_message, incoming)
+    first = outcome = await asyncio.to_thread(svc.on_owner_message, incoming)
     if not outcome.handled:
         outcome = await asyncio.to_thread(svc.on_consultant_message, incoming)
+    if outcome.handled or first.announce_at:  # (an expired intake step opened the ticket)
+        await _after(context, first, outcome)
+    return outcome.handled
+
+
+async def relay_example(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> bool:
+    """An example question pressed while a consultant holds the owner's ticket goes to the consultant."""
+    outcome = await asyncio.to_thread(service(context).relay_owner_text, update.effective_user.id, text)
     if outcome.handled:
         await _after(context, outcome)
     return outcome.handled
@@ -155,7 +163,7 @@ async def transfer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """hc claim · hx cancel · hs skip intake · hr relay choice · hT/ht transfer · hk close · hv rating."""
+    """hc claim (hq: from /queue) · hx cancel · hs skip intake · hr relay choice · hT/ht transfer · hk close · hv rating."""
     query = update.callback_query
     kind, _, rest = (query.data or "").partition(":")
     args = [int(part) for part in rest.split(":") if part.lstrip("-").isdigit()]
@@ -163,6 +171,7 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ref = (query.message.chat.id, query.message.message_id) if query.message else None
     calls = {
         "hc": lambda: svc.claim(args[0], user_id, card=ref if ref and ref[0] == svc.group else None),
+        "hq": lambda: svc.claim(args[0], user_id),  # from a /queue list: that message is no card
         "hx": lambda: svc.cancel(user_id, args[0], message=ref),
         "hs": lambda: svc.skip_intake(user_id, args[0], message=ref),
         "hr": lambda: svc.choose_relay(user_id, args[0], args[1], ref),
@@ -231,4 +240,5 @@ async def consultants(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await _reply(update, f"<b>Chuyên gia</b> ({len(rows)}):\n" + ("\n".join(lines) or "(chưa có)"))
 
 
-__all__ = ["COMMANDS", "after_answer", "after_feedback", "forget", "intercept", "on_start", "register", "request"]
+__all__ = ["COMMANDS", "after_answer", "after_feedback", "forget", "intercept", "on_start", "register",
+           "relay_example", "request"]

@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.answering.engine import format_sources
 from bot.answering.types import Answer
+from bot.textlen import fit, utf16_len
 from indexer.config import TOPICS
 
 LIMIT = 4096
@@ -35,16 +36,21 @@ def topics_keyboard() -> InlineKeyboardMarkup:
 
 
 def split(text: str, limit: int = LIMIT) -> list[str]:
-    """Split at paragraph, then line, then space boundaries; never inside an HTML tag or entity."""
+    """Split at paragraph, then line, then space boundaries; never inside an HTML tag or entity.
+
+    Sizes are UTF-16 code units, as Telegram counts them (an emoji takes two), of the HTML source:
+    never less than the visible text the limit applies to.
+    """
     parts: list[str] = []
-    while len(text) > limit:
-        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit))
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
+    while utf16_len(text) > limit:
+        end = fit(text, limit)
+        cut = max(text.rfind("\n\n", 0, end), text.rfind("\n", 0, end))
+        if cut < end // 2:
+            cut = text.rfind(" ", 0, end)
+        if cut < end // 2:
+            cut = end
         amp = text.rfind("&", 0, cut)
-        if amp != -1 and ";" not in text[amp:cut]:
+        if amp > 0 and ";" not in text[amp:cut]:
             cut = amp
         parts.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
