@@ -10,17 +10,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from indexer.config import Settings
-from indexer.pipeline import Indexer
-from tests.conftest import ROOT, SAMPLE_KB
+from tests.conftest import ROOT
 from tests.fakebotapi import FakeBotAPI
+from tests.workspace import bot_env, indexed_sample
 from tests.pdfmaker import make_pdf
 
 pytestmark = pytest.mark.slow
@@ -44,22 +41,15 @@ Hồ sơ gồm đơn đề nghị và báo giá của đơn vị tư vấn, nộ
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, embedder):
-    root = tmp_path_factory.mktemp("admin")
-    kb = root / "knowledge"
-    shutil.copytree(SAMPLE_KB, kb)
-    data = root / "data"
-    Indexer(Settings(_env_file=None, data_dir=data, knowledge_dir=kb), embedder_factory=lambda: embedder).refresh()
-    (data / "models").symlink_to(ROOT / "data" / "models")
+    kb, data = indexed_sample(tmp_path_factory.mktemp("admin"), embedder)
     api = FakeBotAPI()
     url = api.start()
     api.add_private_user(OWNER, first_name="Lan")
     api.add_private_user(ADMIN, first_name="Hoa")
     api.add_private_user(OWNER2, first_name="Hùng")
     api.add_group(GROUP, "Chuyên gia Trung tâm")
-    proc_env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
-                "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": str(GROUP),
-                "ADMIN_IDS": str(ADMIN), "MAX_FILE_MB": str(MAX_MB), "WORKING_HOURS": "00:00-24:00",
-                "WORKING_DAYS": "1-7"}
+    proc_env = bot_env(api, url, kb, data, CONSULTANTS_CHAT_ID=str(GROUP), ADMIN_IDS=str(ADMIN),
+                       MAX_FILE_MB=str(MAX_MB), WORKING_HOURS="00:00-24:00", WORKING_DAYS="1-7")
     # The admin is also a consultant: during a consultation their files are relayed, not indexed.
     cli = subprocess.run([sys.executable, "-m", "bot", "consultants", "add", str(ADMIN), "--name", "Hoa",
                           "--topics", "process"], cwd=ROOT, env=proc_env, capture_output=True, text=True)

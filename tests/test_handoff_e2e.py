@@ -4,9 +4,7 @@ a stranger, an admin and the consultants' group. The tests run in order and shar
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -15,10 +13,9 @@ import time
 
 import pytest
 
-from indexer.config import Settings
-from indexer.pipeline import Indexer
-from tests.conftest import ROOT, SAMPLE_KB
+from tests.conftest import ROOT
 from tests.fakebotapi import FakeBotAPI
+from tests.workspace import bot_env, indexed_sample
 
 pytestmark = pytest.mark.slow
 OWNER, OWNER2, CONS, CONS2, STRANGER, ADMIN = 1001, 1002, 2001, 2002, 3001, 9001
@@ -59,20 +56,16 @@ class Bot:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("handoff")
-    kb, data = root / "knowledge", root / "data"
-    shutil.copytree(SAMPLE_KB, kb)
-    Indexer(Settings(_env_file=None, data_dir=data, knowledge_dir=kb), embedder_factory=lambda: embedder).refresh()
-    (data / "models").symlink_to(ROOT / "data" / "models")
+    kb, data = indexed_sample(root, embedder)
     api = FakeBotAPI()
     url = api.start()
     for uid, name in ((OWNER, "Lan"), (OWNER2, "Hùng"), (CONS, "Minh"), (CONS2, "Hà"), (STRANGER, "Tèo"),
                       (ADMIN, "Quản trị")):
         api.add_private_user(uid, first_name=name)
     api.add_group(GROUP, "Chuyên gia Trung tâm")
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
-           "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": str(GROUP),
-           "ADMIN_IDS": str(ADMIN), "REANNOUNCE_MINUTES": str(REANNOUNCE_SECONDS / 60),
-           "WORKING_HOURS": "00:00-24:00", "WORKING_DAYS": "1-7", "HANDOFF_RESPONSE_MINUTES": "45"}
+    env = bot_env(api, url, kb, data, CONSULTANTS_CHAT_ID=str(GROUP), ADMIN_IDS=str(ADMIN),
+                  REANNOUNCE_MINUTES=str(REANNOUNCE_SECONDS / 60), WORKING_HOURS="00:00-24:00", WORKING_DAYS="1-7",
+                  HANDOFF_RESPONSE_MINUTES="45")
     cli = subprocess.run([sys.executable, "-m", "bot", "consultants", "add", str(CONS), "--name", "Minh",
                           "--topics", "ip,tech_transfer"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert cli.returncode == 0, cli.stderr

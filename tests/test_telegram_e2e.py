@@ -1,20 +1,17 @@
 """The real `python -m bot run` process against the fake Bot API (polling)."""
 
-import os
 import socket
 import time
 
 import httpx
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from indexer.config import Settings
-from indexer.pipeline import Indexer
-from tests.conftest import ROOT, SAMPLE_KB
+from tests.conftest import ROOT
 from tests.fakebotapi import FakeBotAPI
+from tests.workspace import bot_env, indexed_sample
 
 pytestmark = pytest.mark.slow
 OWNER = 1001
@@ -28,17 +25,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module", params=["polling", "webhook"])
 def bot(request, tmp_path_factory, embedder):
-    root = tmp_path_factory.mktemp("tg")
-    kb = root / "knowledge"
-    shutil.copytree(SAMPLE_KB, kb)
-    data = root / "data"
-    Indexer(Settings(_env_file=None, data_dir=data, knowledge_dir=kb), embedder_factory=lambda: embedder).refresh()
-    (data / "models").symlink_to(ROOT / "data" / "models")
+    kb, data = indexed_sample(tmp_path_factory.mktemp("tg"), embedder)
     api = FakeBotAPI()
     url = api.start()
     api.add_private_user(OWNER, first_name="Lan")
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
-           "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": ""}
+    env = bot_env(api, url, kb, data)
     if request.param == "webhook":
         port = _free_port()
         env.update(WEBHOOK_URL=f"http://127.0.0.1:{port}/tg-hook", WEBHOOK_LISTEN="127.0.0.1",
