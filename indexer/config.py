@@ -51,6 +51,7 @@ class Settings(BaseSettings):
 
     max_file_mb: float = 20.0
     rate_limit_per_minute: int = 12
+    telegram_messages_per_second: int = 30  # Telegram's limit for a bot's sends across all chats
     working_hours: str = "08:00-17:00"
     working_days: str = "1-5"
     timezone: str = "Asia/Ho_Chi_Minh"

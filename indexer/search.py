@@ -41,6 +41,7 @@ class KeywordIndex:
         self.ids = [e[0] for e in entries]
         self.meta = [e[1] for e in entries]
         self.text = [e[2] for e in entries]
+        self.position = {cid: n for n, cid in enumerate(self.ids)}
         corpus = [tokens(f"{m.get('title', '')} {m.get('section', '')} {t}") for _, m, t in entries]
         # The text under each document's title: by the writing rules it states the key numbers.
         self.summaries: dict[str, int] = {}
@@ -142,8 +143,12 @@ class HybridSearcher:
         if vector is None:
             vector = self.query_vector(query, restore=keyword)
         found: dict[str, Candidate] = {}
-        for rank, hit in enumerate(self._store.query(vector, k=pool, where=where)):
-            found[hit.id] = Candidate(hit.id, hit.text, hit.meta, dense=hit.score, dense_rank=rank)
+        keyword_index = self.keyword
+        for rank, (cid, score) in enumerate(self._store.nearest_ids(vector, pool, len(keyword_index.ids), where)):
+            n = keyword_index.position.get(cid)
+            if n is None:  # written after this searcher loaded the index; the next question reloads it
+                continue
+            found[cid] = Candidate(cid, keyword_index.text[n], keyword_index.meta[n], dense=score, dense_rank=rank)
         keyword_hits = self.keyword.search(tokens(keyword_text or query), pool) if keyword else []
         for rank, (idx, score) in enumerate(keyword_hits):
             cid = self.keyword.ids[idx]

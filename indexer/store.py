@@ -24,14 +24,6 @@ def _client(settings: Settings):
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
-@dataclass
-class Hit:
-    id: str
-    text: str
-    meta: dict[str, Any]
-    score: float
-
-
 class ChunkStore:
     """One Chroma collection of chunks; embeddings are computed by us, never by Chroma."""
 
@@ -98,20 +90,21 @@ class ChunkStore:
         got = self.collection.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
 
-    def query(self, embedding: np.ndarray, k: int = 10, where: dict | None = None) -> list[Hit]:
-        count = self.count()
-        if count == 0:
+    def nearest_ids(self, embedding: np.ndarray, k: int, count: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(id, cosine) of the k nearest chunks, for a caller that already holds texts and metadata.
+
+        `count` is the collection's size as the caller loaded it: asking Chroma for it, and for texts
+        the caller has, costs more than the search itself (and holds the GIL while it runs).
+        """
+        if count <= 0:
             return []
         res = self.collection.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32)],
             n_results=max(1, min(k, count)),
             where=where,
-            include=["metadatas", "documents", "distances"],
+            include=["distances"],
         )
-        return [
-            Hit(id=i, text=d, meta=m, score=1.0 - float(dist))
-            for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
-        ]
+        return [(i, 1.0 - float(dist)) for i, dist in zip(res["ids"][0], res["distances"][0])]
 
     # -- lifecycle -------------------------------------------------------------
     def drop(self) -> None:

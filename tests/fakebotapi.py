@@ -798,6 +798,7 @@ class FakeBotAPI:
         self._callback_counter = 0
         self._chat_actions: list[dict] = []
         self._commands: dict[str, list[dict]] = {}
+        self._listeners: list[Callable[[dict], None]] = []
         self._menu_buttons: dict[int | None, dict] = {}
         self._admin_chats: set[int] = set()  # groups where the bot may delete others' messages
 
@@ -1074,6 +1075,8 @@ class FakeBotAPI:
         self._history.setdefault(chat["id"], []).append(record)
         self._index[(chat["id"], wire["message_id"])] = record
         self._cond.notify_all()
+        for listener in self._listeners:
+            listener(record)
         return record
 
     @staticmethod
@@ -2142,6 +2145,13 @@ class FakeBotAPI:
             self._calls.clear()
 
     # ---------------------------------------------------------------- waiting
+    def add_message_listener(self, listener: Callable[[dict], None]) -> None:
+        """Call ``listener(record)`` (under the server lock: keep it quick) for every new message.
+
+        For load tests: many waiting threads would each wake on every API call with wait_for_message."""
+        with self._lock:
+            self._listeners.append(listener)
+
     def wait_until(self, condition: Callable[[], Any], timeout: float = 10.0, message: str = "condition") -> Any:
         """Block until ``condition()`` (called under the server lock) returns something truthy."""
         deadline = time.monotonic() + timeout

@@ -21,6 +21,7 @@ MAX_QUESTION_CHARS = 1500
 # A chunk must beat every out-of-remit topic by this much. Across languages every similarity is lower
 # and the reference topics are mostly Vietnamese, so an English question may come a little closer to them.
 OFF_TOPIC_MARGIN = {"vi": 0.015, "en": -0.015}
+WARM_UP_QUESTIONS = ("phi dang ky nhan hieu bao nhieu", "How do I register a trademark?")
 SIZE_QUERY = "tiêu chí xác định doanh nghiệp siêu nhỏ, nhỏ và vừa Nghị định 80/2021 Điều 5 số lao động doanh thu nguồn vốn"
 
 
@@ -34,11 +35,32 @@ class AnswerEngine:
     def __init__(self, searcher: HybridSearcher, composer=None, thresholds: Thresholds | None = None) -> None:
         self.searcher = searcher
         self.retriever = Retriever(searcher, Scope(searcher.embedder))
-        self.sentences = SentenceVectors(searcher.embedder)
+        settings = getattr(searcher, "settings", None)
+        cache = SentenceVectors.path_for(settings.data_dir / "cache", searcher.embedder.name) if settings else None
+        self.sentences = SentenceVectors(searcher.embedder, path=cache)
+        self.sentences.load()
         self.composer = composer  # an LLM composer, or None for extractive answers
         self.thresholds = thresholds or Thresholds()
 
     # -- public ----------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the index and run every stage once, so the first users to write do not pay for it.
+
+        Sentence vectors for English answers are filled for the whole index and saved: the first start
+        after an index change embeds the new sentences (~20 s for the shipped knowledge base), later starts
+        read them from disk.
+        """
+        started = time.perf_counter()
+        self.searcher.ensure_fresh()
+        keyword = self.searcher.keyword
+        units = [text for chunk in (keyword.text if keyword else []) for text, _ in extractive.split_units(chunk)]
+        if self.sentences.fill(units):
+            self.sentences.save()
+        for question in WARM_UP_QUESTIONS:
+            self.answer(question)
+        log.info("answer engine warmed up in %.1f s (%d sentence vectors)", time.perf_counter() - started,
+                 len(self.sentences))
+
     def answer(self, question: str, history: list[Turn] | None = None) -> Answer:
         started = time.perf_counter()
         result = self._answer(nfc(question).strip(), history or [])
@@ -128,7 +150,9 @@ class AnswerEngine:
         keyword = self.searcher.keyword
         similarity = None
         if lang != "vi":
-            query_vector = self.searcher.embedder.embed_queries([text])[0]
+            query_vector = retrieval.vector
+            if query_vector is None or retrieval.query != text:
+                query_vector = self.searcher.embedder.embed_queries([text])[0]
             similarity = lambda texts: self.sentences.vectors(texts) @ query_vector  # noqa: E731
         units = extractive.select(retrieval.query, retrieval.docs,
                                   lambda w: _idf(keyword, w), similarity)

@@ -7,6 +7,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from indexer.search import Candidate, HybridSearcher
 from indexer.textnorm import fold, tokens
 
@@ -47,6 +49,7 @@ class Retrieval:
     lang: str = "vi"
     superseded: list[RetrievedDoc] = field(default_factory=list)  # matched, but no longer in force
     off_topic: float = 0.0   # how much closer the question is to an out-of-remit topic than to any chunk
+    vector: np.ndarray | None = None  # the query's embedding
 
 
 def content_tokens(text: str) -> list[str]:
@@ -114,7 +117,7 @@ class Retriever:
         return Retrieval(query=query, docs=ranked, coverage=coverage, top_dense=top_dense,
                          known_pairs=self._known_pairs(focus or query), lang=lang,
                          superseded=[] if asks_old else superseded,
-                         off_topic=self.scope.margin(vector, top_dense) if self.scope else 0.0)
+                         off_topic=self.scope.margin(vector, top_dense) if self.scope else 0.0, vector=vector)
 
     def _names_subject(self, text: str) -> bool:
         keyword = self.searcher.keyword

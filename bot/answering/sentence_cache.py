@@ -1,35 +1,96 @@
-"""Passage vectors of answer sentences, kept between questions (cross-lingual sentence selection)."""
+"""Passage vectors of answer sentences, kept between questions and restarts (cross-lingual sentence selection).
+
+An English question is answered from Vietnamese sentences chosen by embedding similarity. Embedding those
+sentences when the question arrives costs ~30 ms each on one core, so a server fills the cache for every
+sentence of the index once (`fill`) and keeps it on disk next to the index, keyed by the model's name.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+FILL_BATCH = 64
 
 
 class SentenceVectors:
     """A bounded LRU of sentence -> passage embedding; the same document sentences recur across questions."""
 
-    def __init__(self, embedder, capacity: int = 20000) -> None:
+    def __init__(self, embedder, capacity: int = 20000, path: Path | None = None) -> None:
         self.embedder = embedder
         self.capacity = capacity
+        self.path = path
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    @staticmethod
+    def path_for(cache_dir: Path, model_name: str) -> Path:
+        return cache_dir / f"sentence-vectors-{re.sub(r'[^A-Za-z0-9._-]+', '_', model_name)}.npz"
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def vectors(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            fresh = self.embedder.embed_passages(missing)
-            with self._lock:
-                for text, vector in zip(missing, fresh):
-                    self._cache[text] = vector
-                while len(self._cache) > self.capacity:
-                    self._cache.popitem(last=False)
+            self._add(missing, self.embedder.embed_passages(missing))
         with self._lock:
             for t in texts:
                 if t in self._cache:
                     self._cache.move_to_end(t)
             return np.stack([self._cache[t] if t in self._cache else self.embedder.embed_passages([t])[0]
                              for t in texts])
+
+    def fill(self, texts: list[str]) -> int:
+        """Embed every text not cached yet (a warm-up); returns how many were embedded."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        for start in range(0, len(missing), FILL_BATCH):
+            batch = missing[start : start + FILL_BATCH]
+            self._add(batch, self.embedder.embed_passages(batch))
+        return len(missing)
+
+    def _add(self, texts: list[str], vectors: np.ndarray) -> None:
+        with self._lock:
+            for text, vector in zip(texts, vectors):
+                self._cache[text] = vector
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+
+    # -- persistence -----------------------------------------------------------
+    def load(self) -> int:
+        """Read the saved vectors; a missing, corrupt or differently sized file is ignored (and rebuilt)."""
+        if self.path is None or not self.path.exists():
+            return 0
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                texts, vectors = [str(t) for t in data["texts"]], data["vectors"].astype(np.float32)
+        except Exception as exc:  # a damaged cache only costs time
+            log.warning("ignoring the sentence-vector cache %s: %s", self.path, exc)
+            return 0
+        if vectors.ndim != 2 or len(texts) != len(vectors) or vectors.shape[1] != getattr(self.embedder, "dim", 0):
+            log.warning("ignoring the sentence-vector cache %s: it does not match the model", self.path)
+            return 0
+        self._add(texts, vectors)
+        return len(texts)
+
+    def save(self) -> None:
+        """Write atomically: a crash mid-write leaves the previous file."""
+        if self.path is None:
+            return
+        with self._lock:
+            texts = list(self._cache)
+            vectors = np.stack(list(self._cache.values())) if texts else np.zeros((0, 0), np.float32)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, texts=np.array(texts, dtype=str), vectors=vectors)
+        os.replace(tmp, self.path)

@@ -38,7 +38,8 @@ def build_application(settings: Settings, services: BotServices, request=None) -
            .base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
            .request(request or HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
            .get_updates_request(request or HTTPXRequest(read_timeout=40))
-           .concurrent_updates(True).rate_limiter(MessageRateLimiter(max_retries=3))
+           .concurrent_updates(True)
+           .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_messages_per_second, max_retries=3))
            .post_init(_post_init).build())
     if services.handoff is None:
         from bot.handoff.service import HandoffService
@@ -79,7 +80,7 @@ def run_telegram(settings: Settings) -> int:
     from bot.storage import Store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    services = BotServices(settings, build_engine(settings), Store(settings.sqlalchemy_url))
+    services = BotServices(settings, build_engine(settings, serving=True), Store(settings.sqlalchemy_url))
     app = build_application(settings, services)
     log.info("bot starting (%s mode)", "webhook" if settings.webhook_url else "polling")
     if settings.webhook_url:
