@@ -9,6 +9,7 @@ import threading
 from sqlalchemy import JSON, event, inspect, text, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from bot.answering.language import detect_language
 from bot.answering.types import Turn
 
 # Modules that define further tables on `Base`; imported before the schema is created.
@@ -66,6 +67,12 @@ class UserState(Base):
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     # When the user was shown the privacy notice and went on using the bot (their consent); /forget clears it.
     consented_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+def written_language(s: Session, user_id: int) -> str | None:
+    last = s.scalar(select(Message.text).where(Message.user_id == user_id, Message.role == "user")
+                    .order_by(Message.id.desc()).limit(1))
+    return detect_language(last) if last else None
 
 
 def _add_column(table: str, column: str, ddl: str):
@@ -137,6 +144,11 @@ class Store:
             s.add(row)
             s.flush()
             return row.id
+
+    def written_language(self, user_id: int) -> str | None:
+        """'vi' or 'en' from the user's last question; None before they asked anything."""
+        with self.session() as s:
+            return written_language(s, user_id)
 
     def history(self, user_id: int, limit: int = 6) -> list[Turn]:
         with self.session() as s:

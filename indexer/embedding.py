@@ -91,14 +91,15 @@ class SentenceTransformerEmbedder:
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
 
-    def serve_concurrently(self, passes: int | None = None) -> None:
-        """Answer many users at once: single-threaded forward passes, `passes` of them (default: cores) at a time."""
+    def serve_concurrently(self, passes: int | None = None, threads_per_pass: int = 1) -> None:
+        """Answer many users at once: `passes` (default: one per core, at most 4) forward passes at a time,
+        each on `threads_per_pass` torch threads. `serve_concurrently(1, cores)` restores the default."""
         import torch
 
         passes = passes or max(1, min(4, os.cpu_count() or 1))
-        torch.set_num_threads(1)
+        torch.set_num_threads(threads_per_pass)
         self._slots = threading.BoundedSemaphore(passes)
-        log.info("embedding: %d concurrent single-threaded passes", passes)
+        log.info("embedding: %d concurrent passes of %d thread(s)", passes, threads_per_pass)
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         with self._slots:

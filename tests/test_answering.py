@@ -235,3 +235,16 @@ def test_ask_batch_cli_keeps_order_and_ids(indexed, tmp_path):
     assert "10 năm" in rows[0]["answer"] and rows[0]["sources"][0]["doc_id"] == "ip-trademark-term"
     assert "error" in rows[1] and "error" in rows[2]
     assert "20 năm" in rows[3]["answer"]
+
+
+def test_warm_up_fills_the_sentence_cache_once(indexed, embedder):
+    engine = AnswerEngine(HybridSearcher(indexed, embedder))
+    engine.warm_up()
+    from bot.answering.extractive import split_units
+
+    units = {u for chunk in engine.searcher.keyword.text for u, _ in split_units(chunk)}
+    assert engine.sentences.path.exists() and len(engine.sentences) >= len(units) > 5
+    restarted = AnswerEngine(HybridSearcher(indexed, embedder))
+    assert len(restarted.sentences) == len(engine.sentences)  # read from disk, nothing to embed again
+    answer = restarted.answer("How long is a trademark protected?")
+    assert answer.language == "en" and "10 năm" in answer.answer

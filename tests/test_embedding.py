@@ -59,3 +59,36 @@ def test_conversion_killed_midway_leaves_no_folder(tmp_path):
 def test_other_model_name_is_passed_through(tmp_path):
     settings = Settings(_env_file=None, data_dir=tmp_path, embedding_model="/models/my-st-model")
     assert resolve_model_path(settings) == "/models/my-st-model"
+
+
+@pytest.fixture
+def concurrent(embedder):
+    import torch
+
+    threads = torch.get_num_threads()
+    embedder.serve_concurrently(2)
+    yield embedder
+    embedder.serve_concurrently(1, threads)
+
+
+def test_concurrent_queries_get_their_own_vectors(concurrent):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [f"phí đăng ký nhãn hiệu nhóm {n}" for n in range(12)] + ["register a trademark", "5S là gì"]
+    alone = concurrent._encode_queries(questions)
+    with ThreadPoolExecutor(max_workers=len(questions)) as pool:
+        together = list(pool.map(lambda q: concurrent.embed_queries([q])[0], questions))
+    assert np.allclose(np.stack(together), alone, atol=1e-4)
+
+
+def test_a_failing_pass_fails_every_waiter_instead_of_hanging(concurrent, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def broken(texts):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(concurrent, "_encode_queries", broken)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(concurrent.embed_queries, [f"câu hỏi {n}"]) for n in range(6)]
+        errors = [f.exception(timeout=30) for f in futures]
+    assert all(isinstance(e, RuntimeError) for e in errors)

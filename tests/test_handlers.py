@@ -161,3 +161,70 @@ async def test_start_records_consent_and_forget_clears_it(app):
     assert store.consented_at(USER["id"]) is not None
     store.forget(USER["id"])
     assert store.consented_at(USER["id"]) is None
+
+
+def _as(user_id, data, language_code="vi"):
+    data["message"]["from"] = {**USER, "id": user_id, "language_code": language_code}
+    data["message"]["chat"]["id"] = user_id
+    return data
+
+
+def _press(user_id, data, language_code="vi"):
+    query = {"id": f"q{next(_ids)}", "from": {**USER, "id": user_id, "language_code": language_code},
+             "chat_instance": "c", "data": data,
+             "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": user_id, "type": "private"},
+                         "text": "x"}}
+    return {"update_id": next(_ids), "callback_query": query}
+
+
+def _to(app, chat_id):
+    return [m for m in app.request_log.sent("sendMessage") if m["chat_id"] == chat_id]
+
+
+async def test_a_user_who_writes_english_is_answered_in_english_whatever_the_phone_says(app):
+    await _push(app, _as(901, _message("How long is a trademark protected?")))
+    answer = _to(app, 901)[-1]
+    labels = [b["text"] for row in answer["reply_markup"]["inline_keyboard"] for b in row]
+    assert "Sources:" in answer["text"] and "10 năm" in answer["text"]
+    assert "👍 Helpful" in labels and any("chuyên gia" in label for label in labels)  # the contract label stays
+    await _push(app, _as(901, _message("/help")))
+    assert _to(app, 901)[-1]["text"].startswith("How to use")
+    sticker = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False,
+               "is_video": False, "type": "regular"}
+    await _push(app, _as(901, _message(sticker=sticker)))
+    assert _to(app, 901)[-1]["text"] == texts.EN["NON_TEXT"]
+
+
+async def test_an_english_phone_that_writes_vietnamese_gets_vietnamese(app):
+    await _push(app, _as(902, _message("/help"), "en"))
+    assert _to(app, 902)[-1]["text"].startswith("How to use")  # before writing anything: the phone's language
+    await _push(app, _as(902, _message("nhãn hiệu được bảo hộ bao lâu"), "en"))
+    labels = [b["text"] for row in _to(app, 902)[-1]["reply_markup"]["inline_keyboard"] for b in row]
+    assert "👍 Hữu ích" in labels
+    await _push(app, _as(902, _message("/help"), "en"))
+    assert _to(app, 902)[-1]["text"].startswith("Cách dùng")
+
+
+async def test_english_topic_examples_ask_the_english_question(app):
+    await _push(app, _as(903, _message("/topics"), "en"))
+    topics = _to(app, 903)[-1]
+    assert topics["text"] == texts.EN["TOPICS_PROMPT"]
+    assert topics["reply_markup"]["inline_keyboard"][0][0]["text"] == texts.TOPIC_LABELS_EN["ip"]
+    await _push(app, _press(903, "topic:ip", "en"))
+    examples = _to(app, 903)[-1]["reply_markup"]["inline_keyboard"]
+    assert examples[0][0]["text"] == texts.EXAMPLES_EN["ip"][0]
+    await _push(app, _press(903, examples[0][0]["callback_data"], "en"))
+    answer = _to(app, 903)[-1]["text"]
+    assert answer.startswith("From the centre&#x27;s guidance") and "10 năm" in answer
+    # A Vietnamese example button sent before buttons carried a language still asks its question.
+    await _push(app, _press(903, "ex:ip:0", "en"))
+    assert "10 năm" in _to(app, 903)[-1]["text"]
+
+
+def test_send_rate_follows_the_setting(indexed, tmp_path):
+    """Telegram allows a bot about 30 messages a second; the limit is a setting for paid broadcasts."""
+    store = Store(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    for rate in (30, 5):
+        settings = indexed.model_copy(update={"telegram_messages_per_second": rate})
+        app = build_application(settings, BotServices(settings, None, store), request=RecordingRequest())
+        assert app.bot.rate_limiter._base_limiter.max_rate == rate

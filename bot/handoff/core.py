@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.answering.language import detect_language
 from bot.handoff import outbox, texts
 from bot.handoff.consultants import ConsultantRegistry
 from bot.handoff.hours import WorkingHours
 from bot.handoff.models import CLAIMED, OPEN, Consultant, Ticket, TicketMessage, now, utc
 from bot.handoff.outbox import OutboxRepo
 from bot.handoff.routing import matching
-from bot.storage import Message, UserState
+from bot.storage import Message, UserState, written_language
 
 TRANSCRIPT_TURNS = 12   # bot conversation copied into a new ticket
 MAX_BACKOFF = 8         # re-announcements slow down to at most 8 x REANNOUNCE_MINUTES
@@ -77,9 +76,7 @@ class Core:
             Ticket.status == OPEN, Ticket.opened_at <= ticket.opened_at)) or 1)
 
     def language(self, s: Session, user_id: int) -> str:
-        last = s.scalar(select(Message.text).where(Message.user_id == user_id, Message.role == "user")
-                        .order_by(Message.id.desc()).limit(1))
-        return detect_language(last) if last else "vi"
+        return written_language(s, user_id) or "vi"
 
     def eta(self, lang: str, at: dt.datetime | None = None) -> str:
         at = at or now()

@@ -11,6 +11,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
+from bot.answering.language import detect_language
 from bot.telegram import handoff_handlers, render, texts
 
 log = logging.getLogger(__name__)
@@ -48,32 +49,44 @@ async def _with_retries(call, attempts: int = 3):
             await asyncio.sleep(0.5 * (attempt + 1))
 
 
+async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """'vi' or 'en': the language of the user's last question, else of their Telegram app."""
+    user = update.effective_user
+    written = await asyncio.to_thread(services(context).store.written_language, user.id) if user else None
+    return texts.language_of(user, written)
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await asyncio.to_thread(services(context).store.record_consent, update.effective_user.id)
-    await send(update, texts.for_user(update.effective_user, "START"), render.topics_keyboard())
+    lang = await language(update, context)
+    await send(update, texts.text(lang, "START"), render.topics_keyboard(lang))
 
 
 async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, texts.for_user(update.effective_user, "HELP"))
+    await send(update, texts.text(await language(update, context), "HELP"))
 
 
 async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, "Chọn chủ đề:", render.topics_keyboard())
+    lang = await language(update, context)
+    await send(update, texts.text(lang, "TOPICS_PROMPT"), render.topics_keyboard(lang))
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, texts.for_user(update.effective_user, "PRIVACY"))
+    await send(update, texts.text(await language(update, context), "PRIVACY"))
 
 
 async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await asyncio.to_thread(services(context).store.new_context, update.effective_user.id)
-    await send(update, texts.for_user(update.effective_user, "NEW"))
+    await send(update, texts.text(await language(update, context), "NEW"))
 
 
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Xoá dữ liệu", callback_data="forget:yes"),
-                                    InlineKeyboardButton("Huỷ", callback_data="forget:no")]])
-    await send(update, texts.for_user(update.effective_user, "FORGET_CONFIRM"), markup)
+    lang = await language(update, context)
+    markup = InlineKeyboardMarkup([[
+        InlineKeyboardButton(texts.text(lang, "BTN_FORGET_YES"), callback_data="forget:yes"),
+        InlineKeyboardButton(texts.text(lang, "BTN_FORGET_NO"), callback_data="forget:no"),
+    ]])
+    await send(update, texts.text(lang, "FORGET_CONFIRM"), markup)
 
 
 async def human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -83,7 +96,7 @@ async def human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await handoff_handlers.intercept(update, context):  # a file for or from a consultant
         return
-    await send(update, texts.for_user(update.effective_user, "NON_TEXT"))
+    await send(update, texts.text(await language(update, context), "NON_TEXT"))
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -98,13 +111,14 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> 
     user_id = update.effective_user.id
     too_long = len(text) > MAX_CHARS
     text = text[:MAX_CHARS]
+    lang = texts.language_of(update.effective_user, detect_language(text))  # as written, this message
     history = await asyncio.to_thread(svc.store.history, user_id)  # before this question is stored
     admitted = await asyncio.to_thread(svc.store.admit_question, user_id, text, svc.settings.rate_limit_per_minute)
     if admitted is None:
-        await send(update, texts.for_user(update.effective_user, "SLOW_DOWN"))
+        await send(update, texts.text(lang, "SLOW_DOWN"))
         return
     if too_long:
-        await send(update, texts.for_user(update.effective_user, "TOO_LONG").format(n=MAX_CHARS))
+        await send(update, texts.text(lang, "TOO_LONG").format(n=MAX_CHARS))
     try:
         await update.effective_chat.send_action(ChatAction.TYPING)
     except TelegramError:
@@ -118,7 +132,8 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> 
     if answer.kind == "handoff_request":
         await handoff_handlers.request(update, context, "wish")
         return
-    markup = render.answer_keyboard(ref) if answer.kind in ("answer", "abstain", "calculation") else None
+    has_buttons = answer.kind in ("answer", "abstain", "calculation")
+    markup = render.answer_keyboard(ref, answer.language) if has_buttons else None
     await send(update, render.answer_html(answer), markup)
     log.info("answered user=%s kind=%s confidence=%.2f ms=%d", user_id, answer.kind, answer.confidence,
              (time.perf_counter() - started) * 1000)
@@ -135,37 +150,37 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             _, value, ref = data.split(":")
             await asyncio.to_thread(svc.store.add_feedback, user_id, int(ref), int(value))
             # 👍: a short toast is enough; 👎: the message below says what happens next.
-            await query.answer(texts.THANKS_UP if value == "1" else None, show_alert=False)
+            lang = await language(update, context)
+            await query.answer(texts.text(lang, "THANKS_UP") if value == "1" else None, show_alert=False)
             if value != "1":
-                await send(update, texts.THANKS_DOWN)
+                await send(update, texts.text(lang, "THANKS_DOWN"))
                 await handoff_handlers.after_feedback(update, context)
         elif data == "human":
             await query.answer()
             await handoff_handlers.request(update, context, "button")
         elif data.startswith("topic:"):
             key = data.split(":", 1)[1]
-            examples = texts.EXAMPLES.get(key, [])
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton(q[:60], callback_data=f"ex:{key}:{i}")]
-                                           for i, q in enumerate(examples)])
+            lang = await language(update, context)
             await query.answer()
-            await send(update, "Câu hỏi mẫu (bấm để hỏi):", markup)
+            await send(update, texts.text(lang, "EXAMPLES_PROMPT"), render.examples_keyboard(lang, key))
         elif data.startswith("ex:"):
-            _, key, index = data.split(":")
+            _, key, index, *rest = data.split(":")  # buttons sent before the language part was added have none
             await query.answer()
-            examples = texts.EXAMPLES.get(key, [])
+            examples = texts.examples(rest[0] if rest else "vi", key)
             if index.isdigit() and int(index) < len(examples) and \
                     not await handoff_handlers.relay_example(update, context, examples[int(index)]):
                 await ask(update, context, examples[int(index)])
         elif data == "forget:yes":
+            lang = await language(update, context)  # before the questions it is read from are deleted
             count = await asyncio.to_thread(svc.store.forget, user_id)
             await handoff_handlers.forget(update, context)
             await query.answer()
-            await _edit(query, texts.FORGOTTEN.format(n=count))
+            await _edit(query, texts.text(lang, "FORGOTTEN").format(n=count))
         elif data == "forget:no":
             await query.answer()
-            await _edit(query, "Đã huỷ, dữ liệu của bạn vẫn được giữ.")
+            await _edit(query, texts.text(await language(update, context), "FORGET_CANCELLED"))
         else:
-            await query.answer("Nút này đã cũ, bạn thử lại nhé.")
+            await query.answer(texts.text(await language(update, context), "STALE_BUTTON"))
     except (ValueError, BadRequest) as exc:
         log.info("callback %r not handled: %s", data, exc)
         try:
@@ -188,12 +203,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling a %s update", kind, exc_info=context.error)
     if isinstance(update, Update) and update.callback_query:
         try:  # a pressed button must stop spinning even when its handler failed
-            await update.callback_query.answer(texts.ERROR[:190])
+            await update.callback_query.answer(texts.for_user(update.effective_user, "ERROR")[:190])
         except TelegramError:
             pass
     elif isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
         try:  # never post an apology into the consultants group
-            await update.effective_chat.send_message(texts.ERROR)
+            await update.effective_chat.send_message(texts.for_user(update.effective_user, "ERROR"))
         except TelegramError:
             pass
     svc = services(context)

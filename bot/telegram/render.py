@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.answering.engine import format_sources
 from bot.answering.types import Answer
+from bot.telegram import texts
 from bot.textlen import fit, utf16_len
 from indexer.config import TOPICS
 
@@ -22,17 +23,24 @@ def answer_html(answer: Answer) -> str:
     return text
 
 
-def answer_keyboard(message_ref: int) -> InlineKeyboardMarkup:
+def answer_keyboard(message_ref: int, lang: str = "vi") -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([
-        [InlineKeyboardButton("👍 Hữu ích", callback_data=f"fb:1:{message_ref}"),
-         InlineKeyboardButton("👎 Chưa đúng", callback_data=f"fb:-1:{message_ref}")],
-        [InlineKeyboardButton("🧑‍💼 Hỏi chuyên gia", callback_data="human")],
+        [InlineKeyboardButton(texts.text(lang, "BTN_UP"), callback_data=f"fb:1:{message_ref}"),
+         InlineKeyboardButton(texts.text(lang, "BTN_DOWN"), callback_data=f"fb:-1:{message_ref}")],
+        [InlineKeyboardButton(texts.text(lang, "BTN_HUMAN"), callback_data="human")],
     ])
 
 
-def topics_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=f"topic:{key}")]
-                                 for key, label in TOPICS.items() if key != "other"])
+def topics_keyboard(lang: str = "vi") -> InlineKeyboardMarkup:
+    labels = texts.TOPIC_LABELS_EN if lang == "en" else TOPICS
+    return InlineKeyboardMarkup([[InlineKeyboardButton(labels[key], callback_data=f"topic:{key}")]
+                                 for key in TOPICS if key != "other"])
+
+
+def examples_keyboard(lang: str, key: str) -> InlineKeyboardMarkup:
+    """Example questions of a topic; the callback carries the language, so a tap asks the question shown."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(q[:60], callback_data=f"ex:{key}:{i}:{lang}")]
+                                 for i, q in enumerate(texts.examples(lang, key))])
 
 
 def split(text: str, limit: int = LIMIT) -> list[str]:

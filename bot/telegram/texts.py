@@ -31,6 +31,15 @@ THANKS_DOWN = "Cảm ơn bạn. Mình sẽ ghi nhận để cải thiện; bấm
 SLOW_DOWN = ("Bạn đang hỏi hơi nhanh, mình cần một chút thời gian để trả lời mọi người. "
              "Bạn vui lòng đợi khoảng một phút rồi hỏi tiếp nhé.")
 ERROR = "Xin lỗi, mình gặp lỗi khi xử lý tin nhắn này. Bạn thử lại sau ít phút nhé."
+TOPICS_PROMPT = "Chọn chủ đề:"
+EXAMPLES_PROMPT = "Câu hỏi mẫu (bấm để hỏi):"
+FORGET_CANCELLED = "Đã huỷ, dữ liệu của bạn vẫn được giữ."
+STALE_BUTTON = "Nút này đã cũ, bạn thử lại nhé."
+BTN_UP = "👍 Hữu ích"
+BTN_DOWN = "👎 Chưa đúng"
+BTN_HUMAN = "🧑‍💼 Hỏi chuyên gia"
+BTN_FORGET_YES = "Xoá dữ liệu"
+BTN_FORGET_NO = "Huỷ"
 EXAMPLES = {
     "ip": ["Nhãn hiệu được bảo hộ bao lâu?", "dang ky nhan hieu o dau", "Bí mật kinh doanh là gì?"],
     "tech_transfer": ["Hợp đồng chuyển giao công nghệ có phải đăng ký không?", "dinh gia cong nghe the nao"],
@@ -81,30 +90,74 @@ EXPORT_PSEUDO_NOTE = "mã người dùng đã ẩn danh"
 WORKING = "⏳ Đang tổng hợp…"
 
 
-# English for users whose Telegram is set to English (answers follow the language of each question).
+# English, for users who write English (or, before they write, whose Telegram is set to English).
+# A button that reaches a consultant keeps "chuyên gia" in its label in both languages.
 EN = {
     "START": (
         "Hello! I am the advisor of the provincial <b>science and technology application centre</b>.\n\n"
         "I answer questions on intellectual property, technology transfer, process improvement, support "
-        "programmes and startups from the centre's guidance documents (in Vietnamese), with sources. For your "
-        "specific case, press «Hỏi chuyên gia» or type /human to reach a consultant.\n\n"
+        "programmes and startups from the centre's guidance documents (in Vietnamese), with sources. I do not "
+        "replace legal advice on your specific case: press «Ask an expert (chuyên gia)» or type /human to reach "
+        "a consultant.\n\nChoose a topic to see example questions:\n\n"
         "<i>Privacy: questions and answers are stored to follow the conversation and improve the service; "
         "see /privacy, delete with /forget.</i>"
     ),
-    "HELP": ("How to use: type your question. /topics — topics and examples, /human — talk to a consultant, "
-             "/new — new conversation, /privacy — what is stored, /forget — delete my data."),
-    "PRIVACY": ("The bot stores your questions and its answers, your 👍/👎 ratings and consultant requests, for "
-                "the centre only. Type /forget to delete all of it."),
+    "HELP": ("How to use:\n• Type your question, in English or Vietnamese.\n• /topics — topics and examples\n"
+             "• /human — talk to a consultant of the centre\n• /new — new conversation (forget the context)\n"
+             "• /privacy — what is stored\n• /forget — delete your data"),
+    "PRIVACY": ("The bot stores your questions and its answers (to follow up and to improve the documents), your "
+                "👍/👎 ratings and consultant requests. They are used by the centre only, never sold or shared. "
+                "Type /forget to delete all of it."),
     "NEW": "New conversation started. Ask away!",
     "FORGET_CONFIRM": "Delete all your stored questions, answers and ratings?",
-    "NON_TEXT": "I can only read text. Please type your question, or /human to reach a consultant.",
+    "FORGOTTEN": "Your data has been deleted ({n} messages). You can keep asking at any time.",
+    "FORGET_CANCELLED": "Cancelled; your data is kept.",
+    "NON_TEXT": ("I can only read text. Please type your question, or /human to reach a consultant."),
     "SLOW_DOWN": "You are asking a little fast. Please wait about a minute before the next question.",
     "TOO_LONG": "Your message is long, so I read only the first {n} characters. A short question gets a better answer.",
+    "THANKS_UP": "Thank you for the rating!",
+    "THANKS_DOWN": "Thank you. We will use this to improve; press «Ask an expert (chuyên gia)» if you need a person.",
+    "ERROR": "Sorry, something went wrong with this message. Please try again in a few minutes.",
+    "TOPICS_PROMPT": "Choose a topic:",
+    "EXAMPLES_PROMPT": "Example questions (tap to ask):",
+    "STALE_BUTTON": "This button is out of date; please try again.",
+    "BTN_UP": "👍 Helpful",
+    "BTN_DOWN": "👎 Not right",
+    "BTN_HUMAN": "🧑‍💼 Ask an expert (chuyên gia)",
+    "BTN_FORGET_YES": "Delete my data",
+    "BTN_FORGET_NO": "Cancel",
+}
+TOPIC_LABELS_EN = {
+    "ip": "Intellectual property", "tech_transfer": "Technology transfer",
+    "process": "Process improvement, productivity and quality", "funding": "Programmes, funds and support policies",
+    "startup": "Innovative startups", "other": "Other",
+}
+EXAMPLES_EN = {
+    "ip": ["How long is a trademark protected?", "Where do I register a trademark?"],
+    "tech_transfer": ["Does a technology transfer contract have to be registered?"],
+    "process": ["What does 5S consist of?"],
+    "funding": ["What does NATIF fund?"],
+    "startup": ["What is Project 844?"],
 }
 
 
-def for_user(user, key: str) -> str:
-    """The text `key` in the user's Telegram language: English for English clients, Vietnamese otherwise."""
-    if user is not None and (user.language_code or "").lower().startswith("en") and key in EN:
+def language_of(user, written: str | None = None) -> str:
+    """The language to talk to a user in: what they last wrote, else their Telegram's language."""
+    if written in ("vi", "en"):
+        return written
+    return "en" if user is not None and (user.language_code or "").lower().startswith("en") else "vi"
+
+
+def text(lang: str, key: str) -> str:
+    if lang == "en" and key in EN:
         return EN[key]
     return globals()[key]
+
+
+def examples(lang: str, key: str) -> list[str]:
+    return (EXAMPLES_EN if lang == "en" else EXAMPLES).get(key, [])
+
+
+def for_user(user, key: str, written: str | None = None) -> str:
+    """The text `key` in the user's language (see language_of)."""
+    return text(language_of(user, written), key)

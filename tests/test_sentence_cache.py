@@ -1,0 +1,50 @@
+"""Sentence vectors for English answers: filled once, kept on disk, a damaged file only costs time."""
+
+import numpy as np
+
+from bot.answering.sentence_cache import SentenceVectors
+
+
+class CountingEmbedder:
+    name = "fake/model"
+    dim = 4
+
+    def __init__(self):
+        self.embedded: list[str] = []
+
+    def embed_passages(self, texts, batch_size=32, progress=False):
+        self.embedded.extend(texts)
+        return np.stack([np.full(self.dim, float(len(t)), dtype=np.float32) for t in texts])
+
+
+def test_fill_embeds_only_what_is_missing_and_survives_a_restart(tmp_path):
+    path = SentenceVectors.path_for(tmp_path, "fake/model")
+    first = SentenceVectors(CountingEmbedder(), path=path)
+    assert first.fill(["một", "hai", "một"]) == 2
+    first.save()
+    model = CountingEmbedder()
+    second = SentenceVectors(model, path=path)
+    assert second.load() == 2
+    assert second.fill(["một", "hai", "ba"]) == 1 and model.embedded == ["ba"]
+    assert np.allclose(second.vectors(["hai", "một"]), [[3.0] * 4, [3.0] * 4])
+    assert model.embedded == ["ba"]  # served from the cache
+
+
+def test_a_damaged_or_foreign_cache_is_ignored(tmp_path):
+    path = tmp_path / "vectors.npz"
+    path.write_bytes(b"not a zip file")
+    assert SentenceVectors(CountingEmbedder(), path=path).load() == 0
+    np.savez(path, texts=np.array(["a"]), vectors=np.zeros((1, 7), np.float32))  # another model's size
+    cache = SentenceVectors(CountingEmbedder(), path=path)
+    assert cache.load() == 0 and len(cache) == 0
+
+
+def test_save_replaces_the_file_whole(tmp_path):
+    path = tmp_path / "cache" / "v.npz"
+    cache = SentenceVectors(CountingEmbedder(), path=path)
+    cache.fill(["x"])
+    cache.save()
+    cache.fill(["yy"])
+    cache.save()
+    assert not list(path.parent.glob("*.tmp"))
+    assert SentenceVectors(CountingEmbedder(), path=path).load() == 2
