@@ -48,6 +48,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--think", type=float, default=2.0, help="mean seconds a user reads before asking again")
+    parser.add_argument("--cold", action="store_true",
+                        help="skip `python -m bot warmup`: start with no cached sentence vectors for English answers")
     args = parser.parse_args()
     rng = random.Random(1)
     rows = [json.loads(line) for line in (ROOT / "tests/data/qa_dev.jsonl").read_text().splitlines() if line.strip()]
@@ -58,6 +60,15 @@ def main() -> None:
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "HF_HUB_OFFLINE": "1",
            "DATABASE_URL": f"sqlite:///{work / 'bot.sqlite3'}", "WEBHOOK_URL": "", "LLM_PROVIDER": "",
            "RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"), **THREADS}
+    if args.cold:  # the same index and model, an empty cache folder
+        data = Path(env.get("DATA_DIR") or ROOT / "data").resolve()
+        (work / "data").mkdir()
+        for name in ("index", "models"):
+            (work / "data" / name).symlink_to(data / name)
+        env["DATA_DIR"] = str(work / "data")
+    if not args.cold:  # as scripts/run.sh does after indexing; --cold: the bot fills it while users ask
+        subprocess.run([sys.executable, "-m", "bot", "warmup"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_BOT_LOG", os.devnull), "w"))
     latencies: list[float] = []

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+
 from indexer.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def build_engine(settings: Settings, embedder=None, composer=None, serving: bool = False):
     """The answer engine over the live index; an LLM composer when LLM_PROVIDER/LLM_MODEL are set.
 
     `serving`: many users at once (the Telegram bot). The engine is warmed up before it is returned (index
-    loaded, sentence vectors filled, every stage run once), then the model runs one single-threaded pass
-    per core.
+    loaded, every stage run once), the model runs one single-threaded pass per core, and sentence vectors
+    for English answers not cached yet are filled in the background (`python -m bot warmup` does it ahead).
     """
     from bot.answering.engine import AnswerEngine
     from indexer.embedding import get_embedder, offline_environment
@@ -27,4 +33,18 @@ def build_engine(settings: Settings, embedder=None, composer=None, serving: bool
         engine.warm_up()
         if embedder is None:  # a caller's own model keeps its threading
             searcher.embedder.serve_concurrently()
+        if engine.missing_sentences():
+            # Between questions, in small batches on one of the model's slots.
+            threading.Thread(target=_fill_quietly, args=(engine,), name="sentence-cache", daemon=True).start()
     return engine
+
+
+def _fill_quietly(engine) -> None:
+    try:  # Linux: a thread's own niceness; with one torch thread per pass the work runs on this thread
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
+    except (AttributeError, OSError):
+        pass
+    try:
+        engine.fill_sentence_cache(batch=16, when_idle=2.0)
+    except Exception:  # a cache: English answers embed their own sentences meanwhile
+        log.exception("could not fill the sentence-vector cache")

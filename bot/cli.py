@@ -1,4 +1,4 @@
-"""`python -m bot run | chat | ask | eval | consultants | report | setup | start`."""
+"""`python -m bot run | chat | ask | eval | consultants | report | setup | warmup | start`."""
 
 from __future__ import annotations
 
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("chat", help="chat with the bot in this terminal")
     sub.add_parser("start", help="Telegram when a token is configured, the console chat otherwise")
     sub.add_parser("setup", help="prepare the data folder and the bundled embedding model")
+    sub.add_parser("warmup", help="prepare the answer caches for the current index (run after indexer refresh)")
     ask = sub.add_parser("ask", help="answer one question, or a JSONL batch")
     ask.add_argument("question", nargs="?")
     ask.add_argument("--json", action="store_true")
@@ -117,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
         offline_environment()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         print(f"embedding model ready: {resolve_model_path(settings)}")
+        return 0
+    if args.command == "warmup":
+        from bot.app import build_engine
+        from indexer.pipeline import manifest_path
+
+        if not manifest_path(settings).exists():
+            print("no index yet: run python -m indexer refresh first", file=sys.stderr)
+            return 2
+        engine = build_engine(settings)
+        done = engine.fill_sentence_cache()
+        print(f"answer caches ready: {len(engine.sentences)} sentence vectors ({done} new)")
         return 0
     if args.command == "ask":
         return _ask(args, settings)

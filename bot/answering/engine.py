@@ -41,27 +41,45 @@ class AnswerEngine:
         self.sentences.load()
         self.composer = composer  # an LLM composer, or None for extractive answers
         self.thresholds = thresholds or Thresholds()
+        self.last_question = 0.0  # time.monotonic() of the latest question
 
     # -- public ----------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the index and run every stage once, so the first users to write do not pay for it.
-
-        Sentence vectors for English answers are filled for the whole index and saved: the first start
-        after an index change embeds the new sentences (~20 s for the shipped knowledge base), later starts
-        read them from disk.
-        """
+        """Load the index and run every stage once, so the first users to write do not pay for it."""
         started = time.perf_counter()
+        self.searcher.ensure_fresh()
+        for question in WARM_UP_QUESTIONS:
+            self.answer(question)
+        log.info("answer engine warmed up in %.1f s", time.perf_counter() - started)
+
+    def missing_sentences(self) -> list[str]:
+        """Sentences of the index whose vectors (for English answers) are not cached yet."""
         self.searcher.ensure_fresh()
         keyword = self.searcher.keyword
         units = [text for chunk in (keyword.text if keyword else []) for text, _ in extractive.split_units(chunk)]
-        if self.sentences.fill(units):
+        return self.sentences.missing(units)
+
+    def fill_sentence_cache(self, batch: int = 64, when_idle: float = 0.0) -> int:
+        """Embed every sentence of the index not cached yet and save the cache (~25 s the first time for the
+        shipped knowledge base, nothing later); returns how many were embedded.
+
+        `when_idle`: each batch waits until no question came in for that many seconds (a server fills
+        its cache between users, not while they wait).
+        """
+        started = time.perf_counter()
+        missing = self.missing_sentences()
+        done = 0
+        for start in range(0, len(missing), batch):
+            while when_idle and time.monotonic() - self.last_question < when_idle:
+                time.sleep(when_idle / 4)
+            done += self.sentences.fill(missing[start : start + batch], batch=batch)
+        if done:
             self.sentences.save()
-        for question in WARM_UP_QUESTIONS:
-            self.answer(question)
-        log.info("answer engine warmed up in %.1f s (%d sentence vectors)", time.perf_counter() - started,
-                 len(self.sentences))
+            log.info("sentence vectors: %d embedded in %.1f s", done, time.perf_counter() - started)
+        return done
 
     def answer(self, question: str, history: list[Turn] | None = None) -> Answer:
+        self.last_question = time.monotonic()
         started = time.perf_counter()
         result = self._answer(nfc(question).strip(), history or [])
         result.latency_ms = int((time.perf_counter() - started) * 1000)

@@ -1,8 +1,9 @@
 """Passage vectors of answer sentences, kept between questions and restarts (cross-lingual sentence selection).
 
 An English question is answered from Vietnamese sentences chosen by embedding similarity. Embedding those
-sentences when the question arrives costs ~30 ms each on one core, so a server fills the cache for every
-sentence of the index once (`fill`) and keeps it on disk next to the index, keyed by the model's name.
+sentences when the question arrives costs ~30 ms each on one core, so the cache is filled for every sentence
+of the index (`python -m bot warmup`, or in the background when the bot starts) and kept on disk under
+DATA_DIR/cache, keyed by the model's name; sentences are keyed by their text, so edits simply miss.
 """
 
 from __future__ import annotations
@@ -49,13 +50,16 @@ class SentenceVectors:
             return np.stack([self._cache[t] if t in self._cache else self.embedder.embed_passages([t])[0]
                              for t in texts])
 
-    def fill(self, texts: list[str]) -> int:
-        """Embed every text not cached yet (a warm-up); returns how many were embedded."""
+    def missing(self, texts: list[str]) -> list[str]:
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        for start in range(0, len(missing), FILL_BATCH):
-            batch = missing[start : start + FILL_BATCH]
-            self._add(batch, self.embedder.embed_passages(batch))
+            return [t for t in dict.fromkeys(texts) if t not in self._cache]
+
+    def fill(self, texts: list[str], batch: int = FILL_BATCH) -> int:
+        """Embed every text not cached yet, `batch` at a time; returns how many were embedded."""
+        missing = self.missing(texts)
+        for start in range(0, len(missing), batch):
+            part = missing[start : start + batch]
+            self._add(part, self.embedder.embed_passages(part))
         return len(missing)
 
     def _add(self, texts: list[str], vectors: np.ndarray) -> None:
