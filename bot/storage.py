@@ -75,6 +75,18 @@ def written_language(s: Session, user_id: int) -> str | None:
     return detect_language(last) if last else None
 
 
+def _insert_ignoring_duplicates(s: Session, model):
+    """INSERT … ON CONFLICT DO NOTHING for the databases we support; None for others."""
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        return None
+    return insert(model).on_conflict_do_nothing()
+
+
 def _add_column(table: str, column: str, ddl: str):
     """A migration step that adds a column unless the table already has it (fresh databases do)."""
     def step(connection) -> None:
@@ -86,7 +98,7 @@ def _add_column(table: str, column: str, ddl: str):
 # Ordered schema changes: (version, what it does). Version 1 is the tables as first created.
 MIGRATIONS = [
     (1, lambda connection: None),
-    (2, _add_column("users", "consented_at", "TIMESTAMP NULL")),
+    (2, _add_column("users", "consented_at", "TIMESTAMP WITH TIME ZONE NULL")),
 ]
 
 
@@ -94,6 +106,9 @@ class Store:
     """Repository used by every front end; no Telegram types."""
 
     def __init__(self, url: str) -> None:
+        for bare in ("postgres://", "postgresql://"):  # the driver the project installs
+            if url.startswith(bare):
+                url = "postgresql+psycopg://" + url[len(bare):]
         args = {"check_same_thread": False} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, connect_args=args, pool_pre_ping=not url.startswith("sqlite"))
         if url.startswith("sqlite"):
@@ -108,8 +123,10 @@ class Store:
 
         for module in MODEL_MODULES:
             importlib.import_module(module)
-        Base.metadata.create_all(self.engine)
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":  # two bot processes starting together take turns
+                connection.execute(text("SELECT pg_advisory_xact_lock(704202611)"))
+            Base.metadata.create_all(connection)
             current = connection.execute(select(func.max(SchemaVersion.version))).scalar() or 0
             for version, step in MIGRATIONS:
                 if version > current:
@@ -128,13 +145,24 @@ class Store:
             user = s.get(UserState, user_id)
             return user.consented_at if user else None
 
-    def _user(self, s: Session, user_id: int) -> UserState:
+    def _user(self, s: Session, user_id: int, lock: bool = False) -> UserState:
+        """The user's row, created if missing; two first messages at once do not collide on the key.
+
+        `lock`: hold the row until the transaction ends (PostgreSQL), so one user's writes take turns.
+        """
         user = s.get(UserState, user_id)
         if user is None:
-            user = UserState(user_id=user_id)
-            s.add(user)
-            s.flush()
-        return user
+            insert = _insert_ignoring_duplicates(s, UserState)
+            if insert is None:
+                user = UserState(user_id=user_id)
+                s.add(user)
+                s.flush()
+                return user
+            s.execute(insert.values(user_id=user_id))
+        if lock and s.get_bind().dialect.name == "postgresql":
+            return s.scalars(select(UserState).where(UserState.user_id == user_id)
+                             .with_for_update().execution_options(populate_existing=True)).one()
+        return s.get(UserState, user_id)
 
     def add_turn(self, user_id: int, role: str, text: str, meta: dict | None = None) -> int:
         with self.session.begin() as s:
@@ -161,20 +189,20 @@ class Store:
     def admit_question(self, user_id: int, text: str, limit: int, seconds: float = 60) -> int | None:
         """Store the user's question unless they asked `limit` questions in the last `seconds`.
 
-        Count and insert happen under one lock, so a burst of concurrent messages cannot all pass.
+        Count and insert are one step, so a burst of concurrent messages cannot all pass: under a lock in
+        this process, and on PostgreSQL (several bot processes) under a lock on the user's row.
         Returns the stored message id, or None when the question is over the limit (limit 0: no limit).
         """
-        with self._admit_lock:
-            if limit and self.questions_since(user_id, seconds) >= limit:
-                return None
-            return self.add_turn(user_id, "user", text)
-
-    def questions_since(self, user_id: int, seconds: float) -> int:
-        """How many questions the user asked in the last `seconds` (for the per-user rate limit)."""
         since = _now() - dt.timedelta(seconds=seconds)
-        with self.session() as s:
-            return s.scalar(select(func.count()).select_from(Message).where(
-                Message.user_id == user_id, Message.role == "user", Message.created_at >= since)) or 0
+        with self._admit_lock, self.session.begin() as s:
+            user = self._user(s, user_id, lock=True)
+            if limit and (s.scalar(select(func.count()).select_from(Message).where(
+                    Message.user_id == user_id, Message.role == "user", Message.created_at >= since)) or 0) >= limit:
+                return None
+            row = Message(user_id=user_id, role="user", text=text, context_epoch=user.context_epoch, meta={})
+            s.add(row)
+            s.flush()
+            return row.id
 
     def new_context(self, user_id: int) -> None:
         with self.session.begin() as s:

@@ -84,8 +84,13 @@ class Settings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> str:
+        """DATABASE_URL as SQLAlchemy needs it: a bare postgres:// or postgresql:// URL gets the psycopg driver."""
         if self.database_url:
-            return self.database_url
+            url = self.database_url.strip()
+            for bare in ("postgres://", "postgresql://"):
+                if url.startswith(bare):
+                    return "postgresql+psycopg://" + url[len(bare):]
+            return url
         return f"sqlite:///{(self.data_dir / 'bot.sqlite3').resolve()}"
 
     @property

@@ -70,3 +70,30 @@ def kb(tmp_path) -> Path:
 @pytest.fixture
 def settings(tmp_path, kb) -> Settings:
     return Settings(_env_file=None, data_dir=tmp_path / "data", knowledge_dir=kb)
+
+
+@pytest.fixture(scope="session")
+def _postgres():
+    """One PostgreSQL server for the session, when the machine has PostgreSQL; None otherwise."""
+    from tests.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, and a new database on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    return postgres_database(request)
+
+
+def postgres_database(request) -> str:
+    """A new, empty database on the session's PostgreSQL server (the test is skipped without one)."""
+    server = request.getfixturevalue("_postgres")
+    if server is None:
+        pytest.skip("PostgreSQL is not installed on this machine")
+    from tests.postgres import create_database
+
+    return create_database(server, f"t{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**9}")

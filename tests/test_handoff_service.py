@@ -1,4 +1,4 @@
-"""The handoff service on a real SQLite file: state machine, atomic claims, relay, outbox, SLA, CLI."""
+"""The handoff service on a real SQLite file and a real PostgreSQL server: state machine, atomic claims, relay, outbox, SLA, CLI."""
 
 from __future__ import annotations
 
@@ -50,10 +50,10 @@ def to(rows, chat):
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, database_url):
     settings = Settings(_env_file=None, data_dir=tmp_path, consultants_chat_id=GROUP, admin_ids=[ADMIN],
                         working_hours="00:00-24:00", working_days="1-7", reannounce_minutes=10)
-    store = Store(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    store = Store(database_url)
     svc = HandoffService(settings, store)
     svc.consultants.add(MINH, "Minh", "ip,tech_transfer")
     svc.consultants.add(HA, "Hà", "process, funding")

@@ -74,15 +74,15 @@ def seed(store: Store) -> dict[str, int]:
 
 
 @pytest.fixture
-def store(tmp_path):
-    return Store(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+def store(database_url):
+    return Store(database_url)
 
 
 @pytest.fixture
-def ticket_store(tmp_path):
+def ticket_store(database_url):
     """A database with the handoff feature's tables (skipped while that feature is not installed)."""
     pytest.importorskip(data.HANDOFF_MODULE)
-    return Store(f"sqlite:///{tmp_path / 'tickets.sqlite3'}")
+    return Store(database_url)
 
 
 @pytest.fixture

@@ -31,3 +31,31 @@ def test_fresh_database_is_at_the_latest_version(tmp_path):
     Store(f"sqlite:///{path}")
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == MIGRATIONS[-1][0]
+
+
+def test_a_new_users_first_messages_at_once_do_not_collide(database_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store(database_url)
+    calls = [lambda u=u: store.add_turn(u, "user", "xin chào") for u in (7, 7, 8, 8)] + \
+            [lambda u=u: store.record_consent(u) for u in (7, 8)] + [lambda u=u: store.new_context(u) for u in (7, 8)]
+    for _ in range(5):
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            for future in [pool.submit(call) for call in calls]:
+                future.result()
+        store.forget(7)
+        store.forget(8)
+
+
+def test_rate_limit_holds_across_processes(database_url):
+    """Two bot processes (two Store objects) on one database: a burst still gets exactly `limit` through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if database_url.startswith("sqlite"):
+        import pytest
+
+        pytest.skip("SQLite serves one bot process; several processes share a PostgreSQL database")
+    replicas = [Store(database_url), Store(database_url)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        admitted = list(pool.map(lambda n: replicas[n % 2].admit_question(42, f"câu hỏi {n}", 4), range(12)))
+    assert sum(a is not None for a in admitted) == 4

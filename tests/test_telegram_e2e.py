@@ -1,4 +1,4 @@
-"""The real `python -m bot run` process against the fake Bot API (polling)."""
+"""The real `python -m bot run` process against the fake Bot API: polling, webhook, and on PostgreSQL."""
 
 import socket
 import time
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, postgres_database
 from tests.fakebotapi import FakeBotAPI
 from tests.workspace import bot_env, indexed_sample
 
@@ -23,13 +23,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module", params=["polling", "webhook"])
+@pytest.fixture(scope="module", params=["polling", "webhook", "postgresql"])
 def bot(request, tmp_path_factory, embedder):
+    """The bot process, polling or webhook on SQLite, and polling on PostgreSQL (DATABASE_URL)."""
+    database = postgres_database(request) if request.param == "postgresql" else ""
     kb, data = indexed_sample(tmp_path_factory.mktemp("tg"), embedder)
     api = FakeBotAPI()
     url = api.start()
     api.add_private_user(OWNER, first_name="Lan")
-    env = bot_env(api, url, kb, data)
+    env = bot_env(api, url, kb, data, DATABASE_URL=database)
     if request.param == "webhook":
         port = _free_port()
         env.update(WEBHOOK_URL=f"http://127.0.0.1:{port}/tg-hook", WEBHOOK_LISTEN="127.0.0.1",
@@ -37,7 +39,7 @@ def bot(request, tmp_path_factory, embedder):
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        api.wait_for_call("getUpdates" if request.param == "polling" else "setWebhook", timeout=90)
+        api.wait_for_call("setWebhook" if request.param == "webhook" else "getUpdates", timeout=90)
         if request.param == "webhook":
             hook = env["WEBHOOK_URL"]
             deadline = time.monotonic() + 30
