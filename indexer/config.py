@@ -84,13 +84,9 @@ class Settings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> str:
-        """DATABASE_URL as SQLAlchemy needs it: a bare postgres:// or postgresql:// URL gets the psycopg driver."""
+        """DATABASE_URL, or the SQLite file under DATA_DIR (bot.storage.Store picks the PostgreSQL driver)."""
         if self.database_url:
-            url = self.database_url.strip()
-            for bare in ("postgres://", "postgresql://"):
-                if url.startswith(bare):
-                    return "postgresql+psycopg://" + url[len(bare):]
-            return url
+            return self.database_url.strip()
         return f"sqlite:///{(self.data_dir / 'bot.sqlite3').resolve()}"
 
     @property
