@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "telegram.ext.Application"):
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "telegram.ext.Application", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     quiet = ("ask", "eval", "chat", "report")
     if args.command in quiet or (args.command == "start" and not settings.telegram_bot_token):

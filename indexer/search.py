@@ -38,6 +38,7 @@ class KeywordIndex:
     def __init__(self, entries: list[tuple[str, dict, str]]) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG when imported
         self.ids = [e[0] for e in entries]
         self.meta = [e[1] for e in entries]
         self.text = [e[2] for e in entries]

@@ -4,5 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh run
 .venv/bin/python -m indexer refresh
-.venv/bin/python -m bot warmup
 exec .venv/bin/python -m bot start "$@"
