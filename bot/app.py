@@ -33,9 +33,8 @@ def build_engine(settings: Settings, embedder=None, composer=None, serving: bool
         engine.warm_up()
         if embedder is None:  # a caller's own model keeps its threading
             searcher.embedder.serve_concurrently()
-        if engine.missing_sentences():
-            # Between questions, in small batches on one of the model's slots.
-            threading.Thread(target=_fill_quietly, args=(engine,), name="sentence-cache", daemon=True).start()
+        # Between questions, in small batches on one of the model's passes.
+        threading.Thread(target=_fill_quietly, args=(engine,), name="sentence-cache", daemon=True).start()
     return engine
 
 
@@ -45,6 +44,7 @@ def _fill_quietly(engine) -> None:
     except (AttributeError, OSError):
         pass
     try:
-        engine.fill_sentence_cache(batch=16, when_idle=2.0)
-    except Exception:  # a cache: English answers embed their own sentences meanwhile
-        log.exception("could not fill the sentence-vector cache")
+        if engine.missing_sentences():
+            engine.fill_sentence_cache(batch=16, when_idle=2.0)
+    except Exception as exc:  # a cache: English answers embed their own sentences meanwhile
+        log.warning("could not fill the sentence-vector cache: %s", exc)

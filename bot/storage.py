@@ -6,10 +6,10 @@ import datetime as dt
 import json
 import threading
 
-from sqlalchemy import JSON, event, inspect, text, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select
+from sqlalchemy import JSON, event, inspect, text, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from bot.answering.language import detect_language
+from bot.answering.language import language_evidence
 from bot.answering.types import Turn
 
 # Modules that define further tables on `Base`; imported before the schema is created.
@@ -70,9 +70,10 @@ class UserState(Base):
 
 
 def written_language(s: Session, user_id: int) -> str | None:
-    last = s.scalar(select(Message.text).where(Message.user_id == user_id, Message.role == "user")
-                    .order_by(Message.id.desc()).limit(1))
-    return detect_language(last) if last else None
+    """'vi' or 'en' from the user's latest questions that show a language; None when none does."""
+    recent = s.scalars(select(Message.text).where(Message.user_id == user_id, Message.role == "user")
+                       .order_by(Message.id.desc()).limit(10)).all()
+    return next((found for found in map(language_evidence, recent) if found), None)
 
 
 def _insert_ignoring_duplicates(s: Session, model):
@@ -135,10 +136,10 @@ class Store:
 
     def record_consent(self, user_id: int) -> None:
         """The user saw the privacy notice and continues: remember when (first time only)."""
-        with self.session.begin() as s:
-            user = self._user(s, user_id)
-            if user.consented_at is None:
-                user.consented_at = _now()
+        with self.session.begin() as s:  # statements, not object changes: a /forget meanwhile simply wins
+            self._user(s, user_id)
+            s.execute(update(UserState).where(UserState.user_id == user_id, UserState.consented_at.is_(None))
+                      .values(consented_at=_now()))
 
     def consented_at(self, user_id: int) -> dt.datetime | None:
         with self.session() as s:
@@ -146,23 +147,28 @@ class Store:
             return user.consented_at if user else None
 
     def _user(self, s: Session, user_id: int, lock: bool = False) -> UserState:
-        """The user's row, created if missing; two first messages at once do not collide on the key.
+        """The user's row, created if missing; two first messages at once do not collide on the key, and a
+        /forget committed meanwhile only means the row is created again.
 
         `lock`: hold the row until the transaction ends (PostgreSQL), so one user's writes take turns.
         """
-        user = s.get(UserState, user_id)
-        if user is None:
-            insert = _insert_ignoring_duplicates(s, UserState)
+        insert = _insert_ignoring_duplicates(s, UserState)
+        locking = lock and s.get_bind().dialect.name == "postgresql"
+        for _ in range(3):
+            if locking:
+                user = s.scalars(select(UserState).where(UserState.user_id == user_id).with_for_update()
+                                 .execution_options(populate_existing=True)).one_or_none()
+            else:
+                user = s.get(UserState, user_id)
+            if user is not None:
+                return user
             if insert is None:
                 user = UserState(user_id=user_id)
                 s.add(user)
                 s.flush()
                 return user
             s.execute(insert.values(user_id=user_id))
-        if lock and s.get_bind().dialect.name == "postgresql":
-            return s.scalars(select(UserState).where(UserState.user_id == user_id)
-                             .with_for_update().execution_options(populate_existing=True)).one()
-        return s.get(UserState, user_id)
+        raise RuntimeError(f"user row {user_id} keeps disappearing")
 
     def add_turn(self, user_id: int, role: str, text: str, meta: dict | None = None) -> int:
         with self.session.begin() as s:
@@ -206,7 +212,9 @@ class Store:
 
     def new_context(self, user_id: int) -> None:
         with self.session.begin() as s:
-            self._user(s, user_id).context_epoch += 1
+            self._user(s, user_id)
+            s.execute(update(UserState).where(UserState.user_id == user_id)
+                      .values(context_epoch=UserState.context_epoch + 1))
 
     def add_feedback(self, user_id: int, message_id: int, value: int) -> None:
         with self.session.begin() as s:

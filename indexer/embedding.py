@@ -60,7 +60,19 @@ class _QueryRequest:
         self.texts = texts
         self.result: np.ndarray | None = None
         self.error: BaseException | None = None
-        self.done = threading.Event()
+        self.done = False
+
+
+def _length_groups(texts: list[str], most: int = 16) -> list[list[int]]:
+    """Indexes of `texts` in groups of similar length: a pass pads every text to its group's longest."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and len(groups[-1]) < most and len(texts[i]) <= 2 * len(texts[groups[-1][0]]) + 40:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 class SentenceTransformerEmbedder:
@@ -82,11 +94,13 @@ class SentenceTransformerEmbedder:
             self.model.prompts = prompts
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else None
-        # Forward passes are gated by slots. By default one pass at a time, spread by torch over every core.
+        # At most `_passes` forward passes run at once (`_running`, under `_cond`). By default one at a time,
+        # spread by torch over every core.
         # A server calls serve_concurrently(): one thread per pass and one pass per core, which for short
         # queries costs ~40% less CPU than two-thread passes one after another (measured on 2 cores).
-        self._slots = threading.BoundedSemaphore(1)
-        self._pending_lock = threading.Lock()
+        self._passes = 1
+        self._running = 0
+        self._cond = threading.Condition()
         self._pending: list[_QueryRequest] = []
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
@@ -96,14 +110,23 @@ class SentenceTransformerEmbedder:
         each on `threads_per_pass` torch threads. `serve_concurrently(1, cores)` restores the default."""
         import torch
 
-        passes = passes or max(1, min(4, os.cpu_count() or 1))
+        passes = passes or max(1, min(4, _cores()))
         torch.set_num_threads(threads_per_pass)
-        self._slots = threading.BoundedSemaphore(passes)
+        with self._cond:
+            self._passes = passes
+            self._cond.notify_all()
         log.info("embedding: %d concurrent passes of %d thread(s)", passes, threads_per_pass)
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        with self._slots:
+        with self._cond:
+            self._cond.wait_for(lambda: self._running < self._passes)
+            self._running += 1
+        try:
             return self._encode_passages(texts, batch_size, progress)
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
 
     def _encode_passages(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
         return self.model.encode(
@@ -116,34 +139,51 @@ class SentenceTransformerEmbedder:
         ).astype(np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Queries from concurrent threads are encoded together: whoever gets a slot takes all waiting."""
+        """Queries from concurrent threads are encoded together: whoever gets a free pass takes all waiting.
+
+        A thread returns as soon as its own vectors are ready, whoever computed them.
+        """
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         request = _QueryRequest(list(texts))
-        with self._pending_lock:
+        with self._cond:
             self._pending.append(request)
-        with self._slots:
-            with self._pending_lock:
+            while True:
+                self._cond.wait_for(lambda: request.done or (self._pending and self._running < self._passes))
+                if request.done:
+                    break
                 batch, self._pending = self._pending, []
-            if batch:  # ours, unless a pass that started meanwhile took it; then whoever came after us
-                self._encode_batch(batch)
-        request.done.wait()
+                self._running += 1
+                self._cond.release()
+                try:
+                    self._encode_batch(batch)
+                finally:
+                    self._cond.acquire()
+                    self._running -= 1
+                    self._cond.notify_all()
         if request.error is not None:
             raise request.error
         assert request.result is not None
         return request.result
 
     def _encode_batch(self, batch: list[_QueryRequest]) -> None:
+        """Encode in groups of similar length (one long question must not slow twenty short ones down)."""
+        texts = [t for r in batch for t in r.texts]
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        error: Exception | None = None
         try:
-            vectors = self._encode_queries([t for r in batch for t in r.texts])
+            for group in _length_groups(texts):
+                vectors[group] = self._encode_queries([texts[i] for i in group])
         except Exception as exc:  # every waiter gets the error, not a hang
-            for r in batch:
-                r.error = exc
-                r.done.set()
-            return
+            error = exc
         offset = 0
-        for r in batch:
-            r.result = vectors[offset : offset + len(r.texts)]
+        for r in batch:  # waiters read `done` under the condition, which the caller notifies
+            if error is not None:
+                r.error = error
+            else:
+                r.result = vectors[offset : offset + len(r.texts)]
             offset += len(r.texts)
-            r.done.set()
+            r.done = True
 
     def _encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.model.encode(
@@ -153,6 +193,14 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
             convert_to_numpy=True,
         ).astype(np.float32)
+
+
+def _cores() -> int:
+    """CPUs this process may run on (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 _cache: dict[str, SentenceTransformerEmbedder] = {}

@@ -246,3 +246,15 @@ def test_sentence_cache_is_filled_once_and_read_back(indexed, embedder):
     assert restarted.missing_sentences() == []  # read from disk, nothing to embed again
     answer = restarted.answer("How long is a trademark protected?")
     assert answer.language == "en" and "10 năm" in answer.answer
+
+
+def test_language_comes_from_the_question_then_the_conversation_then_the_default(engine):
+    from bot.answering.language import detect_language, language_evidence
+
+    assert language_evidence("NATIF") is None and language_evidence("thoi han bao ho la bao lau") == "vi"
+    assert detect_language("NATIF", ["How long is a trademark protected?"]) == "en"
+    assert detect_language("NATIF", [], default="en") == "en" and detect_language("NATIF") == "vi"
+    follow_up = engine.answer("and patents?", [Turn("user", "How long is a trademark protected?"),
+                                               Turn("assistant", "…")])
+    assert follow_up.language == "en"
+    assert engine.answer("NATIF", language="en").language == "en"

@@ -92,3 +92,21 @@ def test_a_failing_pass_fails_every_waiter_instead_of_hanging(concurrent, monkey
         futures = [pool.submit(concurrent.embed_queries, [f"câu hỏi {n}"]) for n in range(6)]
         errors = [f.exception(timeout=30) for f in futures]
     assert all(isinstance(e, RuntimeError) for e in errors)
+
+
+def test_one_long_question_is_encoded_apart_from_short_ones():
+    from indexer.embedding import _length_groups
+
+    texts = ["phí nhãn hiệu"] * 5 + ["x" * 1400] + ["thời hạn bảo hộ sáng chế là bao lâu"] * 3
+    groups = _length_groups(texts)
+    long_group = next(g for g in groups if 5 in g)
+    assert long_group == [5] and sorted(i for g in groups for i in g) == list(range(len(texts)))
+
+
+def test_one_long_question_is_encoded_apart_from_short_ones():
+    from indexer.embedding import _length_groups
+
+    texts = ["phí nhãn hiệu"] * 5 + ["x" * 1400] + ["thời hạn bảo hộ sáng chế là bao lâu"] * 3
+    groups = _length_groups(texts)
+    long_group = next(g for g in groups if 5 in g)
+    assert long_group == [5] and sorted(i for g in groups for i in g) == list(range(len(texts)))

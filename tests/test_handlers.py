@@ -228,3 +228,25 @@ def test_send_rate_follows_the_setting(indexed, tmp_path):
         settings = indexed.model_copy(update={"telegram_messages_per_second": rate})
         app = build_application(settings, BotServices(settings, None, store), request=RecordingRequest())
         assert app.bot.rate_limiter._base_limiter.max_rate == rate
+
+
+async def test_a_message_that_shows_no_language_keeps_the_users_language(app):
+    """ "NATIF", "5S": no diacritics, no common words: the conversation's language, else the phone's."""
+    await _push(app, _as(904, _message("NATIF"), "en"))
+    labels = [b["text"] for row in _to(app, 904)[-1]["reply_markup"]["inline_keyboard"] for b in row]
+    assert "👍 Helpful" in labels
+    await _push(app, _as(905, _message("Nhãn hiệu được bảo hộ bao lâu?"), "en"))
+    await _push(app, _as(905, _message("5S"), "en"))
+    labels = [b["text"] for row in _to(app, 905)[-1]["reply_markup"]["inline_keyboard"] for b in row]
+    assert "👍 Hữu ích" in labels
+    await _push(app, _as(905, _message("/help"), "en"))
+    assert _to(app, 905)[-1]["text"].startswith("Cách dùng")
+
+
+async def test_human_before_writing_anything_follows_the_phones_language(app):
+    await _push(app, _as(906, _message("/human"), "en"))
+    for _ in range(40):  # the notice goes out through the outbox
+        if _to(app, 906):
+            break
+        await asyncio.sleep(0.05)
+    assert _to(app, 906) and _to(app, 906)[-1]["text"].startswith("The bot is not connected")

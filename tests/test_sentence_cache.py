@@ -34,7 +34,7 @@ def test_a_damaged_or_foreign_cache_is_ignored(tmp_path):
     path = tmp_path / "vectors.npz"
     path.write_bytes(b"not a zip file")
     assert SentenceVectors(CountingEmbedder(), path=path).load() == 0
-    np.savez(path, texts=np.array(["a"]), vectors=np.zeros((1, 7), np.float32))  # another model's size
+    np.savez(path, texts_utf8=np.frombuffer(b"a", np.uint8), vectors=np.zeros((1, 7), np.float32))  # other model
     cache = SentenceVectors(CountingEmbedder(), path=path)
     assert cache.load() == 0 and len(cache) == 0
 
@@ -48,3 +48,10 @@ def test_save_replaces_the_file_whole(tmp_path):
     cache.save()
     assert not list(path.parent.glob("*.tmp"))
     assert SentenceVectors(CountingEmbedder(), path=path).load() == 2
+
+
+def test_fill_stops_at_capacity_instead_of_evicting_what_it_just_filled(tmp_path):
+    model = CountingEmbedder()
+    cache = SentenceVectors(model, capacity=2, path=tmp_path / "v.npz")
+    assert cache.fill(["a", "bb", "ccc"]) == 2 and len(cache) == 2
+    assert cache.fill(["a", "bb", "ccc"]) == 0

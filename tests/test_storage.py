@@ -59,3 +59,17 @@ def test_rate_limit_holds_across_processes(database_url):
     with ThreadPoolExecutor(max_workers=12) as pool:
         admitted = list(pool.map(lambda n: replicas[n % 2].admit_question(42, f"câu hỏi {n}", 4), range(12)))
     assert sum(a is not None for a in admitted) == 4
+
+
+def test_forget_racing_with_new_messages_loses_nothing_it_should_keep(database_url):
+    """/forget pressed while a question is being stored: every call finishes, nothing raises."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store(database_url)
+    calls = []
+    for n in range(30):
+        calls += [lambda n=n: store.admit_question(77, f"hỏi {n}", 0), lambda: store.add_turn(77, "assistant", "ok"),
+                  lambda: store.record_consent(77), lambda: store.forget(77)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for future in [pool.submit(call) for call in calls]:
+            future.result()

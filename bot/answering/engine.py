@@ -45,11 +45,22 @@ class AnswerEngine:
 
     # -- public ----------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the index and run every stage once, so the first users to write do not pay for it."""
+        """Load the index and run every stage once, so the first users to write do not pay for it.
+
+        Never fatal (a Chroma server still starting only delays the first answers), and never billed: the
+        LLM composer is left out.
+        """
         started = time.perf_counter()
-        self.searcher.ensure_fresh()
-        for question in WARM_UP_QUESTIONS:
-            self.answer(question)
+        composer, self.composer = self.composer, None
+        try:
+            self.searcher.ensure_fresh()
+            for question in WARM_UP_QUESTIONS:
+                self.answer(question)
+        except Exception as exc:  # the first question will try again and report properly
+            log.warning("warm-up failed, answering will load lazily: %s", exc)
+            return
+        finally:
+            self.composer = composer
         log.info("answer engine warmed up in %.1f s", time.perf_counter() - started)
 
     def missing_sentences(self) -> list[str]:
@@ -78,10 +89,12 @@ class AnswerEngine:
             log.info("sentence vectors: %d embedded in %.1f s", done, time.perf_counter() - started)
         return done
 
-    def answer(self, question: str, history: list[Turn] | None = None) -> Answer:
+    def answer(self, question: str, history: list[Turn] | None = None, language: str | None = None) -> Answer:
+        """`language`: the reply language when neither the question nor the history shows one (e.g. the
+        user's Telegram language for "NATIF?"); Vietnamese by default."""
         self.last_question = time.monotonic()
         started = time.perf_counter()
-        result = self._answer(nfc(question).strip(), history or [])
+        result = self._answer(nfc(question).strip(), history or [], language or "vi")
         result.latency_ms = int((time.perf_counter() - started) * 1000)
         return result
 
@@ -96,8 +109,9 @@ class AnswerEngine:
         return round(min(1.0, 0.4 * retrieval.coverage + 0.3 * retrieval.known_pairs + 0.3 * dense), 3)
 
     # -- internals -------------------------------------------------------------
-    def _answer(self, question: str, history: list[Turn]) -> Answer:
-        lang = detect_language(question)
+    def _answer(self, question: str, history: list[Turn], default_language: str = "vi") -> Answer:
+        earlier = [t.text for t in reversed(history) if t.role == "user"]
+        lang = detect_language(question, earlier, default_language)
         text, injected = strip_injection(question[:MAX_QUESTION_CHARS])
         if injected:
             log.info("instruction-like text removed from a question")

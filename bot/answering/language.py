@@ -32,14 +32,26 @@ _GREETING = re.compile(r"^(xin chao|chao( ban| bot| em| anh| chi)?|hello|hi|hey|
 _THANKS = re.compile(r"^(cam on|cam on ban|thanks?|thank you|ok(e|ay)?|tks|thx)( (ban|nhieu|nhe|bot|a|so much))*[\s!.,]*$")
 
 
-def detect_language(text: str) -> str:
-    """'vi' or 'en'; Vietnamese wins ties (most users, often without diacritics)."""
+def language_evidence(text: str) -> str | None:
+    """'vi' or 'en' when the text shows its language (diacritics, common words); None for "NATIF", "5S"."""
     if has_diacritics(text):
         return "vi"
     words = tokens(text)
     en = sum(w in _EN for w in words)
     vi = sum(w in _VI for w in words)
-    return "en" if en > vi and en >= 1 else "vi"
+    if en > vi:
+        return "en"
+    return "vi" if vi else None
+
+
+def detect_language(text: str, earlier: list[str] | tuple[str, ...] = (), default: str | None = "vi") -> str | None:
+    """'vi' or 'en': the text's own evidence, else the latest earlier message that has some, else `default`
+    (Vietnamese unless told otherwise: most users, often without diacritics)."""
+    for candidate in (text, *earlier):
+        found = language_evidence(candidate)
+        if found:
+            return found
+    return default
 
 
 def wants_human(text: str) -> bool:

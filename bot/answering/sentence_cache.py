@@ -19,6 +19,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 FILL_BATCH = 64
+_SEP = "\x00"  # between texts in the saved file; document text never contains it
 
 
 class SentenceVectors:
@@ -55,8 +56,8 @@ class SentenceVectors:
             return [t for t in dict.fromkeys(texts) if t not in self._cache]
 
     def fill(self, texts: list[str], batch: int = FILL_BATCH) -> int:
-        """Embed every text not cached yet, `batch` at a time; returns how many were embedded."""
-        missing = self.missing(texts)
+        """Embed every text not cached yet, `batch` at a time, while there is room; returns how many."""
+        missing = self.missing(texts)[: max(0, self.capacity - len(self._cache))]
         for start in range(0, len(missing), batch):
             part = missing[start : start + batch]
             self._add(part, self.embedder.embed_passages(part))
@@ -65,6 +66,8 @@ class SentenceVectors:
     def _add(self, texts: list[str], vectors: np.ndarray) -> None:
         with self._lock:
             for text, vector in zip(texts, vectors):
+                if _SEP in text:
+                    continue
                 self._cache[text] = vector
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
@@ -76,7 +79,8 @@ class SentenceVectors:
             return 0
         try:
             with np.load(self.path, allow_pickle=False) as data:
-                texts, vectors = [str(t) for t in data["texts"]], data["vectors"].astype(np.float32)
+                joined = data["texts_utf8"].tobytes().decode("utf-8")
+                texts, vectors = (joined.split(_SEP) if joined else []), data["vectors"].astype(np.float32)
         except Exception as exc:  # a damaged cache only costs time
             log.warning("ignoring the sentence-vector cache %s: %s", self.path, exc)
             return 0
@@ -96,5 +100,6 @@ class SentenceVectors:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
-            np.savez(fh, texts=np.array(texts, dtype=str), vectors=vectors)
+            # Texts as one UTF-8 buffer: a fixed-width string array would take the longest sentence's size each.
+            np.savez(fh, texts_utf8=np.frombuffer(_SEP.join(texts).encode("utf-8"), dtype=np.uint8), vectors=vectors)
         os.replace(tmp, self.path)

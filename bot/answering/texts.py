@@ -25,11 +25,11 @@ TEXT = {
                     "intellectual property, technology transfer, process improvement or support programmes.",
         "thanks": "Glad to help! Ask any time.",
         "handoff_request": "I will pass you to one of the centre's consultants. They will read your question and "
-                           "reply right here in this chat. Any time, press «Hỏi chuyên gia» under an answer or type /human.",
+                           "reply right here in this chat. Any time, press «Ask an expert (chuyên gia)» under an answer or type /human.",
         "abstain": "Sorry, the centre's guidance documents do not cover this question, so I will not guess. I can pass "
-                   "it to a consultant: press «Hỏi chuyên gia» or type /human. I can answer questions on intellectual "
+                   "it to a consultant: press «Ask an expert (chuyên gia)» or type /human. I can answer questions on intellectual "
                    "property, technology transfer, process improvement, support programmes and startups.",
-        "offer": "This may not fit your case exactly. Press «Hỏi chuyên gia» to ask a consultant.",
+        "offer": "This may not fit your case exactly. Press «Ask an expert (chuyên gia)» to ask a consultant.",
         "changed": "This rule applies from {since}; until {until} an older rule applied [{n}].",
         "lead": "From the centre's guidance (in Vietnamese):",
         "in_force_from": "in force from",

@@ -111,8 +111,10 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> 
     user_id = update.effective_user.id
     too_long = len(text) > MAX_CHARS
     text = text[:MAX_CHARS]
-    lang = texts.language_of(update.effective_user, detect_language(text))  # as written, this message
     history = await asyncio.to_thread(svc.store.history, user_id)  # before this question is stored
+    # This message's language, else the conversation's, else the user's Telegram language.
+    earlier = [t.text for t in reversed(history) if t.role == "user"]
+    lang = texts.language_of(update.effective_user, detect_language(text, earlier, default=None))
     admitted = await asyncio.to_thread(svc.store.admit_question, user_id, text, svc.settings.rate_limit_per_minute)
     if admitted is None:
         await send(update, texts.text(lang, "SLOW_DOWN"))
@@ -124,7 +126,7 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> 
     except TelegramError:
         pass
     started = time.perf_counter()
-    answer = await asyncio.to_thread(svc.engine.answer, text, history)
+    answer = await asyncio.to_thread(svc.engine.answer, text, history, lang)
     ref = await asyncio.to_thread(svc.store.add_turn, user_id, "assistant", answer.answer,
                                   {"kind": answer.kind, "confidence": answer.confidence,
                                    "sources": [s.doc_id for s in answer.sources], "topic": answer.topic,
