@@ -258,3 +258,21 @@ def test_language_comes_from_the_question_then_the_conversation_then_the_default
                                                Turn("assistant", "…")])
     assert follow_up.language == "en"
     assert engine.answer("NATIF", language="en").language == "en"
+
+
+def test_english_domain_terms_become_the_documents_words():
+    from bot.answering.glossary import vietnamese_keywords
+
+    assert "bí mật kinh doanh" in vietnamese_keywords("How long is a trade secret protected?")
+    assert "mật" not in vietnamese_keywords("How long is a secret protected?")  # the phrase, not its words
+    assert "kiểu dáng công nghiệp" in vietnamese_keywords("Can I register an industrial design?")
+    assert vietnamese_keywords("What's the weather tomorrow?") == ""
+    assert vietnamese_keywords("S&T enterprise") == "doanh nghiệp khoa học và công nghệ"
+
+
+def test_an_english_question_is_also_searched_by_keywords(engine):
+    retrieval = engine.retriever.retrieve("How long is a patent protected?", lang="en")
+    patent = next(d for d in retrieval.docs if d.doc_id == "ip-patent")
+    assert any(c.bm25_rank is not None for c in patent.chunks)  # "patent" found "sáng chế"
+    nothing = engine.retriever.retrieve("What is the weather like tomorrow?", lang="en")
+    assert all(c.bm25_rank is None for d in nothing.docs for c in d.chunks)

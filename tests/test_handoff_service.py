@@ -445,6 +445,28 @@ def test_card_in_flight_is_still_edited(env):
     assert len(next(r for r in rows if r.purpose == "cards").targets) == 1  # the first card only
 
 
+def test_a_card_claimed_the_moment_it_arrives_is_edited_once(env):
+    """Pressed before its delivery was recorded: the "cards" edit covers it; a second identical edit
+    would be refused by Telegram ("message is not modified")."""
+    svc, store, tg = env
+    svc.request(OWNER, "Lan", "command", "m:7")
+    with svc.session() as s:
+        ticket_id = svc.active_ticket(s, OWNER).id
+    svc.skip_intake(OWNER, ticket_id)
+    tg.flush()
+    svc.reannounce(ticket_id, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    reminder = next(r for r in svc.outbox.lease(GROUP) if r.purpose == "card")  # on its way
+    svc.claim(ticket_id, MINH, card=(GROUP, 77))  # the consultant already sees it as message 77
+    svc.outbox.mark_sent(reminder.id, 77)
+    edits = []
+    for row in tg.flush():
+        if row.purpose == "cards":
+            edits += row.targets
+        elif row.method == "edit" and row.chat_id == GROUP:
+            edits.append((row.chat_id, row.edit_message_id))
+    assert edits.count((GROUP, 77)) == 1 and len(edits) == len(set(edits))
+
+
 def test_rows_of_a_crashed_sender_are_sent_again(env):
     svc, store, tg = env
     ticket_id, _ = open_ticket(svc, store, tg, OWNER)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.answering.glossary import vietnamese_keywords
 from indexer.search import Candidate, HybridSearcher
 from indexer.textnorm import fold, tokens
 
@@ -74,10 +75,13 @@ class Retriever:
     def retrieve(self, query: str, k_docs: int = 4, focus: str | None = None, lang: str = "vi",
                  previous: str | None = None) -> Retrieval:
         """Retrieve for `query`; with `focus` (a follow-up's own words) that text weighs double."""
-        keyword = lang == "vi"
+        vietnamese = lang == "vi"
+        # Keyword search in the documents' words: the question's own, or for English its domain terms.
+        keyword_text = query if vietnamese else vietnamese_keywords(query)
+        keyword = bool(keyword_text)
         self.searcher.ensure_fresh()
-        vector = self.searcher.query_vector(query, restore=keyword)
-        chunks = self.searcher.search(query, k=24, pool=40, keyword=keyword, vector=vector)
+        vector = self.searcher.query_vector(query, restore=vietnamese)
+        chunks = self.searcher.search(query, k=24, pool=40, keyword=keyword, vector=vector, keyword_text=keyword_text)
         if focus:
             # A follow-up that names its own subject ("còn kiểu dáng thì sao?") steers; one that
             # only asks about an aspect ("phải nộp trong bao lâu?") leaves the previous subject in charge.
@@ -85,7 +89,9 @@ class Retriever:
             # about an aspect: the previous question's subject stays in charge.
             steer, weight = (focus, 2.0) if self._names_subject(focus) else (previous, 1.0)
             if steer:
-                for cand in self.searcher.search(steer, k=24, pool=40, keyword=keyword):
+                steer_words = steer if vietnamese else vietnamese_keywords(steer)
+                for cand in self.searcher.search(steer, k=24, pool=40, keyword=bool(steer_words),
+                                                 keyword_text=steer_words):
                     cand.score *= weight
                     chunks.append(cand)
         asks_old = bool(_ASKS_OLD.search(fold(query)))

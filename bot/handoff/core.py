@@ -168,7 +168,11 @@ class Core:
         text = self.card_body(s, t) + "\n\n" + texts.STATE_LINE[state].format(name=texts.e(name), time=when)
         if not only_extra:
             outbox.add(s, self.group, "group", "cards", text, ticket_id=t.id, method="edit")
-        if extra and (only_extra or extra not in outbox.sent_messages(s, t.id, "card")):
+        # The pressed message needs its own edit unless the "cards" row covers it: a card already recorded
+        # as sent, or one still being recorded (pressed the moment it arrived; the row above waits for it).
+        covered = not only_extra and (extra in outbox.sent_messages(s, t.id, "card") or (
+            extra is not None and extra[0] == self.group and outbox.in_flight(s, t.id, "card")))
+        if extra and not covered:
             outbox.add(s, extra[0], "group", "edit", text, ticket_id=t.id, method="edit", edit_message_id=extra[1])
 
     # -- owner -----------------------------------------------------------------

@@ -56,6 +56,12 @@ def sent_messages(s: Session, ticket_id: int, purpose: str) -> list[tuple[int, i
     return [(r[0], r[1]) for r in rows]
 
 
+def in_flight(s: Session, ticket_id: int, purpose: str) -> bool:
+    """Whether rows of a ticket for a purpose are still being delivered (maybe already seen, not yet recorded)."""
+    return s.scalar(select(Outbox.id).where(Outbox.ticket_id == ticket_id, Outbox.purpose == purpose,
+                                            Outbox.done.is_(False)).limit(1)) is not None
+
+
 def ticket_for_message(s: Session, chat_id: int, message_id: int) -> int | None:
     """The ticket a message the bot sent belongs to (a consultant replying to a relayed message)."""
     return s.scalar(select(Outbox.ticket_id).where(Outbox.chat_id == chat_id, Outbox.sent_message_id == message_id)
