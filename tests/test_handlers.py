@@ -181,10 +181,15 @@ def _to(app, chat_id):
     return [m for m in app.request_log.sent("sendMessage") if m["chat_id"] == chat_id]
 
 
+def _labels(app, chat_id):
+    """The button labels of the last message to the chat."""
+    return [b["text"] for row in _to(app, chat_id)[-1]["reply_markup"]["inline_keyboard"] for b in row]
+
+
 async def test_a_user_who_writes_english_is_answered_in_english_whatever_the_phone_says(app):
     await _push(app, _as(901, _message("How long is a trademark protected?")))
     answer = _to(app, 901)[-1]
-    labels = [b["text"] for row in answer["reply_markup"]["inline_keyboard"] for b in row]
+    labels = _labels(app, 901)
     assert "Sources:" in answer["text"] and "10 năm" in answer["text"]
     assert "👍 Helpful" in labels and any("chuyên gia" in label for label in labels)  # the contract label stays
     await _push(app, _as(901, _message("/help")))
@@ -199,7 +204,7 @@ async def test_an_english_phone_that_writes_vietnamese_gets_vietnamese(app):
     await _push(app, _as(902, _message("/help"), "en"))
     assert _to(app, 902)[-1]["text"].startswith("How to use")  # before writing anything: the phone's language
     await _push(app, _as(902, _message("nhãn hiệu được bảo hộ bao lâu"), "en"))
-    labels = [b["text"] for row in _to(app, 902)[-1]["reply_markup"]["inline_keyboard"] for b in row]
+    labels = _labels(app, 902)
     assert "👍 Hữu ích" in labels
     await _push(app, _as(902, _message("/help"), "en"))
     assert _to(app, 902)[-1]["text"].startswith("Cách dùng")
@@ -233,11 +238,11 @@ def test_send_rate_follows_the_setting(indexed, tmp_path):
 async def test_a_message_that_shows_no_language_keeps_the_users_language(app):
     """ "NATIF", "5S": no diacritics, no common words: the conversation's language, else the phone's."""
     await _push(app, _as(904, _message("NATIF"), "en"))
-    labels = [b["text"] for row in _to(app, 904)[-1]["reply_markup"]["inline_keyboard"] for b in row]
+    labels = _labels(app, 904)
     assert "👍 Helpful" in labels
     await _push(app, _as(905, _message("Nhãn hiệu được bảo hộ bao lâu?"), "en"))
     await _push(app, _as(905, _message("5S"), "en"))
-    labels = [b["text"] for row in _to(app, 905)[-1]["reply_markup"]["inline_keyboard"] for b in row]
+    labels = _labels(app, 905)
     assert "👍 Hữu ích" in labels
     await _push(app, _as(905, _message("/help"), "en"))
     assert _to(app, 905)[-1]["text"].startswith("Cách dùng")
