@@ -44,7 +44,6 @@ def _fill_quietly(engine) -> None:
     except (AttributeError, OSError):
         pass
     try:
-        if engine.missing_sentences():
-            engine.fill_sentence_cache(batch=16, when_idle=2.0)
+        engine.fill_sentence_cache(batch=16, when_idle=2.0)  # nothing to do once the cache is complete
     except Exception as exc:  # a cache: English answers embed their own sentences meanwhile
         log.warning("could not fill the sentence-vector cache: %s", exc)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from bot.answering import extractive, followup, sme_size
-from bot.answering.glossary import vietnamese_keywords
+from bot.answering.glossary import keyword_text
 from bot.answering.language import detect_language, smalltalk, strip_injection, wants_human
 from bot.answering.retrieval import Retrieval, Retriever, _idf
 from bot.answering.scope import Scope
@@ -188,8 +188,8 @@ class AnswerEngine:
                 query_vector = self.searcher.embedder.embed_queries([text])[0]
             similarity = lambda texts: self.sentences.vectors(texts) @ query_vector  # noqa: E731
         # English: sentences are scored by embedding similarity plus the Vietnamese words of its domain terms.
-        lexical = retrieval.query if lang == "vi" else vietnamese_keywords(retrieval.query)
-        units = extractive.select(lexical, retrieval.docs, lambda w: _idf(keyword, w), similarity)
+        units = extractive.select(keyword_text(retrieval.query, lang), retrieval.docs,
+                                  lambda w: _idf(keyword, w), similarity)
         used = sorted({u.doc_index for u in units})
         numbering = {d: n for n, d in enumerate(used, 1)}
         body = extractive.compose(units, numbering)

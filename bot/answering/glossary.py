@@ -69,6 +69,12 @@ _PATTERN = re.compile(
     r"(?<![\w&-])(" + "|".join(re.escape(t) for t in sorted(TERMS, key=len, reverse=True)) + r")(?![\w&-])")
 
 
+def keyword_text(text: str, lang: str) -> str:
+    """The words to search the Vietnamese documents with: a Vietnamese question's own, an English one's
+    domain terms ('' when it names none)."""
+    return text if lang == "vi" else vietnamese_keywords(text)
+
+
 @lru_cache(maxsize=4096)
 def vietnamese_keywords(text: str) -> str:
     """The Vietnamese words for the domain terms in an English text ('' when it names none)."""

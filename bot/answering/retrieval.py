@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.answering.glossary import vietnamese_keywords
+from bot.answering.glossary import keyword_text
 from indexer.search import Candidate, HybridSearcher
 from indexer.textnorm import fold, tokens
 
@@ -75,13 +75,10 @@ class Retriever:
     def retrieve(self, query: str, k_docs: int = 4, focus: str | None = None, lang: str = "vi",
                  previous: str | None = None) -> Retrieval:
         """Retrieve for `query`; with `focus` (a follow-up's own words) that text weighs double."""
-        vietnamese = lang == "vi"
-        # Keyword search in the documents' words: the question's own, or for English its domain terms.
-        keyword_text = query if vietnamese else vietnamese_keywords(query)
-        keyword = bool(keyword_text)
+        words = keyword_text(query, lang)
         self.searcher.ensure_fresh()
-        vector = self.searcher.query_vector(query, restore=vietnamese)
-        chunks = self.searcher.search(query, k=24, pool=40, keyword=keyword, vector=vector, keyword_text=keyword_text)
+        vector = self.searcher.query_vector(query, restore=lang == "vi")
+        chunks = self.searcher.search(query, k=24, pool=40, keyword=bool(words), vector=vector, keyword_text=words)
         if focus:
             # A follow-up that names its own subject ("còn kiểu dáng thì sao?") steers; one that
             # only asks about an aspect ("phải nộp trong bao lâu?") leaves the previous subject in charge.
@@ -89,7 +86,7 @@ class Retriever:
             # about an aspect: the previous question's subject stays in charge.
             steer, weight = (focus, 2.0) if self._names_subject(focus) else (previous, 1.0)
             if steer:
-                steer_words = steer if vietnamese else vietnamese_keywords(steer)
+                steer_words = keyword_text(steer, lang)
                 for cand in self.searcher.search(steer, k=24, pool=40, keyword=bool(steer_words),
                                                  keyword_text=steer_words):
                     cand.score *= weight

@@ -40,8 +40,7 @@ class SentenceVectors:
         return len(self._cache)
 
     def vectors(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        missing = self.missing(texts)
         if missing:
             self._add(missing, self.embedder.embed_passages(missing))
         with self._lock:

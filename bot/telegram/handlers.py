@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.answering.language import detect_language
 from bot.telegram import handoff_handlers, render, texts
+from bot.telegram.userlang import user_language
 
 log = logging.getLogger(__name__)
 MAX_CHARS = 1500
@@ -49,39 +50,32 @@ async def _with_retries(call, attempts: int = 3):
             await asyncio.sleep(0.5 * (attempt + 1))
 
 
-async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """'vi' or 'en': the language of the user's last question, else of their Telegram app."""
-    user = update.effective_user
-    written = await asyncio.to_thread(services(context).store.written_language, user.id) if user else None
-    return texts.language_of(user, written)
-
-
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await asyncio.to_thread(services(context).store.record_consent, update.effective_user.id)
-    lang = await language(update, context)
+    lang = await user_language(update, context)
     await send(update, texts.text(lang, "START"), render.topics_keyboard(lang))
 
 
 async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, texts.text(await language(update, context), "HELP"))
+    await send(update, texts.text(await user_language(update, context), "HELP"))
 
 
 async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = await language(update, context)
+    lang = await user_language(update, context)
     await send(update, texts.text(lang, "TOPICS_PROMPT"), render.topics_keyboard(lang))
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, texts.text(await language(update, context), "PRIVACY"))
+    await send(update, texts.text(await user_language(update, context), "PRIVACY"))
 
 
 async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await asyncio.to_thread(services(context).store.new_context, update.effective_user.id)
-    await send(update, texts.text(await language(update, context), "NEW"))
+    await send(update, texts.text(await user_language(update, context), "NEW"))
 
 
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = await language(update, context)
+    lang = await user_language(update, context)
     markup = InlineKeyboardMarkup([[
         InlineKeyboardButton(texts.text(lang, "BTN_FORGET_YES"), callback_data="forget:yes"),
         InlineKeyboardButton(texts.text(lang, "BTN_FORGET_NO"), callback_data="forget:no"),
@@ -96,7 +90,7 @@ async def human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await handoff_handlers.intercept(update, context):  # a file for or from a consultant
         return
-    await send(update, texts.text(await language(update, context), "NON_TEXT"))
+    await send(update, texts.text(await user_language(update, context), "NON_TEXT"))
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -152,7 +146,7 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             _, value, ref = data.split(":")
             await asyncio.to_thread(svc.store.add_feedback, user_id, int(ref), int(value))
             # 👍: a short toast is enough; 👎: the message below says what happens next.
-            lang = await language(update, context)
+            lang = await user_language(update, context)
             await query.answer(texts.text(lang, "THANKS_UP") if value == "1" else None, show_alert=False)
             if value != "1":
                 await send(update, texts.text(lang, "THANKS_DOWN"))
@@ -162,7 +156,7 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await handoff_handlers.request(update, context, "button")
         elif data.startswith("topic:"):
             key = data.split(":", 1)[1]
-            lang = await language(update, context)
+            lang = await user_language(update, context)
             await query.answer()
             await send(update, texts.text(lang, "EXAMPLES_PROMPT"), render.examples_keyboard(lang, key))
         elif data.startswith("ex:"):
@@ -173,16 +167,16 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                     not await handoff_handlers.relay_example(update, context, examples[int(index)]):
                 await ask(update, context, examples[int(index)])
         elif data == "forget:yes":
-            lang = await language(update, context)  # before the questions it is read from are deleted
+            lang = await user_language(update, context)  # before the questions it is read from are deleted
             count = await asyncio.to_thread(svc.store.forget, user_id)
             await handoff_handlers.forget(update, context)
             await query.answer()
             await _edit(query, texts.text(lang, "FORGOTTEN").format(n=count))
         elif data == "forget:no":
             await query.answer()
-            await _edit(query, texts.text(await language(update, context), "FORGET_CANCELLED"))
+            await _edit(query, texts.text(await user_language(update, context), "FORGET_CANCELLED"))
         else:
-            await query.answer(texts.text(await language(update, context), "STALE_BUTTON"))
+            await query.answer(texts.text(await user_language(update, context), "STALE_BUTTON"))
     except (ValueError, BadRequest) as exc:
         log.info("callback %r not handled: %s", data, exc)
         try:

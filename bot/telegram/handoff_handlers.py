@@ -12,7 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, C
 
 from bot.handoff import texts
 from bot.handoff.core import Incoming, Outcome
-from bot.telegram import texts as ui_texts
+from bot.telegram.userlang import user_language
 from bot.telegram.handoff_delivery import deliver, on_start, schedule
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,7 @@ async def request(update: Update, context: ContextTypes.DEFAULT_TYPE, trigger: s
     user = update.effective_user
     key = f"q:{update.callback_query.id}" if update.callback_query else \
         f"m:{update.effective_chat.id}:{update.effective_message.message_id}"
-    store = context.application.bot_data["services"].store
-    lang = ui_texts.language_of(user, await asyncio.to_thread(store.written_language, user.id))
+    lang = await user_language(update, context)
     outcome = await asyncio.to_thread(service(context).request, user.id, user.full_name, trigger, key, lang)
     await _after(context, outcome)
 
