@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.fakebotapi import FakeBotAPI
-from tests.workspace import bot_env, indexed_sample
+from tests.workspace import bot_env, indexed_sample, stop_bot
 from tests.pdfmaker import make_pdf
 
 pytestmark = pytest.mark.slow
@@ -60,11 +60,7 @@ def env(tmp_path_factory, embedder):
         api.wait_for_call("getUpdates", timeout=90)
         yield api, kb
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_bot(proc)
         api.stop()
 
 

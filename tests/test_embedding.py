@@ -101,12 +101,3 @@ def test_one_long_question_is_encoded_apart_from_short_ones():
     groups = _length_groups(texts)
     long_group = next(g for g in groups if 5 in g)
     assert long_group == [5] and sorted(i for g in groups for i in g) == list(range(len(texts)))
-
-
-def test_one_long_question_is_encoded_apart_from_short_ones():
-    from indexer.embedding import _length_groups
-
-    texts = ["phí nhãn hiệu"] * 5 + ["x" * 1400] + ["thời hạn bảo hộ sáng chế là bao lâu"] * 3
-    groups = _length_groups(texts)
-    long_group = next(g for g in groups if 5 in g)
-    assert long_group == [5] and sorted(i for g in groups for i in g) == list(range(len(texts)))

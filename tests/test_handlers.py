@@ -31,15 +31,21 @@ def indexed(tmp_path_factory, embedder):
     return settings
 
 
+async def recording_app(settings, embedder):
+    """The real Application, engine and store; Bot API calls are recorded in `request_log`, none sent."""
+    request = RecordingRequest()
+    engine = AnswerEngine(HybridSearcher(settings, embedder))
+    application = build_application(settings, BotServices(settings, engine, Store(settings.sqlalchemy_url)),
+                                    request=request)
+    await application.initialize()
+    application.request_log = request
+    return application
+
+
 @pytest.fixture
 async def app(indexed, embedder, tmp_path):
     settings = indexed.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}"})
-    request = RecordingRequest()
-    store = Store(settings.sqlalchemy_url)
-    application = build_application(settings, BotServices(settings, AnswerEngine(HybridSearcher(settings, embedder)),
-                                                           store), request=request)
-    await application.initialize()
-    application.request_log = request
+    application = await recording_app(settings, embedder)
     yield application
     await application.shutdown()
 

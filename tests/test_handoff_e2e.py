@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.fakebotapi import FakeBotAPI
-from tests.workspace import bot_env, indexed_sample
+from tests.workspace import bot_env, indexed_sample, stop_bot
 
 pytestmark = pytest.mark.slow
 OWNER, OWNER2, CONS, CONS2, STRANGER, ADMIN = 1001, 1002, 2001, 2002, 3001, 9001
@@ -41,15 +40,7 @@ class Bot:
     def stop(self, kill: bool = False) -> None:
         if self.proc is None:
             return
-        if kill:
-            self.proc.send_signal(signal.SIGKILL)
-        else:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_bot(self.proc, kill)
         self.proc = None
 
 

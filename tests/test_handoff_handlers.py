@@ -5,14 +5,9 @@ import time
 import pytest
 from telegram import Update
 
-from bot.answering.engine import AnswerEngine
-from bot.storage import Store
 from bot.telegram import texts
 from bot.telegram.handoff_delivery import deliver
-from bot.telegram.runner import BotServices, build_application
-from indexer.search import HybridSearcher
-from tests.fake_request import RecordingRequest
-from tests.test_handlers import indexed  # noqa: F401 - the module's indexed sample knowledge base
+from tests.test_handlers import indexed, recording_app  # noqa: F401 - indexed: the sample knowledge base
 
 GROUP = -1009876543210
 OWNER = {"id": 601, "is_bot": False, "first_name": "Lan", "language_code": "vi"}
@@ -25,12 +20,7 @@ async def app(indexed, embedder, tmp_path):  # noqa: F811
     settings = indexed.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
                                           "consultants_chat_id": GROUP, "working_hours": "00:00-24:00",
                                           "working_days": "1-7"})
-    request = RecordingRequest()
-    store = Store(settings.sqlalchemy_url)
-    application = build_application(settings, BotServices(settings, AnswerEngine(HybridSearcher(settings, embedder)),
-                                                           store), request=request)
-    await application.initialize()
-    application.request_log = request
+    application = await recording_app(settings, embedder)
     svc = application.bot_data["services"].handoff
     svc.consultants.add(MINH["id"], "Minh", "ip")
     yield application, svc

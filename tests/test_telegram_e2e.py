@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT, postgres_database
 from tests.fakebotapi import FakeBotAPI
-from tests.workspace import bot_env, indexed_sample
+from tests.workspace import bot_env, indexed_sample, stop_bot
 
 pytestmark = pytest.mark.slow
 OWNER = 1001
@@ -49,11 +49,7 @@ def bot(request, tmp_path_factory, embedder):
             assert refused.status_code == 403
         yield api
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_bot(proc)
         api.stop()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 from pathlib import Path
 
 from indexer.config import Settings
@@ -25,3 +27,16 @@ def bot_env(api, url: str, kb: Path, data: Path, **settings: str) -> dict[str, s
     return {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
             "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": "",
             **settings}
+
+
+def stop_bot(proc: subprocess.Popen, kill: bool = False) -> None:
+    """End a bot process: politely (SIGTERM, SIGKILL after 20 s), or at once with `kill` (a crash)."""
+    if kill:
+        proc.send_signal(signal.SIGKILL)
+    else:
+        proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
