@@ -76,8 +76,9 @@ def written_language(s: Session, user_id: int) -> str | None:
     return next((found for found in map(language_evidence, recent) if found), None)
 
 
-def _insert_ignoring_duplicates(s: Session, model):
-    """INSERT … ON CONFLICT DO NOTHING for the databases we support; None for others."""
+def _upsert_user(s: Session, user_id: int):
+    """INSERT … ON CONFLICT DO UPDATE … RETURNING for the user row, on the databases we support; None for
+    others. One statement creates the row or returns it, locked (PostgreSQL) until the transaction ends."""
     dialect = s.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -85,7 +86,10 @@ def _insert_ignoring_duplicates(s: Session, model):
         from sqlalchemy.dialects.sqlite import insert
     else:
         return None
-    return insert(model).on_conflict_do_nothing()
+    statement = insert(UserState).values(user_id=user_id)
+    return (statement.on_conflict_do_update(index_elements=[UserState.user_id],
+                                            set_={"user_id": statement.excluded.user_id})
+            .returning(UserState).execution_options(populate_existing=True))
 
 
 def _add_column(table: str, column: str, ddl: str):
@@ -146,29 +150,19 @@ class Store:
             user = s.get(UserState, user_id)
             return user.consented_at if user else None
 
-    def _user(self, s: Session, user_id: int, lock: bool = False) -> UserState:
-        """The user's row, created if missing; two first messages at once do not collide on the key, and a
-        /forget committed meanwhile only means the row is created again.
-
-        `lock`: hold the row until the transaction ends (PostgreSQL), so one user's writes take turns.
-        """
-        insert = _insert_ignoring_duplicates(s, UserState)
-        locking = lock and s.get_bind().dialect.name == "postgresql"
-        for _ in range(3):
-            if locking:
-                user = s.scalars(select(UserState).where(UserState.user_id == user_id).with_for_update()
-                                 .execution_options(populate_existing=True)).one_or_none()
-            else:
-                user = s.get(UserState, user_id)
-            if user is not None:
-                return user
-            if insert is None:
-                user = UserState(user_id=user_id)
-                s.add(user)
-                s.flush()
-                return user
-            s.execute(insert.values(user_id=user_id))
-        raise RuntimeError(f"user row {user_id} keeps disappearing")
+    def _user(self, s: Session, user_id: int) -> UserState:
+        """The user's row, created if missing, in one statement: two first messages at once do not collide
+        on the key, and a /forget cannot delete the row between creating and reading it. On PostgreSQL the
+        row stays locked until the transaction ends, so one user's writes take turns across processes."""
+        upsert = _upsert_user(s, user_id)
+        if upsert is not None:
+            return s.scalars(upsert).one()
+        user = s.get(UserState, user_id)
+        if user is None:
+            user = UserState(user_id=user_id)
+            s.add(user)
+            s.flush()
+        return user
 
     def add_turn(self, user_id: int, role: str, text: str, meta: dict | None = None) -> int:
         with self.session.begin() as s:
@@ -201,7 +195,7 @@ class Store:
         """
         since = _now() - dt.timedelta(seconds=seconds)
         with self._admit_lock, self.session.begin() as s:
-            user = self._user(s, user_id, lock=True)
+            user = self._user(s, user_id)
             if limit and (s.scalar(select(func.count()).select_from(Message).where(
                     Message.user_id == user_id, Message.role == "user", Message.created_at >= since)) or 0) >= limit:
                 return None
