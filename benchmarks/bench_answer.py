@@ -17,13 +17,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.app import build_engine  # noqa: E402
-from indexer.config import load_settings  # noqa: E402
+from bot.app import build_services
+from bot.config import load_settings
 
 
 def percentile(values, p):
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def measure(engine, questions, rounds=3):
@@ -72,8 +72,13 @@ def build_synthetic(settings, engine, n: int):
             docs.append(" ".join(words))
             meta = dict(live["metadatas"][p])
             i = start + j
-            meta.update(doc_id=f"synthetic-{i // 10}", path=f"synthetic/{i // 10}.md", title=f"Tài liệu {i // 10}",
-                        chunk_index=i % 10, doc_hash="synthetic")
+            meta.update(
+                doc_id=f"synthetic-{i // 10}",
+                path=f"synthetic/{i // 10}.md",
+                title=f"Tài liệu {i // 10}",
+                chunk_index=i % 10,
+                doc_hash="synthetic",
+            )
             metas.append(meta)
             ids.append(f"synthetic-{i}")
         store.upsert(ids, vectors, docs, metas)
@@ -88,22 +93,28 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=0)
     args = parser.parse_args()
     settings = load_settings()
-    engine = build_engine(settings)
+    engine = build_services(settings).engine
     rows = [json.loads(line) for line in (ROOT / "tests/data/qa_dev.jsonl").read_text().splitlines() if line.strip()]
     questions = [r["question"] for r in rows]
     lat, emb = measure(engine, questions)
-    print(f"shipped KB: ask p50 {statistics.median(lat):.1f} ms, p95 {percentile(lat, 95):.1f} ms "
-          f"(query embedding alone p50 {statistics.median(emb):.1f} ms, p95 {percentile(emb, 95):.1f} ms), "
-          f"{len(lat)} asks")
+    print(
+        f"shipped KB: ask p50 {statistics.median(lat):.1f} ms, p95 {percentile(lat, 95):.1f} ms "
+        f"(query embedding alone p50 {statistics.median(emb):.1f} ms, p95 {percentile(emb, 95):.1f} ms), "
+        f"{len(lat)} asks"
+    )
     first = lat[: len(questions)]
-    print(f"first round only (no warm sentence cache): p50 {statistics.median(first):.1f} ms, "
-          f"p95 {percentile(first, 95):.1f} ms")
+    print(
+        f"first round only (no warm sentence cache): p50 {statistics.median(first):.1f} ms, "
+        f"p95 {percentile(first, 95):.1f} ms"
+    )
     if args.synthetic:
         synthetic = build_synthetic(settings, engine, args.synthetic)
-        big = build_engine(synthetic, embedder=engine.searcher.embedder)
+        big = build_services(synthetic, embedder=engine.searcher.embedder).engine
         lat, emb = measure(big, questions, rounds=1)
-        print(f"synthetic index of {big.searcher.store.count()} chunks: ask p50 {statistics.median(lat):.1f} ms, "
-              f"p95 {percentile(lat, 95):.1f} ms (query embedding alone p50 {statistics.median(emb):.1f} ms)")
+        print(
+            f"synthetic index of {big.searcher.store.count()} chunks: ask p50 {statistics.median(lat):.1f} ms, "
+            f"p95 {percentile(lat, 95):.1f} ms (query embedding alone p50 {statistics.median(emb):.1f} ms)"
+        )
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakebotapi import FakeBotAPI  # noqa: E402
+from tests.fakebotapi import FakeBotAPI
 
 USERS = 50
 QUESTIONS = 5
@@ -48,8 +48,11 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--think", type=float, default=2.0, help="mean seconds a user reads before asking again")
-    parser.add_argument("--cold", action="store_true",
-                        help="skip `python -m bot warmup`: start with no cached sentence vectors for English answers")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="skip `python -m bot warmup`: start with no cached sentence vectors for English answers",
+    )
     args = parser.parse_args()
     rng = random.Random(1)
     rows = [json.loads(line) for line in (ROOT / "tests/data/qa_dev.jsonl").read_text().splitlines() if line.strip()]
@@ -57,9 +60,18 @@ def main() -> None:
     api = FakeBotAPI()
     url = api.start()
     work = Path(tempfile.mkdtemp(prefix="bench-bot-"))
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "HF_HUB_OFFLINE": "1",
-           "DATABASE_URL": f"sqlite:///{work / 'bot.sqlite3'}", "WEBHOOK_URL": "", "LLM_PROVIDER": "",
-           "RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"), **THREADS}
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_URL": url,
+        "HF_HUB_OFFLINE": "1",
+        "DATABASE_URL": f"sqlite:///{work / 'bot.sqlite3'}",
+        "WEBHOOK_URL": "",
+        "LLM_PROVIDER": "",
+        "RATE_LIMIT_PER_MINUTE": "0",
+        "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        **THREADS,
+    }
     if args.cold:  # the same index and model, an empty cache folder
         data = Path(env.get("DATA_DIR") or ROOT / "data").resolve()
         (work / "data").mkdir()
@@ -67,10 +79,21 @@ def main() -> None:
             (work / "data" / name).symlink_to(data / name)
         env["DATA_DIR"] = str(work / "data")
     if not args.cold:  # as scripts/run.sh does after indexing; --cold: the bot fills it while users ask
-        subprocess.run([sys.executable, "-m", "bot", "warmup"], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_BOT_LOG", os.devnull), "w"))
+        subprocess.run(
+            [sys.executable, "-m", "bot", "warmup"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.environ.get("BENCH_BOT_LOG", os.devnull), "w"),  # noqa: SIM115
+    )
     latencies: list[float] = []
     by_round: dict[int, list[float]] = {n: [] for n in range(QUESTIONS)}
     lost = 0
@@ -125,14 +148,24 @@ def main() -> None:
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
     limit = os.environ.get("TELEGRAM_MESSAGES_PER_SECOND", "30")
-    print(f"{USERS} users x {QUESTIONS} questions in {elapsed:.1f} s (think time ~{args.think:g} s; "
-          f"the bot sends at most {limit} messages/s, Telegram's limit)")
+    print(
+        f"{USERS} users x {QUESTIONS} questions in {elapsed:.1f} s (think time ~{args.think:g} s; "
+        f"the bot sends at most {limit} messages/s, Telegram's limit)"
+    )
     print(f"message -> reply: p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s")
-    print("by round (p50/p95 s): " + ", ".join(
-        f"{n + 1}: {statistics.median(v):.2f}/{sorted(v)[int(0.95 * (len(v) - 1))]:.2f}" for n, v in by_round.items() if v))
+    print(
+        "by round (p50/p95 s): "
+        + ", ".join(
+            f"{n + 1}: {statistics.median(v):.2f}/{sorted(v)[int(0.95 * (len(v) - 1))]:.2f}"
+            for n, v in by_round.items()
+            if v
+        )
+    )
     print(f"replies lost: {lost}; Bot API errors: {len(errors)} {errors[:3]}")
-    print(f"bot peak RSS: {rss:.0f} MB; bot CPU {bot_cpu:.1f} s ({1000 * bot_cpu / (USERS * QUESTIONS):.0f} ms/question); "
-          f"fake Bot API and users CPU {harness_cpu:.1f} s")
+    print(
+        f"bot peak RSS: {rss:.0f} MB; bot CPU {bot_cpu:.1f} s ({1000 * bot_cpu / (USERS * QUESTIONS):.0f} ms/question); "
+        f"fake Bot API and users CPU {harness_cpu:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.config import Settings
+from bot.config import Settings
 from indexer.embedding import offline_environment
 from indexer.pipeline import Indexer
 from tests.fakebotapi import FakeBotAPI
@@ -48,13 +48,29 @@ def start_bot(root: Path) -> tuple[FakeBotAPI, subprocess.Popen]:
     api.add_private_user(OWNER, first_name="Lan")
     api.add_private_user(CONSULTANT, first_name="Minh")
     api.add_group(GROUP, "Chuyên gia")
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
-           "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": str(GROUP),
-           "WORKING_HOURS": "00:00-24:00", "WORKING_DAYS": "1-7", "LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, "-m", "bot", "consultants", "add", str(CONSULTANT), "--name", "Minh",
-                    "--topics", "ip"], cwd=ROOT, env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_URL": url,
+        "DATA_DIR": str(data),
+        "KNOWLEDGE_DIR": str(kb),
+        "HF_HUB_OFFLINE": "1",
+        "WEBHOOK_URL": "",
+        "CONSULTANTS_CHAT_ID": str(GROUP),
+        "WORKING_HOURS": "00:00-24:00",
+        "WORKING_DAYS": "1-7",
+        "LOG_LEVEL": "WARNING",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "bot", "consultants", "add", str(CONSULTANT), "--name", "Minh", "--topics", "ip"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     api.wait_for_call("getUpdates", timeout=120)
     return api, proc
 
@@ -65,8 +81,9 @@ def one_round(api: FakeBotAPI, n: int, first: bool) -> dict[str, float]:
         intake = api.wait_for_message(OWNER, contains="tên doanh nghiệp", after=upd, timeout=20)
         upd = api.send_text(OWNER, "Công ty Lúa Vàng, Thái Bình")
         assert intake
-    card = api.wait_for_message(GROUP, contains="Yêu cầu #", after=upd, timeout=60,
-                                predicate=lambda r: bool(r["reply_markup"]))
+    card = api.wait_for_message(
+        GROUP, contains="Yêu cầu #", after=upd, timeout=60, predicate=lambda r: bool(r["reply_markup"])
+    )
     out = {"card": card["received_at"] - api.injected_at(upd)}
     tid = int(re.search(r"#(\d+)", card["text"]).group(1))
     api.press_button(CONSULTANT, card, callback_data=f"hc:{tid}")
@@ -104,8 +121,10 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     print(f"handoff latency over {args.rounds} rounds (ms, fake Bot API on loopback, SQLite):")
     for key, values in results.items():
-        print(f"  {key:<22} median {statistics.median(values):7.1f}   p90 {percentile(values, 90):7.1f}"
-              f"   max {max(values):7.1f}")
+        print(
+            f"  {key:<22} median {statistics.median(values):7.1f}   p90 {percentile(values, 90):7.1f}"
+            f"   max {max(values):7.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer import chunking, loaders  # noqa: E402
-from indexer.config import Settings  # noqa: E402
-from indexer.embedding import get_embedder, offline_environment  # noqa: E402
-from indexer.pipeline import Indexer, scan  # noqa: E402
+from bot.config import Settings
+from indexer import chunking, loaders
+from indexer.embedding import get_embedder, offline_environment
+from indexer.pipeline import Indexer, scan
 
 
 def main() -> None:
@@ -44,7 +44,9 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"chunks: {len(texts)}")
     print(f"raw encode: {raw:.1f} chunks/s")
-    print(f"full build: {build_rate:.1f} chunks/s ({summary.seconds:.1f} s) = {100 * build_rate / raw:.0f}% of raw encode")
+    print(
+        f"full build: {build_rate:.1f} chunks/s ({summary.seconds:.1f} s) = {100 * build_rate / raw:.0f}% of raw encode"
+    )
     print(f"no-op refresh: {noop.seconds:.2f} s (embedded {noop.chunks_embedded})")
     print(f"peak RSS: {peak_mb:.0f} MB")
     shutil.rmtree(work, ignore_errors=True)

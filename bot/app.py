@@ -1,49 +1,104 @@
-"""The composition root: settings -> services. Nothing here knows about Telegram."""
+"""The composition root: settings -> services. Nothing here knows about Telegram.
+
+`build_services` is the only place that constructs the bot's services; the Telegram application, the
+console, the command line and the benchmarks all receive the same `Services`.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from indexer.config import Settings
+from bot.config import Settings
+from bot.handoff.service import HandoffService
+from bot.storage import Store
+
+if TYPE_CHECKING:
+    from bot.answering.engine import AnswerEngine
+    from bot.knowledge_admin import KnowledgeAdmin
+    from indexer.embedding import SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 
 
-def build_engine(settings: Settings, embedder=None, composer=None, serving: bool = False):
-    """The answer engine over the live index; an LLM composer when LLM_PROVIDER/LLM_MODEL are set.
+class Services:
+    """The bot's services, built once. The answer engine (and its model) loads on first use, so commands that
+    only read the database (reports, consultants) start at once."""
 
-    `serving`: many users at once (the Telegram bot). The engine is warmed up before it is returned (index
-    loaded, every stage run once), the model runs one single-threaded pass per core, and sentence vectors
-    for English answers not cached yet are filled in the background (`python -m bot warmup` does it ahead).
-    """
-    from bot.answering.engine import AnswerEngine
-    from indexer.embedding import get_embedder, offline_environment
-    from indexer.search import HybridSearcher
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: SentenceTransformerEmbedder | None = None,
+        composer: object | None = None,
+    ) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.sqlalchemy_url)
+        self.handoff = HandoffService(settings, self.store)
+        self._embedder = embedder
+        self._composer = composer
 
-    offline_environment()
-    searcher = HybridSearcher(settings, embedder or get_embedder(settings))
-    if composer is None and settings.llm_enabled:
-        from bot.answering.llm import LLMComposer
+    @cached_property
+    def engine(self) -> AnswerEngine:
+        """The answer engine over the live index; an LLM composer when LLM_PROVIDER/LLM_MODEL are set."""
+        from bot.answering.engine import AnswerEngine
+        from indexer.embedding import get_embedder, offline_environment
+        from indexer.search import HybridSearcher
 
-        composer = LLMComposer.from_settings(settings)
-    engine = AnswerEngine(searcher, composer=composer)
-    if serving:
+        offline_environment()
+        searcher = HybridSearcher(self.settings, self._embedder or get_embedder(self.settings))
+        composer = self._composer
+        if composer is None and self.settings.llm_enabled:
+            from bot.answering.llm import LLMComposer
+
+            composer = LLMComposer.from_settings(self.settings)
+        return AnswerEngine(searcher, composer=composer)
+
+    @cached_property
+    def knowledge(self) -> KnowledgeAdmin:
+        """Staff's knowledge-base service, sharing the engine's loaded model."""
+        from bot.knowledge_admin import KnowledgeAdmin
+
+        return KnowledgeAdmin(self.settings, self.engine.searcher.embedder)
+
+    def serve(self) -> None:
+        """Prepare for many users at once (the Telegram bot).
+
+        The engine is warmed up (index loaded, every stage run once), the model runs one single-threaded pass
+        per core, and sentence vectors for English answers not cached yet are filled in the background
+        between questions (`python -m bot warmup` does it ahead).
+        """
+        engine = self.engine
         engine.warm_up()
-        if embedder is None:  # a caller's own model keeps its threading
-            searcher.embedder.serve_concurrently()
-        # Between questions, in small batches on one of the model's passes.
+        if self._embedder is None:  # a caller's own model keeps its threading
+            engine.searcher.embedder.serve_concurrently()
         threading.Thread(target=_fill_quietly, args=(engine,), name="sentence-cache", daemon=True).start()
-    return engine
 
 
-def _fill_quietly(engine) -> None:
+def build_services(
+    settings: Settings,
+    *,
+    serving: bool = False,
+    embedder: SentenceTransformerEmbedder | None = None,
+    composer: object | None = None,
+) -> Services:
+    """Settings -> services; `serving` warms everything up for the Telegram bot."""
+    services = Services(settings, embedder=embedder, composer=composer)
+    if serving:
+        services.serve()
+    return services
+
+
+def _fill_quietly(engine: AnswerEngine) -> None:
     try:  # Linux: a thread's own niceness; with one torch thread per pass the work runs on this thread
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
     except (AttributeError, OSError):
         pass
     try:
         engine.fill_sentence_cache(batch=16, when_idle=2.0)  # nothing to do once the cache is complete
-    except Exception as exc:  # a cache: English answers embed their own sentences meanwhile
+    except Exception as exc:  # noqa: BLE001 - a cache: English answers embed their own sentences meanwhile
         log.warning("could not fill the sentence-vector cache: %s", exc)

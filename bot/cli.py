@@ -7,16 +7,20 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from indexer.config import load_settings
+from bot.config import SettingsError, load_settings
+from indexer.pipeline import manifest_path
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 
-def _ask(args, settings) -> int:
+def _ask(args, services: Services) -> int:
     from bot.answering.engine import format_sources
     from bot.answering.types import Turn
-    from bot.app import build_engine
 
-    engine = build_engine(settings)
+    engine = services.engine
     if args.batch:
         with open(args.batch, encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
@@ -50,12 +54,10 @@ def _ask(args, settings) -> int:
     return 0
 
 
-def _eval(args, settings) -> int:
+def _eval(args, services: Services) -> int:
     from bot.answering.evaluation import evaluate, render_table
-    from bot.app import build_engine
 
-    engine = build_engine(settings)
-    report = evaluate(engine, settings, Path(args.file))
+    report = evaluate(services.engine, services.settings, Path(args.file))
     if args.json:
         slim = {name: {k: v for k, v in r.items() if k != "rows"} for name, r in report.items()}
         if args.rows:
@@ -63,8 +65,11 @@ def _eval(args, settings) -> int:
         print(json.dumps(slim, ensure_ascii=False, indent=1))
     else:
         print(render_table(report))
-        misses = [r for r in report["engine"]["rows"] if not r["abstain_ok"] or not r.get("hit3", True)
-                  or (not r["oos"] and not r["fact"])]
+        misses = [
+            r
+            for r in report["engine"]["rows"]
+            if not r["abstain_ok"] or not r.get("hit3", True) or (not r["oos"] and not r["fact"])
+        ]
         if misses and args.rows:
             print("engine misses:")
             for r in misses:
@@ -93,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     add = cons_sub.add_parser("add")
     add.add_argument("telegram_id", type=int)
     add.add_argument("--name", required=True)
-    add.add_argument("--topics", default="other", help="comma-separated: ip, tech_transfer, process, funding, "
-                     "startup, other")
+    add.add_argument(
+        "--topics", default="other", help="comma-separated: ip, tech_transfer, process, funding, startup, other"
+    )
     lst = cons_sub.add_parser("list")
     lst.add_argument("--json", action="store_true")
     rm = cons_sub.add_parser("remove")
@@ -104,13 +110,20 @@ def main(argv: list[str] | None = None) -> int:
     add_report_parser(sub)
     args = parser.parse_args(argv)
 
-    settings = load_settings()
-    logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     for noisy in ("httpx", "chromadb", "sentence_transformers", "telegram.ext.Application", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    quiet = ("ask", "eval", "chat", "report")
-    if args.command in quiet or (args.command == "start" and not settings.telegram_bot_token):
+    console = args.command == "chat" or (args.command == "start" and not settings.token)
+    if args.command in ("ask", "eval", "report") or console:
         logging.getLogger().setLevel(logging.WARNING)  # keep the terminal for the conversation
     if args.command == "setup":
         from indexer.embedding import offline_environment, resolve_model_path
@@ -119,38 +132,45 @@ def main(argv: list[str] | None = None) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         print(f"embedding model ready: {resolve_model_path(settings)}")
         return 0
-    if args.command == "warmup":
-        from bot.app import build_engine
-        from indexer.pipeline import manifest_path
+    if args.command in ("run", "start") and not console and not settings.token:
+        print(
+            "TELEGRAM_BOT_TOKEN is not set, so the Telegram bot cannot start.\n"
+            "Set it in .env (see .env.example), or talk to the bot in this terminal with:\n"
+            "  python -m bot chat",
+            file=sys.stderr,
+        )
+        return 2
+    needs_index = args.command in ("warmup", "ask", "eval", "run", "start")
+    if needs_index and not manifest_path(settings).exists():
+        print(
+            "Chưa có chỉ mục tài liệu (no index yet): chạy trước / run first: python -m indexer refresh",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.app import build_services
 
-        if not manifest_path(settings).exists():
-            print("no index yet: run python -m indexer refresh first", file=sys.stderr)
-            return 2
-        engine = build_engine(settings)
+    services = build_services(settings, serving=args.command in ("run", "start") and not console)
+    if args.command == "warmup":
+        engine = services.engine
         done = engine.fill_sentence_cache()
         print(f"answer caches ready: {len(engine.sentences)} sentence vectors ({done} new)")
         return 0
     if args.command == "ask":
-        return _ask(args, settings)
+        return _ask(args, services)
     if args.command == "eval":
-        return _eval(args, settings)
+        return _eval(args, services)
     if args.command == "report":
         from bot.reports.cli import run as run_report
 
-        return run_report(args, settings)
+        return run_report(args, services)
     if args.command == "consultants":
         from bot.consultants_cli import run as run_consultants
 
-        return run_consultants(args, settings)
-    if args.command == "chat" or (args.command == "start" and not settings.telegram_bot_token):
+        return run_consultants(args, services)
+    if console:
         from bot.console import run_console
 
-        return run_console(settings)
-    if not settings.telegram_bot_token:
-        print("TELEGRAM_BOT_TOKEN is not set, so the Telegram bot cannot start.\n"
-              "Set it in .env (see .env.example), or talk to the bot in this terminal with:\n"
-              "  python -m bot chat", file=sys.stderr)
-        return 2
+        return run_console(services)
     from bot.telegram.runner import run_telegram
 
-    return run_telegram(settings)
+    return run_telegram(services)

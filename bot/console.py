@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from bot.answering.engine import format_sources
-from indexer.config import Settings
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 WELCOME = (
     "Trợ lý tư vấn của Trung tâm Ứng dụng tiến bộ KH&CN (bản dòng lệnh).\n"
@@ -16,20 +19,11 @@ HISTORY_TURNS = 6
 CONSOLE_USER = 0  # the console's conversations are stored like a Telegram user's, under this id
 
 
-def run_console(settings: Settings, stdin=None, stdout=None) -> int:
-    from bot.app import build_engine
-    from bot.storage import Store
-    from indexer.pipeline import manifest_path
-
+def run_console(services: Services, stdin=None, stdout=None) -> int:
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
-    if not manifest_path(settings).exists():
-        print("Chưa có chỉ mục tài liệu. Chạy trước: python -m indexer refresh", file=out)
-        return 2
     print("Đang nạp mô hình…", file=out, flush=True)
-    engine = build_engine(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.sqlalchemy_url)
+    engine, store = services.engine, services.store
     print(WELCOME, file=out, flush=True)
     while True:
         print("\nBạn> ", end="", file=out, flush=True)
@@ -55,9 +49,18 @@ def run_console(settings: Settings, stdin=None, stdout=None) -> int:
         history = store.history(CONSOLE_USER, HISTORY_TURNS)
         answer = engine.answer(text, history)
         store.add_turn(CONSOLE_USER, "user", text)
-        ref = store.add_turn(CONSOLE_USER, "assistant", answer.answer,
-                             {"kind": answer.kind, "confidence": answer.confidence, "topic": answer.topic,
-                              "sources": [s.doc_id for s in answer.sources], "channel": "console"})
+        ref = store.add_turn(
+            CONSOLE_USER,
+            "assistant",
+            answer.answer,
+            {
+                "kind": answer.kind,
+                "confidence": answer.confidence,
+                "topic": answer.topic,
+                "sources": [s.doc_id for s in answer.sources],
+                "channel": "console",
+            },
+        )
         print(f"\nBot> {answer.answer}", file=out)
         if answer.sources:
             print("\nNguồn:" if answer.language == "vi" else "\nSources:", file=out)
@@ -65,7 +68,10 @@ def run_console(settings: Settings, stdin=None, stdout=None) -> int:
         if answer.handoff_suggested and answer.kind != "handoff_request":
             print("\n(Gõ /human để chuyển câu hỏi tới chuyên gia của Trung tâm.)", file=out)
         if answer.kind == "handoff_request":
-            print(f"\n(Yêu cầu gặp chuyên gia đã được ghi lại, mã #{ref}. Bản dòng lệnh không có chuyên gia trực "
-                  "tuyến: nhân viên Trung tâm thấy yêu cầu này trong báo cáo /gaps; trên Telegram, câu hỏi được "
-                  "chuyển ngay tới nhóm chuyên gia.)", file=out)
+            print(
+                f"\n(Yêu cầu gặp chuyên gia đã được ghi lại, mã #{ref}. Bản dòng lệnh không có chuyên gia trực "
+                "tuyến: nhân viên Trung tâm thấy yêu cầu này trong báo cáo /gaps; trên Telegram, câu hỏi được "
+                "chuyển ngay tới nhóm chuyên gia.)",
+                file=out,
+            )
         out.flush()

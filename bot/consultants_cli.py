@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 
-def run(args, settings) -> int:
-    from bot.handoff.service import HandoffService
-    from bot.storage import Store
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    svc = HandoffService(settings, Store(settings.sqlalchemy_url))
+def run(args, services: Services) -> int:
+    svc = services.handoff
     if args.action == "add":
         try:
             info = svc.consultants.add(args.telegram_id, args.name, args.topics)
@@ -25,8 +25,10 @@ def run(args, settings) -> int:
         if args.json:
             print(json.dumps([c.to_json() for c in rows], ensure_ascii=False))
         elif not rows:
-            print("no consultants registered; add one with: python -m bot consultants add TELEGRAM_ID --name NAME "
-                  "--topics ip,process")
+            print(
+                "no consultants registered; add one with: python -m bot consultants add TELEGRAM_ID --name NAME "
+                "--topics ip,process"
+            )
         else:
             width = max(len(str(c.telegram_id)) for c in rows)
             for c in rows:

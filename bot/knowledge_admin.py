@@ -16,22 +16,23 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.config import Settings
 from indexer import loaders
-from indexer.config import TOPICS, Settings
+from indexer.config import TOPICS
 from indexer.manifest import Manifest
 from indexer.pipeline import IndexBusy, Indexer, Progress, Summary, manifest_path, scan
 
 log = logging.getLogger(__name__)
-UPLOAD_WAIT = 600.0     # an upload waits this long for a running refresh to finish
-REINDEX_WAIT = 5.0      # an explicit refresh does not queue behind another one
+UPLOAD_WAIT = 600.0  # an upload waits this long for a running refresh to finish
+REINDEX_WAIT = 5.0  # an explicit refresh does not queue behind another one
 
 
 @dataclass
 class AddResult:
     ok: bool
-    reason: str = ""        # refusals: type | size | unreadable | duplicate | id_taken | busy | index
-    detail: str = ""        # the loader's or indexer's explanation, or the path of the duplicate
-    path: str = ""          # relative to KNOWLEDGE_DIR
+    reason: str = ""  # refusals: type | size | unreadable | duplicate | id_taken | busy | index
+    detail: str = ""  # the loader's or indexer's explanation, or the path of the duplicate
+    path: str = ""  # relative to KNOWLEDGE_DIR
     title: str = ""
     doc_id: str = ""
     topic: str = ""
@@ -47,7 +48,7 @@ class Document:
     topic: str
     chunks: int
     indexed_at: str = ""
-    failed: str = ""        # why the file is not indexed, if it is not
+    failed: str = ""  # why the file is not indexed, if it is not
 
     @property
     def key(self) -> str:
@@ -59,7 +60,7 @@ class Document:
 class RemoveResult:
     ok: bool
     document: Document | None = None
-    reason: str = ""        # not_found | ambiguous | busy
+    reason: str = ""  # not_found | ambiguous | busy
     detail: str = ""
 
 
@@ -74,7 +75,7 @@ def safe_name(name: str) -> str:
 class KnowledgeAdmin:
     def __init__(self, settings: Settings, embedder=None) -> None:
         self.settings = settings
-        self.embedder = embedder    # the process's loaded model; None loads it on first use
+        self.embedder = embedder  # the process's loaded model; None loads it on first use
 
     # -- reading -----------------------------------------------------------------
     def manifest(self) -> Manifest:
@@ -88,15 +89,22 @@ class KnowledgeAdmin:
     def documents(self) -> list[Document]:
         """Indexed documents, then files that failed, by topic and title."""
         manifest = self.manifest()
-        docs = [Document(rel, e.get("doc_id", ""), e.get("title", ""), e.get("topic", "other"),
-                         int(e.get("chunks", 0)), e.get("indexed_at", ""))
-                for rel, e in manifest.documents.items()]
+        docs = [
+            Document(
+                rel,
+                e.get("doc_id", ""),
+                e.get("title", ""),
+                e.get("topic", "other"),
+                int(e.get("chunks", 0)),
+                e.get("indexed_at", ""),
+            )
+            for rel, e in manifest.documents.items()
+        ]
         docs.sort(key=lambda d: (d.topic, d.title.lower(), d.path))
         known = {d.path for d in docs}
         for item in manifest.failed:
             if item.get("path") not in known:
-                docs.append(Document(item["path"], "", Path(item["path"]).name, "", 0,
-                                     failed=item.get("reason", "")))
+                docs.append(Document(item["path"], "", Path(item["path"]).name, "", 0, failed=item.get("reason", "")))
         return docs
 
     def find(self, ref: str) -> list[Document]:
@@ -125,12 +133,11 @@ class KnowledgeAdmin:
         root = self.settings.knowledge_dir
         for path in scan(root) if root.is_dir() else []:
             if path.name == name and len(path.relative_to(root).parts) > 1:
-                return path.relative_to(root).parts[0]     # a new version of an existing file
+                return path.relative_to(root).parts[0]  # a new version of an existing file
         return meta_topic if meta_topic in TOPICS else "other"
 
     # -- changing ------------------------------------------------------------------
-    def add(self, filename: str, data: bytes, topic: str | None = None,
-            progress: Progress | None = None) -> AddResult:
+    def add(self, filename: str, data: bytes, topic: str | None = None, progress: Progress | None = None) -> AddResult:
         """Check, store under KNOWLEDGE_DIR/<topic>/, refresh the index; report the chunks made."""
         name = safe_name(filename or "")
         refused = self.precheck(name, len(data))
@@ -153,8 +160,14 @@ class KnowledgeAdmin:
                 return AddResult(False, "id_taken", f"{doc.meta['id']} ({other})", path=other)
         previous = target.read_bytes() if target.exists() else None
         _write_atomic(target, data)
-        result = AddResult(True, path=rel, title=doc.meta["title"], doc_id=doc.meta["id"],
-                           topic=doc.meta["topic"], replaced=previous is not None)
+        result = AddResult(
+            True,
+            path=rel,
+            title=doc.meta["title"],
+            doc_id=doc.meta["id"],
+            topic=doc.meta["topic"],
+            replaced=previous is not None,
+        )
         try:
             self._refresh(UPLOAD_WAIT, progress)
         except IndexBusy as exc:

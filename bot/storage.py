@@ -6,7 +6,22 @@ import datetime as dt
 import json
 import threading
 
-from sqlalchemy import JSON, event, inspect, text, BigInteger, DateTime, Integer, String, Text, create_engine, delete, func, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from bot.answering.language import language_evidence
@@ -17,7 +32,7 @@ MODEL_MODULES: list[str] = ["bot.handoff.models"]
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -43,7 +58,7 @@ class Message(Base):
     __tablename__ = "messages"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    role: Mapped[str] = mapped_column(String(16))           # user | assistant
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
     text: Mapped[str] = mapped_column(Text)
     context_epoch: Mapped[int] = mapped_column(Integer, default=0)  # /new starts a new epoch
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -55,7 +70,7 @@ class Feedback(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     message_id: Mapped[int] = mapped_column(Integer)
-    value: Mapped[int] = mapped_column(Integer)              # +1 / -1
+    value: Mapped[int] = mapped_column(Integer)  # +1 / -1
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -71,8 +86,12 @@ class UserState(Base):
 
 def written_language(s: Session, user_id: int) -> str | None:
     """'vi' or 'en' from the user's latest questions that show a language; None when none does."""
-    recent = s.scalars(select(Message.text).where(Message.user_id == user_id, Message.role == "user")
-                       .order_by(Message.id.desc()).limit(10)).all()
+    recent = s.scalars(
+        select(Message.text)
+        .where(Message.user_id == user_id, Message.role == "user")
+        .order_by(Message.id.desc())
+        .limit(10)
+    ).all()
     return next((found for found in map(language_evidence, recent) if found), None)
 
 
@@ -87,16 +106,22 @@ def _upsert_user(s: Session, user_id: int):
     else:
         return None
     statement = insert(UserState).values(user_id=user_id)
-    return (statement.on_conflict_do_update(index_elements=[UserState.user_id],
-                                            set_={"user_id": statement.excluded.user_id})
-            .returning(UserState).execution_options(populate_existing=True))
+    return (
+        statement.on_conflict_do_update(
+            index_elements=[UserState.user_id], set_={"user_id": statement.excluded.user_id}
+        )
+        .returning(UserState)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _add_column(table: str, column: str, ddl: str):
     """A migration step that adds a column unless the table already has it (fresh databases do)."""
+
     def step(connection) -> None:
         if column not in {c["name"] for c in inspect(connection).get_columns(table)}:
             connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
     return step
 
 
@@ -113,7 +138,7 @@ class Store:
     def __init__(self, url: str) -> None:
         for bare in ("postgres://", "postgresql://"):  # the driver the project installs
             if url.startswith(bare):
-                url = "postgresql+psycopg://" + url[len(bare):]
+                url = "postgresql+psycopg://" + url[len(bare) :]
         args = {"check_same_thread": False} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, connect_args=args, pool_pre_ping=not url.startswith("sqlite"))
         if url.startswith("sqlite"):
@@ -142,8 +167,11 @@ class Store:
         """The user saw the privacy notice and continues: remember when (first time only)."""
         with self.session.begin() as s:  # statements, not object changes: a /forget meanwhile simply wins
             self._user(s, user_id)
-            s.execute(update(UserState).where(UserState.user_id == user_id, UserState.consented_at.is_(None))
-                      .values(consented_at=_now()))
+            s.execute(
+                update(UserState)
+                .where(UserState.user_id == user_id, UserState.consented_at.is_(None))
+                .values(consented_at=_now())
+            )
 
     def consented_at(self, user_id: int) -> dt.datetime | None:
         with self.session() as s:
@@ -167,8 +195,13 @@ class Store:
     def add_turn(self, user_id: int, role: str, text: str, meta: dict | None = None) -> int:
         with self.session.begin() as s:
             user = self._user(s, user_id)
-            row = Message(user_id=user_id, role=role, text=text, context_epoch=user.context_epoch,
-                          meta=json.loads(json.dumps(meta or {}, default=str)))
+            row = Message(
+                user_id=user_id,
+                role=role,
+                text=text,
+                context_epoch=user.context_epoch,
+                meta=json.loads(json.dumps(meta or {}, default=str)),
+            )
             s.add(row)
             s.flush()
             return row.id
@@ -182,8 +215,12 @@ class Store:
         with self.session() as s:
             user = s.get(UserState, user_id)
             epoch = user.context_epoch if user else 0
-            rows = s.scalars(select(Message).where(Message.user_id == user_id, Message.context_epoch == epoch)
-                             .order_by(Message.id.desc()).limit(limit)).all()
+            rows = s.scalars(
+                select(Message)
+                .where(Message.user_id == user_id, Message.context_epoch == epoch)
+                .order_by(Message.id.desc())
+                .limit(limit)
+            ).all()
             return [Turn(r.role, r.text) for r in reversed(rows)]
 
     def admit_question(self, user_id: int, text: str, limit: int, seconds: float = 60) -> int | None:
@@ -196,8 +233,18 @@ class Store:
         since = _now() - dt.timedelta(seconds=seconds)
         with self._admit_lock, self.session.begin() as s:
             user = self._user(s, user_id)
-            if limit and (s.scalar(select(func.count()).select_from(Message).where(
-                    Message.user_id == user_id, Message.role == "user", Message.created_at >= since)) or 0) >= limit:
+            if (
+                limit
+                and (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(Message)
+                        .where(Message.user_id == user_id, Message.role == "user", Message.created_at >= since)
+                    )
+                    or 0
+                )
+                >= limit
+            ):
                 return None
             row = Message(user_id=user_id, role="user", text=text, context_epoch=user.context_epoch, meta={})
             s.add(row)
@@ -207,8 +254,9 @@ class Store:
     def new_context(self, user_id: int) -> None:
         with self.session.begin() as s:
             self._user(s, user_id)
-            s.execute(update(UserState).where(UserState.user_id == user_id)
-                      .values(context_epoch=UserState.context_epoch + 1))
+            s.execute(
+                update(UserState).where(UserState.user_id == user_id).values(context_epoch=UserState.context_epoch + 1)
+            )
 
     def add_feedback(self, user_id: int, message_id: int, value: int) -> None:
         with self.session.begin() as s:

@@ -29,4 +29,4 @@ def fit(text: str, units: int) -> int:
 
 
 def clip(text: str, units: int) -> str:
-    return text[:fit(text, units)]
+    return text[: fit(text, units)]

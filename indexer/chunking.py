@@ -16,8 +16,8 @@ _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 
 @dataclass
 class Chunk:
-    text: str          # the section body shown to users and quoted in answers
-    section: str       # "Heading > Sub-heading"; empty for the text under the title
+    text: str  # the section body shown to users and quoted in answers
+    section: str  # "Heading > Sub-heading"; empty for the text under the title
     index: int
 
     def embedding_text(self, title: str) -> str:

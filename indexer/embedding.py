@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
-from indexer.config import DEFAULT_EMBEDDING_MODEL, Settings
+from indexer.config import DEFAULT_EMBEDDING_MODEL, IndexerSettings
 from indexer.textnorm import nfc
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def offline_environment() -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
-def resolve_model_path(settings: Settings) -> str:
+def resolve_model_path(settings: IndexerSettings) -> str:
     """The folder (or sentence-transformers name) to load; converts the bundled default if needed."""
     name = settings.embedding_model.strip() or DEFAULT_EMBEDDING_MODEL
     if name != DEFAULT_EMBEDDING_MODEL:
@@ -54,7 +55,7 @@ def resolve_model_path(settings: Settings) -> str:
 
 
 class _QueryRequest:
-    __slots__ = ("texts", "result", "error", "done")
+    __slots__ = ("done", "error", "result", "texts")
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
@@ -78,7 +79,7 @@ def _length_groups(texts: list[str], most: int = 16) -> list[list[int]]:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model with E5 query/passage prompts when the model defines them."""
 
-    def __init__(self, settings: Settings, threads: int | None = None) -> None:
+    def __init__(self, settings: IndexerSettings, threads: int | None = None) -> None:
         offline_environment()
         import torch
         from sentence_transformers import SentenceTransformer
@@ -174,7 +175,7 @@ class SentenceTransformerEmbedder:
         try:
             for group in _length_groups(texts):
                 vectors[group] = self._encode_queries([texts[i] for i in group])
-        except Exception as exc:  # every waiter gets the error, not a hang
+        except Exception as exc:  # noqa: BLE001 - every waiter gets the error, not a hang
             error = exc
         offset = 0
         for r in batch:  # waiters read `done` under the condition, which the caller notifies
@@ -206,7 +207,7 @@ def _cores() -> int:
 _cache: dict[str, SentenceTransformerEmbedder] = {}
 
 
-def get_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def get_embedder(settings: IndexerSettings) -> SentenceTransformerEmbedder:
     """One model per process and model name (loading costs seconds and ~800 MB)."""
     key = f"{settings.embedding_model}|{settings.models_dir.resolve()}"
     if key not in _cache:

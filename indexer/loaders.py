@@ -12,8 +12,18 @@ from indexer.config import TOPICS
 from indexer.textnorm import fold, nfc
 
 SUPPORTED = {".md", ".markdown", ".txt", ".pdf", ".docx", ".html", ".htm"}
-FIELDS = ("id", "title", "topic", "legal_basis", "effective_from", "effective_to", "last_reviewed",
-          "source_urls", "language", "audience")
+FIELDS = (
+    "id",
+    "title",
+    "topic",
+    "legal_basis",
+    "effective_from",
+    "effective_to",
+    "last_reviewed",
+    "source_urls",
+    "language",
+    "audience",
+)
 
 
 class LoadError(Exception):

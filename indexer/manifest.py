@@ -19,11 +19,11 @@ class Manifest:
     model: str = ""
     chunker: str = ""
     last_refresh: str | None = None
-    documents: dict[str, dict[str, Any]] = field(default_factory=dict)   # rel path -> entry
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # rel path -> entry
     failed: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: Path) -> "Manifest":
+    def load(cls, path: Path) -> Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -59,8 +59,14 @@ class Manifest:
             if ends and ends < today:
                 reasons.append(f"effective_to {ends.isoformat()} has passed")
             if reasons:
-                out.append({"path": rel, "id": entry.get("doc_id", ""), "title": entry.get("title", ""),
-                            "reason": "; ".join(reasons)})
+                out.append(
+                    {
+                        "path": rel,
+                        "id": entry.get("doc_id", ""),
+                        "title": entry.get("title", ""),
+                        "reason": "; ".join(reasons),
+                    }
+                )
         return out
 
 

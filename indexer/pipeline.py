@@ -6,15 +6,15 @@ import datetime as dt
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from filelock import FileLock, Timeout
 
 from indexer import chunking, loaders
-from indexer.config import DEFAULT_EMBEDDING_MODEL, Settings
+from indexer.config import DEFAULT_EMBEDDING_MODEL, IndexerSettings
 from indexer.manifest import Manifest
 from indexer.store import COLLECTION, ChunkStore, replace_collection
 
@@ -40,9 +40,11 @@ class Summary:
     seconds: float = 0.0
 
     def line(self) -> str:
-        return (f"added {len(self.added)} · updated {len(self.updated)} · renamed {len(self.renamed)} · "
-                f"removed {len(self.removed)} · unchanged {self.unchanged} · failed {len(self.failed)} · "
-                f"{self.chunks_embedded} chunks embedded · {self.seconds:.1f} s")
+        return (
+            f"added {len(self.added)} · updated {len(self.updated)} · renamed {len(self.renamed)} · "
+            f"removed {len(self.removed)} · unchanged {self.unchanged} · failed {len(self.failed)} · "
+            f"{self.chunks_embedded} chunks embedded · {self.seconds:.1f} s"
+        )
 
 
 @dataclass
@@ -51,20 +53,20 @@ class _Pending:
     sha: str
     doc: loaders.LoadedDocument
     chunks: list[chunking.Chunk]
-    kind: str                       # added | updated | renamed
+    kind: str  # added | updated | renamed
     old_rel: str | None = None
 
 
-def manifest_path(settings: Settings) -> Path:
+def manifest_path(settings: IndexerSettings) -> Path:
     return settings.index_dir / "manifest.json"
 
 
-def lock_for(settings: Settings) -> FileLock:
+def lock_for(settings: IndexerSettings) -> FileLock:
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     return FileLock(str(settings.index_dir / "refresh.lock"))
 
 
-def model_name(settings: Settings) -> str:
+def model_name(settings: IndexerSettings) -> str:
     return settings.embedding_model or DEFAULT_EMBEDDING_MODEL
 
 
@@ -83,8 +85,9 @@ def scan(root: Path) -> list[Path]:
 
 def chunk_metadata(doc: loaders.LoadedDocument, sha: str, chunk: chunking.Chunk) -> dict:
     meta = {k: doc.meta.get(k, "") for k in loaders.FIELDS}
-    meta.update(doc_id=doc.meta["id"], path=doc.meta["path"], section=chunk.section,
-                chunk_index=chunk.index, doc_hash=sha)
+    meta.update(
+        doc_id=doc.meta["id"], path=doc.meta["path"], section=chunk.section, chunk_index=chunk.index, doc_hash=sha
+    )
     meta.pop("id")
     return meta
 
@@ -96,8 +99,12 @@ def chunk_id(doc_id: str, sha: str, index: int) -> str:
 class Indexer:
     """Runs refresh/build under the lock; the embedder is loaded only when something must be embedded."""
 
-    def __init__(self, settings: Settings, embedder_factory: Callable[[], object] | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        settings: IndexerSettings,
+        embedder_factory: Callable[[], object] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.settings = settings
         self._factory = embedder_factory
         self._embedder = None
@@ -117,8 +124,9 @@ class Indexer:
     def refresh(self, wait: float = 600.0) -> Summary:
         with self._locked(wait):
             manifest = Manifest.load(manifest_path(self.settings))
-            if manifest.documents and (manifest.model != model_name(self.settings)
-                                       or manifest.chunker != chunking.CHUNKER_VERSION):
+            if manifest.documents and (
+                manifest.model != model_name(self.settings) or manifest.chunker != chunking.CHUNKER_VERSION
+            ):
                 log.info("model or chunker changed: rebuilding from scratch")
                 return self._build()
             store = ChunkStore(self.settings)
@@ -208,7 +216,7 @@ class Indexer:
         manifest.save()
 
         self._write(store, manifest, pending, summary)
-        manifest.last_refresh = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        manifest.last_refresh = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         manifest.failed = summary.failed
         manifest.save()
         summary.seconds = time.perf_counter() - started
@@ -264,23 +272,28 @@ class Indexer:
 
     def _commit(self, store: ChunkStore, manifest: Manifest, p: _Pending, vectors: np.ndarray) -> None:
         ids = [chunk_id(p.doc.meta["id"], p.sha, c.index) for c in p.chunks]
-        store.upsert(ids, vectors, [c.text for c in p.chunks],
-                     [chunk_metadata(p.doc, p.sha, c) for c in p.chunks])
+        store.upsert(ids, vectors, [c.text for c in p.chunks], [chunk_metadata(p.doc, p.sha, c) for c in p.chunks])
         store.delete_path(p.rel, keep_hash=p.sha)
         meta = p.doc.meta
         manifest.documents[p.rel] = {
-            "doc_id": meta["id"], "title": meta["title"], "topic": meta["topic"], "sha256": p.sha,
-            "chunks": len(p.chunks), "last_reviewed": meta["last_reviewed"],
-            "effective_from": meta["effective_from"], "effective_to": meta["effective_to"],
-            "indexed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "doc_id": meta["id"],
+            "title": meta["title"],
+            "topic": meta["topic"],
+            "sha256": p.sha,
+            "chunks": len(p.chunks),
+            "last_reviewed": meta["last_reviewed"],
+            "effective_from": meta["effective_from"],
+            "effective_to": meta["effective_to"],
+            "indexed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         manifest.save()
 
     def _repair(self, store: ChunkStore, manifest: Manifest) -> None:
         """Delete chunks the manifest does not know (left by a refresh that died half-way)."""
         expected = {rel: e["sha256"] for rel, e in manifest.documents.items()}
-        orphans = [cid for cid, meta, _ in store.all_entries()
-                   if expected.get(meta.get("path", "")) != meta.get("doc_hash")]
+        orphans = [
+            cid for cid, meta, _ in store.all_entries() if expected.get(meta.get("path", "")) != meta.get("doc_hash")
+        ]
         if orphans:
             log.warning("removing %d chunks left by an interrupted refresh", len(orphans))
             store.delete_ids(orphans)

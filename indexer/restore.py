@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from indexer.textnorm import fold, nfc
 
@@ -22,7 +22,7 @@ class DiacriticRestorer:
         self.bigrams = bigrams
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "DiacriticRestorer":
+    def from_texts(cls, texts: Iterable[str]) -> DiacriticRestorer:
         uni: dict[str, Counter] = defaultdict(Counter)
         bi: dict[str, Counter] = defaultdict(Counter)
         for n, text in enumerate(texts):
@@ -34,7 +34,7 @@ class DiacriticRestorer:
                 uni[f][w] += 1
             for i in range(len(words) - 1):
                 bi[f"{folded[i]} {folded[i + 1]}"][f"{words[i]} {words[i + 1]}"] += 1
-        best = lambda table: {k: c.most_common(1)[0][0] for k, c in table.items()}  # noqa: E731
+        best = lambda table: {k: c.most_common(1)[0][0] for k, c in table.items()}
         return cls(best(uni), best(bi))
 
     def restore(self, text: str) -> str:

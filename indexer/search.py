@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.config import Settings
+from indexer.config import IndexerSettings
 from indexer.pipeline import manifest_path
 from indexer.restore import DiacriticRestorer
 from indexer.store import ChunkStore
@@ -55,7 +56,7 @@ class KeywordIndex:
             for w in set(words):
                 self._df[w] = self._df.get(w, 0) + 1
             if n < BIGRAM_TEXTS:
-                self.bigrams.update(hash(pair) for pair in zip(words, words[1:]))
+                self.bigrams.update(hash(pair) for pair in itertools.pairwise(words))
         self.retriever = bm25s.BM25(k1=1.2, b=0.75)
         if entries:
             self.retriever.index(corpus, show_progress=False)
@@ -81,7 +82,7 @@ class KeywordIndex:
 class HybridSearcher:
     """Dense + keyword retrieval over the live index; reloads itself after a refresh."""
 
-    def __init__(self, settings: Settings, embedder, store: ChunkStore | None = None) -> None:
+    def __init__(self, settings: IndexerSettings, embedder, store: ChunkStore | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self._store = store
@@ -132,9 +133,16 @@ class HybridSearcher:
         """`restore=False` for questions not in Vietnamese: "an" must not become "ăn"."""
         return self.embedder.embed_queries([self.dense_query_text(query) if restore else nfc(query)])[0]
 
-    def search(self, query: str, k: int = 8, pool: int = 30, where: dict | None = None,
-               keyword_text: str | None = None, keyword: bool = True,
-               vector: np.ndarray | None = None) -> list[Candidate]:
+    def search(
+        self,
+        query: str,
+        k: int = 8,
+        pool: int = 30,
+        where: dict | None = None,
+        keyword_text: str | None = None,
+        keyword: bool = True,
+        vector: np.ndarray | None = None,
+    ) -> list[Candidate]:
         """Top-k chunks by reciprocal-rank fusion of dense and folded-BM25 rankings.
 
         `keyword=False` for queries in another language than the documents: BM25 only adds noise there.

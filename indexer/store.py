@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from indexer.config import Settings
+from indexer.config import IndexerSettings
 
 COLLECTION = "knowledge_chunks"
 
 
-def _client(settings: Settings):
+def _client(settings: IndexerSettings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -27,7 +27,7 @@ def _client(settings: Settings):
 class ChunkStore:
     """One Chroma collection of chunks; embeddings are computed by us, never by Chroma."""
 
-    def __init__(self, settings: Settings, name: str = COLLECTION, client: Any = None) -> None:
+    def __init__(self, settings: IndexerSettings, name: str = COLLECTION, client: Any = None) -> None:
         self.settings = settings
         self.client = client or _client(settings)
         self.name = name
@@ -39,11 +39,12 @@ class ChunkStore:
     def _batch(self) -> int:
         try:
             return max(1, min(int(self.client.get_max_batch_size()), 2000))
-        except Exception:  # HttpClient of older servers
+        except Exception:  # noqa: BLE001 - HttpClient of older servers
             return 1000
 
-    def upsert(self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str],
-               metadatas: Sequence[dict[str, Any]]) -> None:
+    def upsert(
+        self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str], metadatas: Sequence[dict[str, Any]]
+    ) -> None:
         size = self._batch()
         for start in range(0, len(ids), size):
             end = start + size
@@ -90,7 +91,9 @@ class ChunkStore:
         got = self.collection.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
 
-    def nearest_ids(self, embedding: np.ndarray, k: int, count: int, where: dict | None = None) -> list[tuple[str, float]]:
+    def nearest_ids(
+        self, embedding: np.ndarray, k: int, count: int, where: dict | None = None
+    ) -> list[tuple[str, float]]:
         """(id, cosine) of the k nearest chunks, for a caller that already holds texts and metadata.
 
         `count` is the collection's size as the caller loaded it: asking Chroma for it, and for texts
@@ -115,7 +118,7 @@ class ChunkStore:
         self.name = new_name
 
 
-def replace_collection(settings: Settings, fresh: ChunkStore, name: str = COLLECTION) -> ChunkStore:
+def replace_collection(settings: IndexerSettings, fresh: ChunkStore, name: str = COLLECTION) -> ChunkStore:
     """Swap a fully built collection in place of the live one."""
     client = fresh.client
     if any(c.name == name for c in client.list_collections()):

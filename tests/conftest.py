@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.config import Settings
+from bot.config import Settings
 from indexer.embedding import get_embedder, offline_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +22,13 @@ def _clean_env(monkeypatch):
     """Tests never see the developer's .env or Telegram settings."""
     for key in list(os.environ):
         if key.startswith(("TELEGRAM_", "LLM_", "CHROMA_", "WEBHOOK_")) or key in (
-            "ADMIN_IDS", "CONSULTANTS_CHAT_ID", "DATABASE_URL", "DATA_DIR", "KNOWLEDGE_DIR", "EMBEDDING_MODEL"):
+            "ADMIN_IDS",
+            "CONSULTANTS_CHAT_ID",
+            "DATABASE_URL",
+            "DATA_DIR",
+            "KNOWLEDGE_DIR",
+            "EMBEDDING_MODEL",
+        ):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(ROOT)
 
@@ -97,3 +103,8 @@ def postgres_database(request) -> str:
     from tests.postgres import create_database
 
     return create_database(server, f"t{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**9}")
+
+
+def changed(settings: Settings, updates: dict) -> Settings:
+    """A copy of `settings` with `updates`, validated like settings read at start (model_copy skips that)."""
+    return type(settings)(_env_file=None, **{**settings.model_dump(), **updates})

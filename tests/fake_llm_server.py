@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class FakeLLMServer:
@@ -30,10 +31,17 @@ class FakeLLMServer:
                     payload = {"error": {"message": "internal error", "type": "server_error"}}
                 else:
                     payload = {
-                        "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
                         "model": body.get("model", "fake"),
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": server.reply}}],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": server.reply},
+                            }
+                        ],
                         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
                     }
                 data = json.dumps(payload).encode()
@@ -51,7 +59,7 @@ class FakeLLMServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeLLMServer":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

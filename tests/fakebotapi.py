@@ -53,8 +53,17 @@ UPLOAD_LIMIT = 50 * 1024 * 1024
 # Update types Telegram sends when allowed_updates is empty / never set.
 _DEFAULT_EXCLUDED_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
 _CHAT_ACTIONS = {
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
 }
 _SEND_METHODS = {"sendmessage", "senddocument", "sendphoto", "copymessage", "forwardmessage"}
 
@@ -88,6 +97,7 @@ def u16len(text: str) -> int:
 # Formatting: HTML, MarkdownV2 and legacy Markdown -> (plain text, entities)
 # --------------------------------------------------------------------------------------------
 
+
 def _entity_error(message: str) -> ApiError:
     return _bad("can't parse entities: " + message)
 
@@ -119,10 +129,22 @@ class _TextBuilder:
 
 
 _HTML_TAGS = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "span": "spoiler", "tg-spoiler": "spoiler", "a": "text_link", "code": "code", "pre": "pre",
-    "blockquote": "blockquote", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "span": "spoiler",
+    "tg-spoiler": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
 }
 _HTML_ENTITY_RE = re.compile(r"&(#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[a-zA-Z][a-zA-Z0-9]{1,10});")
 _HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
@@ -188,14 +210,15 @@ def parse_html(src: str) -> tuple[str, list[dict]]:
             j = src.find(">", i)
             if j < 0:
                 raise _entity_error(f"Unclosed end tag at byte offset {b.byte_offset(start)}")
-            name = src[i + 2:j].strip().lower()
+            name = src[i + 2 : j].strip().lower()
             if not stack:
                 raise _entity_error(f"Unexpected end tag at byte offset {b.byte_offset(start)}")
             tag = stack[-1]
             if name != tag["name"]:
                 raise _entity_error(
-                    f'Unmatched end tag at byte offset {b.byte_offset(start)}, '
-                    f'expected "</{tag["name"]}>", found "</{name}>"')
+                    f"Unmatched end tag at byte offset {b.byte_offset(start)}, "
+                    f'expected "</{tag["name"]}>", found "</{name}>"'
+                )
             stack.pop()
             i = j + 1
             _close_html_tag(b, tag, stack)
@@ -216,8 +239,7 @@ def parse_html(src: str) -> tuple[str, list[dict]]:
                 break
             attr = _ATTR_NAME_RE.match(src, i)
             if not attr:
-                raise _entity_error(
-                    f'Empty attribute name in the tag "{name}" at byte offset {b.byte_offset(start)}')
+                raise _entity_error(f'Empty attribute name in the tag "{name}" at byte offset {b.byte_offset(start)}')
             attr_name = attr.group(0).lower()
             i = attr.end()
             while i < n and src[i].isspace():
@@ -233,7 +255,7 @@ def parse_html(src: str) -> tuple[str, list[dict]]:
                     end = src.find(src[i], i + 1)
                     if end < 0:
                         raise _entity_error(f"Unclosed start tag at byte offset {b.byte_offset(start)}")
-                    value = src[i + 1:end]
+                    value = src[i + 1 : end]
                     i = end + 1
                 else:
                     unq = _UNQUOTED_VALUE_RE.match(src, i)
@@ -281,8 +303,14 @@ def _close_html_tag(b: _TextBuilder, tag: dict, stack: list[dict]) -> None:
 
 _MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
 _MDV2_NAMES = {
-    "bold": "Bold", "italic": "Italic", "underline": "Underline", "strikethrough": "Strikethrough",
-    "spoiler": "Spoiler", "code": "Code", "pre": "Pre", "text_link": "TextUrl",
+    "bold": "Bold",
+    "italic": "Italic",
+    "underline": "Underline",
+    "strikethrough": "Strikethrough",
+    "spoiler": "Spoiler",
+    "code": "Code",
+    "pre": "Pre",
+    "text_link": "TextUrl",
     "custom_emoji": "CustomEmoji",
 }
 
@@ -351,8 +379,13 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
                 quote = {"type": "blockquote", "start": b.pos}
             i += 1
             continue
-        if quote is not None and quote["type"] == "expandable_blockquote" and src.startswith("||", i) \
-                and (i + 2 == n or src[i + 2] == "\n") and not any(e["type"] == "spoiler" for e in stack):
+        if (
+            quote is not None
+            and quote["type"] == "expandable_blockquote"
+            and src.startswith("||", i)
+            and (i + 2 == n or src[i + 2] == "\n")
+            and not any(e["type"] == "spoiler" for e in stack)
+        ):
             i += 2  # "||" at the end of an expandable block quote
             continue
         if c in "_*~|":
@@ -372,7 +405,8 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
             elif any(e["type"] == kind for e in stack):
                 opened = next(e for e in stack if e["type"] == kind)
                 raise _entity_error(
-                    f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {opened['byte_offset']}")
+                    f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {opened['byte_offset']}"
+                )
             else:
                 stack.append({"type": kind, "start": b.pos, "byte_offset": b.byte_offset(i)})
             i += width
@@ -407,8 +441,9 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
             elif url:
                 user = re.fullmatch(r"tg://user\?id=(\d+)", url)
                 if user:
-                    b.add("text_mention", top["start"],
-                          user={"id": int(user.group(1)), "is_bot": False, "first_name": ""})
+                    b.add(
+                        "text_mention", top["start"], user={"id": int(user.group(1)), "is_bot": False, "first_name": ""}
+                    )
                 else:
                     b.add("text_link", top["start"], url=url)
             continue
@@ -435,7 +470,8 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
     close_quote()
     if stack:
         raise _entity_error(
-            f"Can't find end of {_MDV2_NAMES[stack[0]['type']]} entity at byte offset {stack[0]['byte_offset']}")
+            f"Can't find end of {_MDV2_NAMES[stack[0]['type']]} entity at byte offset {stack[0]['byte_offset']}"
+        )
     return b.result()
 
 
@@ -459,14 +495,14 @@ def parse_markdown(src: str) -> tuple[str, list[dict]]:
             if end < 0:
                 raise fail
             start = b.pos
-            b.emit(src[i + 1:end])
+            b.emit(src[i + 1 : end])
             b.add("bold" if c == "*" else "italic", start)
             i = end + 1
         elif src.startswith("```", i):
             end = src.find("```", i + 3)
             if end < 0:
                 raise fail
-            body, language = src[i + 3:end], None
+            body, language = src[i + 3 : end], None
             first, sep, rest = body.partition("\n")
             if sep and first and " " not in first:
                 body, language = rest, first
@@ -479,7 +515,7 @@ def parse_markdown(src: str) -> tuple[str, list[dict]]:
             if end < 0:
                 raise fail
             start = b.pos
-            b.emit(src[i + 1:end])
+            b.emit(src[i + 1 : end])
             b.add("code", start)
             i = end + 1
         else:
@@ -488,8 +524,8 @@ def parse_markdown(src: str) -> tuple[str, list[dict]]:
                 raise fail
             end = src.find(")", close + 2)
             start = b.pos
-            b.emit(src[i + 1:close])
-            b.add("text_link", start, url=src[close + 2:end])
+            b.emit(src[i + 1 : close])
+            b.add("text_link", start, url=src[close + 2 : end])
             i = end + 1
     return b.result()
 
@@ -537,6 +573,7 @@ def format_text(text: str, parse_mode: str | None, entities: Any = None) -> tupl
 # Request parameters
 # --------------------------------------------------------------------------------------------
 
+
 class _Upload:
     def __init__(self, data: bytes, filename: str | None, content_type: str | None) -> None:
         self.data = data
@@ -544,17 +581,25 @@ class _Upload:
         self.content_type = content_type
 
     def describe(self) -> dict:
-        return {"upload": True, "filename": self.filename, "mime_type": self.content_type,
-                "size": len(self.data)}
+        return {"upload": True, "filename": self.filename, "mime_type": self.content_type, "size": len(self.data)}
 
 
 class _Params:
     """Typed access to request parameters, accepting both form strings and JSON values."""
 
-    _JSON_FIELDS = frozenset({
-        "reply_markup", "entities", "caption_entities", "commands", "scope", "menu_button",
-        "allowed_updates", "link_preview_options", "reply_parameters",
-    })
+    _JSON_FIELDS = frozenset(
+        {
+            "reply_markup",
+            "entities",
+            "caption_entities",
+            "commands",
+            "scope",
+            "menu_button",
+            "allowed_updates",
+            "link_preview_options",
+            "reply_parameters",
+        }
+    )
 
     def __init__(self, values: dict[str, Any], files: dict[str, _Upload]) -> None:
         self.values = values
@@ -571,7 +616,7 @@ class _Params:
         if value is None:
             return default
         if isinstance(value, (dict, list)):
-            raise _bad(f"field \"{key}\" must be of type String")
+            raise _bad(f'field "{key}" must be of type String')
         if isinstance(value, bool):
             return "true" if value else "false"
         return str(value)
@@ -590,7 +635,7 @@ class _Params:
             try:
                 return int(float(str(value).strip()))
             except ValueError:
-                raise _bad(f"field \"{key}\" must be of type Integer") from None
+                raise _bad(f'field "{key}" must be of type Integer') from None
 
     def float(self, key: str, default: float | None = None) -> float | None:
         value = self.values.get(key)
@@ -599,7 +644,7 @@ class _Params:
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise _bad(f"field \"{key}\" must be of type Number") from None
+            raise _bad(f'field "{key}" must be of type Number') from None
 
     def bool(self, key: str, default: bool = False) -> bool:
         value = self.values.get(key)
@@ -675,8 +720,9 @@ def _parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, Any], di
         name = disposition.get("name")
         if not name:
             continue
-        if "filename" in disposition or (headers.get("content-type") and
-                                         not headers["content-type"].startswith("text/plain")):
+        if "filename" in disposition or (
+            headers.get("content-type") and not headers["content-type"].startswith("text/plain")
+        ):
             files[name] = _Upload(data, disposition.get("filename"), headers.get("content-type"))
         else:
             values[name] = data.decode("utf-8", "replace")
@@ -686,6 +732,7 @@ def _parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, Any], di
 # --------------------------------------------------------------------------------------------
 # HTTP plumbing
 # --------------------------------------------------------------------------------------------
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -756,13 +803,21 @@ class _Server(ThreadingHTTPServer):
 # The fake server
 # --------------------------------------------------------------------------------------------
 
+
 class FakeBotAPI:
     """Thread-safe fake Bot API server with a test-side API to play users."""
 
-    def __init__(self, token: str = "123:ABC", bot_id: int | None = None,
-                 username: str = "sme_test_bot", first_name: str = "SME Test Bot",
-                 host: str = "127.0.0.1", port: int = 0,
-                 webhook_retry_delay: float = 0.2, webhook_max_retry_delay: float = 2.0) -> None:
+    def __init__(
+        self,
+        token: str = "123:ABC",
+        bot_id: int | None = None,
+        username: str = "sme_test_bot",
+        first_name: str = "SME Test Bot",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        webhook_retry_delay: float = 0.2,
+        webhook_max_retry_delay: float = 2.0,
+    ) -> None:
         self.token = token
         if bot_id is None:
             head = token.split(":", 1)[0]
@@ -842,11 +897,10 @@ class FakeBotAPI:
         self._httpd = _Server((self.host, self.port if port is None else port), self)
         self.port = self._httpd.server_address[1]
         self._serve_thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name="fakebotapi-http", daemon=True)
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fakebotapi-http", daemon=True
+        )
         self._serve_thread.start()
-        self._webhook_thread = threading.Thread(target=self._webhook_loop, name="fakebotapi-webhook",
-                                                daemon=True)
+        self._webhook_thread = threading.Thread(target=self._webhook_loop, name="fakebotapi-webhook", daemon=True)
         self._webhook_thread.start()
         return self.base_url
 
@@ -897,7 +951,7 @@ class FakeBotAPI:
             handler.close_connection = True
             return
         if path.startswith("/file/bot"):
-            self._handle_download(handler, path[len("/file/bot"):])
+            self._handle_download(handler, path[len("/file/bot") :])
             return
         if not path.startswith("/bot") or "/" not in path[4:]:
             self._send_json(handler, ApiError(404, "Not Found").payload(), 404)
@@ -973,8 +1027,12 @@ class FakeBotAPI:
     def _record_call(self, method: str, params: dict, payload: dict, status: int, started: float) -> None:
         now = time.monotonic()
         entry = {
-            "method": method, "params": params, "ok": payload.get("ok", False), "status": status,
-            "at": started, "duration": now - started,
+            "method": method,
+            "params": params,
+            "ok": payload.get("ok", False),
+            "status": status,
+            "at": started,
+            "duration": now - started,
         }
         if payload.get("ok"):
             entry["result"] = payload.get("result")
@@ -1031,8 +1089,7 @@ class FakeBotAPI:
                     retry_after = queue.pop(0)
                     if not queue:
                         del self._flood[key]
-                    raise ApiError(429, f"Too Many Requests: retry after {retry_after}",
-                                   {"retry_after": retry_after})
+                    raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
         if chat["type"] == "private" and chat_id in self._blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         if chat_id in self._kicked:
@@ -1057,19 +1114,42 @@ class FakeBotAPI:
         reply.pop("reply_to_message", None)
         return reply
 
-    def _store_message(self, chat: dict, wire: dict, from_bot: bool, kind: str, *, raw: str | None = None,
-                       parse_mode: str | None = None, reply_markup: Any = None, method: str | None = None,
-                       params: dict | None = None) -> dict:
+    def _store_message(
+        self,
+        chat: dict,
+        wire: dict,
+        from_bot: bool,
+        kind: str,
+        *,
+        raw: str | None = None,
+        parse_mode: str | None = None,
+        reply_markup: Any = None,
+        method: str | None = None,
+        params: dict | None = None,
+    ) -> dict:
         now = time.monotonic()
         record = {
-            "chat_id": chat["id"], "message_id": wire["message_id"], "from_bot": from_bot, "kind": kind,
-            "text": wire.get("text"), "caption": wire.get("caption"),
+            "chat_id": chat["id"],
+            "message_id": wire["message_id"],
+            "from_bot": from_bot,
+            "kind": kind,
+            "text": wire.get("text"),
+            "caption": wire.get("caption"),
             "entities": wire.get("entities") or wire.get("caption_entities") or [],
-            "raw": raw, "parse_mode": parse_mode, "reply_markup": reply_markup,
+            "raw": raw,
+            "parse_mode": parse_mode,
+            "reply_markup": reply_markup,
             "reply_to_message_id": (wire.get("reply_to_message") or {}).get("message_id"),
-            "message": wire, "date": wire["date"], "received_at": now, "edited_at": None,
-            "deleted": False, "deleted_at": None, "method": method, "params": params,
-            "history": [], "edits": [],
+            "message": wire,
+            "date": wire["date"],
+            "received_at": now,
+            "edited_at": None,
+            "deleted": False,
+            "deleted_at": None,
+            "method": method,
+            "params": params,
+            "history": [],
+            "edits": [],
         }
         record["history"].append(self._version(record, method, now))
         self._history.setdefault(chat["id"], []).append(record)
@@ -1081,9 +1161,16 @@ class FakeBotAPI:
 
     @staticmethod
     def _version(record: dict, method: str | None, at: float) -> dict:
-        return {"text": record["text"], "caption": record["caption"], "entities": copy.deepcopy(record["entities"]),
-                "reply_markup": copy.deepcopy(record["reply_markup"]), "raw": record["raw"],
-                "parse_mode": record["parse_mode"], "method": method, "at": at}
+        return {
+            "text": record["text"],
+            "caption": record["caption"],
+            "entities": copy.deepcopy(record["entities"]),
+            "reply_markup": copy.deepcopy(record["reply_markup"]),
+            "raw": record["raw"],
+            "parse_mode": record["parse_mode"],
+            "method": method,
+            "at": at,
+        }
 
     def _apply_edit(self, record: dict, method: str, params: dict) -> None:
         now = time.monotonic()
@@ -1105,9 +1192,18 @@ class FakeBotAPI:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
                 raise _bad('can\'t parse inline keyboard markup: Field "inline_keyboard" must be of type Array')
-            actions = ("callback_data", "url", "switch_inline_query", "switch_inline_query_current_chat",
-                       "switch_inline_query_chosen_chat", "callback_game", "pay", "login_url", "web_app",
-                       "copy_text")
+            actions = (
+                "callback_data",
+                "url",
+                "switch_inline_query",
+                "switch_inline_query_current_chat",
+                "switch_inline_query_chosen_chat",
+                "callback_game",
+                "pay",
+                "login_url",
+                "web_app",
+                "copy_text",
+            )
             for row in rows:
                 for button in row:
                     if not isinstance(button, dict):
@@ -1116,7 +1212,9 @@ class FakeBotAPI:
                     if not isinstance(text, str) or not text.strip():
                         raise _bad("BUTTON_TEXT_INVALID")
                     if not any(key in button and button[key] is not None for key in actions):
-                        raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                        raise _bad(
+                            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+                        )
                     if "callback_data" in button:
                         data = button["callback_data"]
                         if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= CALLBACK_DATA_LIMIT:
@@ -1155,8 +1253,9 @@ class FakeBotAPI:
             raise _bad("message to be replied not found")
         return target
 
-    def _text_content(self, params: _Params, key: str, entities_key: str, limit: int,
-                      empty_error: str | None, too_long: str) -> tuple[str | None, list[dict], str | None]:
+    def _text_content(
+        self, params: _Params, key: str, entities_key: str, limit: int, empty_error: str | None, too_long: str
+    ) -> tuple[str | None, list[dict], str | None]:
         raw = params.str(key)
         if raw is None and empty_error is None:
             return None, [], None
@@ -1171,8 +1270,9 @@ class FakeBotAPI:
         return plain, entities, raw
 
     def _caption(self, params: _Params) -> tuple[dict, str | None]:
-        caption, entities, raw = self._text_content(params, "caption", "caption_entities", CAPTION_LIMIT,
-                                                    None, "message caption is too long")
+        caption, entities, raw = self._text_content(
+            params, "caption", "caption_entities", CAPTION_LIMIT, None, "message caption is too long"
+        )
         content: dict[str, Any] = {}
         if caption:
             content["caption"] = caption
@@ -1180,35 +1280,70 @@ class FakeBotAPI:
                 content["caption_entities"] = entities
         return content, raw
 
-    def _send(self, chat: dict, content: dict, kind: str, params: _Params, method: str,
-              raw: str | None, markup: Any, reply_to: dict | None) -> dict:
+    def _send(
+        self,
+        chat: dict,
+        content: dict,
+        kind: str,
+        params: _Params,
+        method: str,
+        raw: str | None,
+        markup: Any,
+        reply_to: dict | None,
+    ) -> dict:
         wire: dict[str, Any] = {
-            "message_id": self._new_message_id(chat["id"]), "from": self._bot_user(),
-            "chat": copy.deepcopy(chat), "date": int(time.time()),
+            "message_id": self._new_message_id(chat["id"]),
+            "from": self._bot_user(),
+            "chat": copy.deepcopy(chat),
+            "date": int(time.time()),
         }
         if reply_to is not None:
             wire["reply_to_message"] = self._reply_copy(reply_to["message"])
         wire.update(content)
         if markup and "inline_keyboard" in markup:
             wire["reply_markup"] = markup
-        self._store_message(chat, wire, True, kind, raw=raw, parse_mode=params.str("parse_mode"),
-                                     reply_markup=markup, method=method, params=params.describe())
+        self._store_message(
+            chat,
+            wire,
+            True,
+            kind,
+            raw=raw,
+            parse_mode=params.str("parse_mode"),
+            reply_markup=markup,
+            method=method,
+            params=params.describe(),
+        )
         return copy.deepcopy(wire)
 
-    def _new_file(self, kind: str, data: bytes | None, file_name: str | None, mime_type: str | None,
-                  extension: str | None = None, origin: str = "user", url: str | None = None) -> dict:
+    def _new_file(
+        self,
+        kind: str,
+        data: bytes | None,
+        file_name: str | None,
+        mime_type: str | None,
+        extension: str | None = None,
+        origin: str = "user",
+        url: str | None = None,
+    ) -> dict:
         self._file_counter += 1
         n = self._file_counter
         if extension is None:
             guessed = mimetypes.guess_extension(mime_type or "") if mime_type else None
-            suffix = (file_name.rsplit(".", 1)[-1] if file_name and "." in file_name else None)
+            suffix = file_name.rsplit(".", 1)[-1] if file_name and "." in file_name else None
             extension = suffix or (guessed or ".bin").lstrip(".")
         folder = {"document": "documents", "photo": "photos", "voice": "voice", "sticker": "stickers"}.get(kind, kind)
         info = {
-            "file_id": f"{kind.upper()[:3]}ACAgIAAxkBAAI{n:06d}fake", "file_unique_id": f"AgAD{n:06d}",
-            "file_size": len(data) if data is not None else 0, "file_path": f"{folder}/file_{n}.{extension}",
-            "file_name": file_name, "mime_type": mime_type, "kind": kind, "data": data, "origin": origin,
-            "url": url, "created_at": time.monotonic(),
+            "file_id": f"{kind.upper()[:3]}ACAgIAAxkBAAI{n:06d}fake",
+            "file_unique_id": f"AgAD{n:06d}",
+            "file_size": len(data) if data is not None else 0,
+            "file_path": f"{folder}/file_{n}.{extension}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "kind": kind,
+            "data": data,
+            "origin": origin,
+            "url": url,
+            "created_at": time.monotonic(),
         }
         self._files[info["file_id"]] = info
         self._files_by_path[info["file_path"]] = info
@@ -1218,7 +1353,7 @@ class FakeBotAPI:
         upload = params.files.get(key)
         value = params.str(key) if upload is None else None
         if value and value.startswith("attach://"):
-            upload = params.files.get(value[len("attach://"):])
+            upload = params.files.get(value[len("attach://") :])
             if upload is None:
                 raise _bad("wrong remote file identifier specified: can't find attached file")
         if upload is not None:
@@ -1247,9 +1382,12 @@ class FakeBotAPI:
 
     @staticmethod
     def _is_image(data: bytes) -> bool:
-        return (data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
-                or data[:6] in (b"GIF87a", b"GIF89a") or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
-                or data[:2] == b"BM")
+        return (
+            data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
+            or data[:6] in (b"GIF87a", b"GIF89a")
+            or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+            or data[:2] == b"BM"
+        )
 
     @staticmethod
     def _file_object(info: dict) -> dict:
@@ -1260,18 +1398,32 @@ class FakeBotAPI:
         """Two PhotoSizes (thumbnail, full); both file ids resolve to the same stored bytes."""
         width, height = self._image_size(info.get("data"))
         scale = 90 / max(width, height, 1)
-        thumb = {**info, "file_id": info["file_id"] + "_s", "file_unique_id": info["file_unique_id"] + "s",
-                 "alias": True}
+        thumb = {
+            **info,
+            "file_id": info["file_id"] + "_s",
+            "file_unique_id": info["file_unique_id"] + "s",
+            "alias": True,
+        }
         self._files.setdefault(thumb["file_id"], thumb)
         return [
-            {**self._file_object(thumb), "width": max(1, round(width * scale)), "height": max(1, round(height * scale))},
+            {
+                **self._file_object(thumb),
+                "width": max(1, round(width * scale)),
+                "height": max(1, round(height * scale)),
+            },
             {**self._file_object(info), "width": width, "height": height},
         ]
 
     # ---------------------------------------------------------------- Bot API methods
     def _m_getme(self, params: _Params) -> dict:
-        return {**self._bot_user(), "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False, "can_connect_to_business": False, "has_main_web_app": False}
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
     def _m_getupdates(self, params: _Params) -> list[dict]:
         offset = params.int("offset", 0) or 0
@@ -1281,8 +1433,11 @@ class FakeBotAPI:
         deadline = time.monotonic() + timeout
         with self._cond:
             if self._webhook is not None:
-                raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                    "use deleteWebhook to delete the webhook first")
+                raise ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                )
             if isinstance(allowed, list):
                 self._allowed_updates = [str(a) for a in allowed]
             self._poll_generation += 1
@@ -1293,11 +1448,17 @@ class FakeBotAPI:
                 if self._stopping:
                     return []
                 if self._poll_generation != generation:
-                    raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                        "make sure that only one bot instance is running")
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running",
+                    )
                 if self._webhook is not None:
-                    raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                        "use deleteWebhook to delete the webhook first")
+                    raise ApiError(
+                        409,
+                        "Conflict: can't use getUpdates method while webhook is active; "
+                        "use deleteWebhook to delete the webhook first",
+                    )
                 updates = self._deliverable(limit)
                 if updates:
                     now = time.monotonic()
@@ -1358,10 +1519,13 @@ class FakeBotAPI:
                 self._allowed_updates = [str(a) for a in allowed]
             if params.bool("drop_pending_updates"):
                 self._drop_pending()
-            self._webhook = {"url": url, "secret_token": secret,
-                             "max_connections": params.int("max_connections", 40) or 40,
-                             "ip_address": params.str("ip_address"),
-                             "has_custom_certificate": "certificate" in params}
+            self._webhook = {
+                "url": url,
+                "secret_token": secret,
+                "max_connections": params.int("max_connections", 40) or 40,
+                "ip_address": params.str("ip_address"),
+                "has_custom_certificate": "certificate" in params,
+            }
             self._webhook_last_error = None
             self._poll_generation += 1  # a waiting long poll ends with 409
             self._cond.notify_all()
@@ -1384,11 +1548,18 @@ class FakeBotAPI:
 
     def _m_getwebhookinfo(self, params: _Params) -> dict:
         with self._lock:
-            info: dict[str, Any] = {"url": "", "has_custom_certificate": False,
-                                    "pending_update_count": len(self._pending)}
+            info: dict[str, Any] = {
+                "url": "",
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._pending),
+            }
             if self._webhook is not None:
-                info.update(url=self._webhook["url"], has_custom_certificate=self._webhook["has_custom_certificate"],
-                            max_connections=self._webhook["max_connections"], ip_address="127.0.0.1")
+                info.update(
+                    url=self._webhook["url"],
+                    has_custom_certificate=self._webhook["has_custom_certificate"],
+                    max_connections=self._webhook["max_connections"],
+                    ip_address="127.0.0.1",
+                )
                 if self._allowed_updates:
                     info["allowed_updates"] = list(self._allowed_updates)
             if self._webhook_last_error is not None:
@@ -1398,8 +1569,9 @@ class FakeBotAPI:
     def _m_sendmessage(self, params: _Params) -> dict:
         with self._lock:
             chat = self._resolve_chat(params)
-            text, entities, raw = self._text_content(params, "text", "entities", TEXT_LIMIT,
-                                                     "message text is empty", "message is too long")
+            text, entities, raw = self._text_content(
+                params, "text", "entities", TEXT_LIMIT, "message text is empty", "message is too long"
+            )
             markup = self._validate_markup(params.json("reply_markup"))
             reply_to = self._reply_target(chat, params)
             self._check_writable(chat, "sendmessage")
@@ -1416,10 +1588,14 @@ class FakeBotAPI:
             reply_to = self._reply_target(chat, params)
             self._check_writable(chat, "senddocument")
             info = self._input_file(params, "document", "document")
-            document = {**self._file_object(info), "file_name": info.get("file_name") or "document",
-                        "mime_type": info.get("mime_type") or "application/octet-stream"}
-            return self._send(chat, {"document": document, **caption}, "document", params, "sendDocument",
-                              raw, markup, reply_to)
+            document = {
+                **self._file_object(info),
+                "file_name": info.get("file_name") or "document",
+                "mime_type": info.get("mime_type") or "application/octet-stream",
+            }
+            return self._send(
+                chat, {"document": document, **caption}, "document", params, "sendDocument", raw, markup, reply_to
+            )
 
     def _m_sendphoto(self, params: _Params) -> dict:
         with self._lock:
@@ -1432,11 +1608,25 @@ class FakeBotAPI:
             if upload is not None and upload.data and not self._is_image(upload.data):
                 raise _bad("IMAGE_PROCESS_FAILED")
             info = self._input_file(params, "photo", "photo")
-            return self._send(chat, {"photo": self._photo_sizes(info), **caption}, "photo", params, "sendPhoto",
-                              raw, markup, reply_to)
+            return self._send(
+                chat, {"photo": self._photo_sizes(info), **caption}, "photo", params, "sendPhoto", raw, markup, reply_to
+            )
 
-    _CONTENT_KEYS = ("text", "entities", "document", "photo", "sticker", "voice", "audio", "video",
-                     "animation", "caption", "caption_entities", "contact", "location")
+    _CONTENT_KEYS = (
+        "text",
+        "entities",
+        "document",
+        "photo",
+        "sticker",
+        "voice",
+        "audio",
+        "video",
+        "animation",
+        "caption",
+        "caption_entities",
+        "contact",
+        "location",
+    )
 
     def _source_message(self, params: _Params, missing: str) -> dict:
         from_chat = self._resolve_chat(params, "from_chat_id")
@@ -1477,8 +1667,12 @@ class FakeBotAPI:
             original = source["message"]
             sender = original.get("from") or {}
             if original["chat"]["type"] in ("channel",):
-                origin = {"type": "channel", "chat": original["chat"], "message_id": original["message_id"],
-                          "date": original["date"]}
+                origin = {
+                    "type": "channel",
+                    "chat": original["chat"],
+                    "message_id": original["message_id"],
+                    "date": original["date"],
+                }
             else:
                 origin = {"type": "user", "sender_user": sender, "date": original["date"]}
             content["forward_origin"] = origin
@@ -1501,19 +1695,26 @@ class FakeBotAPI:
             raise _bad("message can't be edited")
         return record
 
-    _NOT_MODIFIED = ("message is not modified: specified new message content and reply markup are exactly "
-                     "the same as a current content and reply markup of the message")
+    _NOT_MODIFIED = (
+        "message is not modified: specified new message content and reply markup are exactly "
+        "the same as a current content and reply markup of the message"
+    )
 
     def _m_editmessagetext(self, params: _Params) -> dict:
         with self._lock:
             chat = self._edit_chat(params)
-            text, entities, raw = self._text_content(params, "text", "entities", TEXT_LIMIT,
-                                                     "message text is empty", "message is too long")
+            text, entities, raw = self._text_content(
+                params, "text", "entities", TEXT_LIMIT, "message text is empty", "message is too long"
+            )
             markup = self._validate_markup(params.json("reply_markup"))
             record = self._edit_target(chat, params)
             if record["text"] is None:
                 raise _bad("there is no text in the message to edit")
-            old_inline = record["reply_markup"] if record["reply_markup"] and "inline_keyboard" in record["reply_markup"] else None
+            old_inline = (
+                record["reply_markup"]
+                if record["reply_markup"] and "inline_keyboard" in record["reply_markup"]
+                else None
+            )
             if text == record["text"] and entities == (record["entities"] or []) and markup == old_inline:
                 raise _bad(self._NOT_MODIFIED)
             wire = record["message"]
@@ -1524,8 +1725,13 @@ class FakeBotAPI:
             wire.pop("reply_markup", None)
             if markup and "inline_keyboard" in markup:
                 wire["reply_markup"] = markup
-            record.update(text=text, entities=entities, raw=raw, parse_mode=params.str("parse_mode"),
-                          reply_markup=markup if markup and "inline_keyboard" in markup else None)
+            record.update(
+                text=text,
+                entities=entities,
+                raw=raw,
+                parse_mode=params.str("parse_mode"),
+                reply_markup=markup if markup and "inline_keyboard" in markup else None,
+            )
             self._apply_edit(record, "editMessageText", params.describe())
             return copy.deepcopy(wire)
 
@@ -1538,19 +1744,30 @@ class FakeBotAPI:
             wire = record["message"]
             if not any(k in wire for k in ("document", "photo", "video", "audio", "animation", "voice")):
                 raise _bad("there is no caption in the message to edit")
-            old_inline = record["reply_markup"] if record["reply_markup"] and "inline_keyboard" in record["reply_markup"] else None
+            old_inline = (
+                record["reply_markup"]
+                if record["reply_markup"] and "inline_keyboard" in record["reply_markup"]
+                else None
+            )
             new_entities = caption.get("caption_entities", [])
-            if caption.get("caption") == record["caption"] and new_entities == (record["entities"] or []) \
-                    and markup == old_inline:
+            if (
+                caption.get("caption") == record["caption"]
+                and new_entities == (record["entities"] or [])
+                and markup == old_inline
+            ):
                 raise _bad(self._NOT_MODIFIED)
             for key in ("caption", "caption_entities", "reply_markup"):
                 wire.pop(key, None)
             wire.update(caption)
             if markup and "inline_keyboard" in markup:
                 wire["reply_markup"] = markup
-            record.update(caption=caption.get("caption"), entities=new_entities, raw=raw,
-                          parse_mode=params.str("parse_mode"),
-                          reply_markup=markup if markup and "inline_keyboard" in markup else None)
+            record.update(
+                caption=caption.get("caption"),
+                entities=new_entities,
+                raw=raw,
+                parse_mode=params.str("parse_mode"),
+                reply_markup=markup if markup and "inline_keyboard" in markup else None,
+            )
             self._apply_edit(record, "editMessageCaption", params.describe())
             return copy.deepcopy(wire)
 
@@ -1561,7 +1778,11 @@ class FakeBotAPI:
             if markup is not None and "inline_keyboard" not in markup:
                 raise _bad("inline keyboard expected")
             record = self._edit_target(chat, params)
-            old_inline = record["reply_markup"] if record["reply_markup"] and "inline_keyboard" in record["reply_markup"] else None
+            old_inline = (
+                record["reply_markup"]
+                if record["reply_markup"] and "inline_keyboard" in record["reply_markup"]
+                else None
+            )
             if markup == old_inline or (not old_inline and not (markup or {}).get("inline_keyboard")):
                 raise _bad(self._NOT_MODIFIED)
             wire = record["message"]
@@ -1598,8 +1819,12 @@ class FakeBotAPI:
             if text is not None and u16len(text) > 200:
                 raise _bad("MESSAGE_TOO_LONG")
             query["answered_at"] = time.monotonic()
-            query["answer"] = {"text": text, "show_alert": params.bool("show_alert"), "url": params.str("url"),
-                               "cache_time": params.int("cache_time")}
+            query["answer"] = {
+                "text": text,
+                "show_alert": params.bool("show_alert"),
+                "url": params.str("url"),
+                "cache_time": params.int("cache_time"),
+            }
             self._cond.notify_all()
             return True
 
@@ -1629,8 +1854,14 @@ class FakeBotAPI:
     def _scope_key(self, params: _Params) -> str:
         scope = params.json("scope") or {"type": "default"}
         if not isinstance(scope, dict) or scope.get("type") not in (
-                "default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat",
-                "chat_administrators", "chat_member"):
+            "default",
+            "all_private_chats",
+            "all_group_chats",
+            "all_chat_administrators",
+            "chat",
+            "chat_administrators",
+            "chat_member",
+        ):
             raise _bad("can't parse BotCommandScope JSON object")
         scope = dict(scope)
         if scope["type"] in ("chat", "chat_administrators", "chat_member"):
@@ -1684,8 +1915,7 @@ class FakeBotAPI:
             button = params.json("menu_button") or {"type": "default"}
             if not isinstance(button, dict) or button.get("type") not in ("commands", "web_app", "default"):
                 raise _bad("can't parse menu button JSON object")
-            if button["type"] == "web_app" and (
-                    not button.get("text") or not (button.get("web_app") or {}).get("url")):
+            if button["type"] == "web_app" and (not button.get("text") or not (button.get("web_app") or {}).get("url")):
                 raise _bad("can't parse menu button JSON object")
             self._menu_buttons[chat_id] = button
             return True
@@ -1702,10 +1932,17 @@ class FakeBotAPI:
     def _m_getchat(self, params: _Params) -> dict:
         with self._lock:
             chat = copy.deepcopy(self._resolve_chat(params))
-            chat.update(accent_color_id=chat["id"] % 7 if chat["id"] > 0 else 0, max_reaction_count=11,
-                        accepted_gift_types={"unlimited_gifts": False, "limited_gifts": False,
-                                             "unique_gifts": False, "premium_subscription": False,
-                                             "gifts_from_channels": False})
+            chat.update(
+                accent_color_id=chat["id"] % 7 if chat["id"] > 0 else 0,
+                max_reaction_count=11,
+                accepted_gift_types={
+                    "unlimited_gifts": False,
+                    "limited_gifts": False,
+                    "unique_gifts": False,
+                    "premium_subscription": False,
+                    "gifts_from_channels": False,
+                },
+            )
             return chat
 
     # ---------------------------------------------------------------- webhook delivery
@@ -1723,8 +1960,9 @@ class FakeBotAPI:
             headers = {"Content-Type": "application/json"}
             if hook.get("secret_token"):
                 headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
-            request = urllib.request.Request(hook["url"], data=json.dumps(update).encode("utf-8"),
-                                             headers=headers, method="POST")
+            request = urllib.request.Request(
+                hook["url"], data=json.dumps(update).encode("utf-8"), headers=headers, method="POST"
+            )
             error = None
             status = None
             try:
@@ -1739,8 +1977,9 @@ class FakeBotAPI:
                 error = "Connection refused" if isinstance(reason, ConnectionRefusedError) else str(reason)
             now = time.monotonic()
             with self._cond:
-                self._webhook_deliveries.append({"update_id": update["update_id"], "url": hook["url"],
-                                                 "status": status, "error": error, "at": now})
+                self._webhook_deliveries.append(
+                    {"update_id": update["update_id"], "url": hook["url"], "status": status, "error": error, "at": now}
+                )
                 if error is None:
                     self._pending = [u for u in self._pending if u["update_id"] != update["update_id"]]
                     meta = self._update_meta[update["update_id"]]
@@ -1759,9 +1998,15 @@ class FakeBotAPI:
 
     # ================================================================ test-side API
     # ---------------------------------------------------------------- setup
-    def add_private_user(self, user_id: int, first_name: str = "Test User", language_code: str | None = "vi",
-                         username: str | None = None, last_name: str | None = None,
-                         is_premium: bool = False) -> dict:
+    def add_private_user(
+        self,
+        user_id: int,
+        first_name: str = "Test User",
+        language_code: str | None = "vi",
+        username: str | None = None,
+        last_name: str | None = None,
+        is_premium: bool = False,
+    ) -> dict:
         """Register a user and their private chat with the bot (chat id == user id). Returns the User."""
         user: dict[str, Any] = {"id": int(user_id), "is_bot": False, "first_name": first_name}
         if last_name:
@@ -1783,13 +2028,14 @@ class FakeBotAPI:
             self._cond.notify_all()
         return copy.deepcopy(user)
 
-    def add_group(self, chat_id: int, title: str, type: str | None = None, username: str | None = None,
-                  admin: bool = False) -> dict:
+    def add_group(
+        self, chat_id: int, title: str, type: str | None = None, username: str | None = None, admin: bool = False
+    ) -> dict:
         """Register a group (ids <= -10**12 default to "supergroup", other negative ids to "group").
 
         ``admin=True`` lets the bot delete other people's messages there.
         """
-        chat_type = type or ("supergroup" if chat_id <= -10 ** 12 else "group")
+        chat_type = type or ("supergroup" if chat_id <= -(10**12) else "group")
         chat: dict[str, Any] = {"id": int(chat_id), "type": chat_type, "title": title}
         if username:
             chat["username"] = username
@@ -1837,13 +2083,20 @@ class FakeBotAPI:
         with self._lock:
             self._flood.setdefault(None if chat_id is None else int(chat_id), []).extend([int(retry_after)] * count)
 
-    def fail_next(self, method: str, error_code: int = 500, description: str = "Internal Server Error",
-                  count: int = 1, retry_after: int | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        error_code: int = 500,
+        description: str = "Internal Server Error",
+        count: int = 1,
+        retry_after: int | None = None,
+    ) -> None:
         """The next ``count`` calls of ``method`` fail with the given error (before any validation)."""
         parameters = {"retry_after": retry_after} if retry_after is not None else None
         with self._lock:
             self._failures.setdefault(method.lower(), []).extend(
-                ApiError(error_code, description, parameters) for _ in range(count))
+                ApiError(error_code, description, parameters) for _ in range(count)
+            )
 
     # ---------------------------------------------------------------- injecting updates
     def _require_user(self, user_id: int) -> dict:
@@ -1857,30 +2110,44 @@ class FakeBotAPI:
         self._next_update_id += 1
         update = {"update_id": update_id, kind: payload}
         self._pending.append(update)
-        self._update_meta[update_id] = {"update": update, "kind": kind, "injected_at": time.monotonic(),
-                                        "delivered_at": None, "confirmed_at": None, "dropped_at": None,
-                                        "deliveries": 0}
+        self._update_meta[update_id] = {
+            "update": update,
+            "kind": kind,
+            "injected_at": time.monotonic(),
+            "delivered_at": None,
+            "confirmed_at": None,
+            "dropped_at": None,
+            "deliveries": 0,
+        }
         self._cond.notify_all()
         return copy.deepcopy(update)
 
     def _inject_member_change(self, user_id: int, old: str, new: str) -> None:
         user = self._users[user_id]
         bot = {**self._bot_user()}
-        self._inject("my_chat_member", {
-            "chat": copy.deepcopy(self._chats[user_id]), "from": copy.deepcopy(user), "date": int(time.time()),
-            "old_chat_member": {"status": old, "user": bot} if old != "kicked" else
-            {"status": "kicked", "user": bot, "until_date": 0},
-            "new_chat_member": {"status": new, "user": bot} if new != "kicked" else
-            {"status": "kicked", "user": bot, "until_date": 0},
-        })
+        self._inject(
+            "my_chat_member",
+            {
+                "chat": copy.deepcopy(self._chats[user_id]),
+                "from": copy.deepcopy(user),
+                "date": int(time.time()),
+                "old_chat_member": {"status": old, "user": bot}
+                if old != "kicked"
+                else {"status": "kicked", "user": bot, "until_date": 0},
+                "new_chat_member": {"status": new, "user": bot}
+                if new != "kicked"
+                else {"status": "kicked", "user": bot, "until_date": 0},
+            },
+        )
 
     def inject_update(self, kind: str, payload: dict) -> dict:
         """Inject an arbitrary update, e.g. inject_update("my_chat_member", {...}). Returns it."""
         with self._cond:
             return self._inject(kind, copy.deepcopy(payload))
 
-    def _user_message(self, user_id: int, content: dict, chat_id: int | None, reply_to_message_id: int | None,
-                      kind: str) -> dict:
+    def _user_message(
+        self, user_id: int, content: dict, chat_id: int | None, reply_to_message_id: int | None, kind: str
+    ) -> dict:
         with self._cond:
             user = self._require_user(user_id)
             target = int(chat_id) if chat_id is not None else int(user_id)
@@ -1889,8 +2156,12 @@ class FakeBotAPI:
                 raise KeyError(f"chat {target} is not registered")
             if chat["type"] == "private" and target in self._blocked:
                 self._blocked.discard(target)  # writing to a blocked bot means pressing "Restart"
-            wire: dict[str, Any] = {"message_id": self._new_message_id(target), "from": copy.deepcopy(user),
-                                    "chat": copy.deepcopy(chat), "date": int(time.time())}
+            wire: dict[str, Any] = {
+                "message_id": self._new_message_id(target),
+                "from": copy.deepcopy(user),
+                "chat": copy.deepcopy(chat),
+                "date": int(time.time()),
+            }
             if reply_to_message_id is not None:
                 replied = self._find_message(target, int(reply_to_message_id))
                 if replied is None:
@@ -1900,32 +2171,52 @@ class FakeBotAPI:
             self._store_message(chat, wire, False, kind, raw=content.get("text") or content.get("caption"))
             return self._inject("message", wire)
 
-    def send_text(self, user_id: int, text: str, chat_id: int | None = None,
-                  reply_to_message_id: int | None = None, entities: list[dict] | None = None) -> dict:
+    def send_text(
+        self,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        reply_to_message_id: int | None = None,
+        entities: list[dict] | None = None,
+    ) -> dict:
         """The user writes ``text`` (to their private chat unless chat_id). Returns the Update dict."""
         content: dict[str, Any] = {"text": text}
         if entities:
             content["entities"] = entities
         return self._user_message(user_id, content, chat_id, reply_to_message_id, "text")
 
-    def send_command(self, user_id: int, command: str, chat_id: int | None = None,
-                     reply_to_message_id: int | None = None) -> dict:
+    def send_command(
+        self, user_id: int, command: str, chat_id: int | None = None, reply_to_message_id: int | None = None
+    ) -> dict:
         """The user sends e.g. "/start" or "/start payload" (with a bot_command entity)."""
         if not command.startswith("/"):
             command = "/" + command
         head = command.split(maxsplit=1)[0] if command.strip() else command
-        return self.send_text(user_id, command, chat_id, reply_to_message_id,
-                              entities=[{"type": "bot_command", "offset": 0, "length": u16len(head)}])
+        return self.send_text(
+            user_id,
+            command,
+            chat_id,
+            reply_to_message_id,
+            entities=[{"type": "bot_command", "offset": 0, "length": u16len(head)}],
+        )
 
     def send_sticker(self, user_id: int, emoji: str = "👍", chat_id: int | None = None) -> dict:
         with self._lock:
             info = self._new_file("sticker", b"RIFF\x00\x00\x00\x00WEBPVP8 ", None, "image/webp", "webp")
-            sticker = {**self._file_object(info), "type": "regular", "width": 512, "height": 512,
-                       "is_animated": False, "is_video": False, "emoji": emoji}
+            sticker = {
+                **self._file_object(info),
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "emoji": emoji,
+            }
         return self._user_message(user_id, {"sticker": sticker}, chat_id, None, "sticker")
 
-    def send_photo(self, user_id: int, caption: str | None = None, chat_id: int | None = None,
-                   data: bytes | None = None) -> dict:
+    def send_photo(
+        self, user_id: int, caption: str | None = None, chat_id: int | None = None, data: bytes | None = None
+    ) -> dict:
         data = data if data is not None else _TINY_PNG
         with self._lock:
             info = self._new_file("photo", data, None, "image/jpeg", "jpg")
@@ -1934,8 +2225,15 @@ class FakeBotAPI:
             content["caption"] = caption
         return self._user_message(user_id, content, chat_id, None, "photo")
 
-    def send_document(self, user_id: int, file_name: str, data: bytes, mime_type: str | None = None,
-                      caption: str | None = None, chat_id: int | None = None) -> dict:
+    def send_document(
+        self,
+        user_id: int,
+        file_name: str,
+        data: bytes,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        chat_id: int | None = None,
+    ) -> dict:
         """The user uploads a file; getFile and the download URL then serve ``data``."""
         mime_type = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
         with self._lock:
@@ -1946,16 +2244,16 @@ class FakeBotAPI:
             content["caption"] = caption
         return self._user_message(user_id, content, chat_id, None, "document")
 
-    def send_voice(self, user_id: int, duration: int = 3, chat_id: int | None = None,
-                   data: bytes | None = None) -> dict:
+    def send_voice(
+        self, user_id: int, duration: int = 3, chat_id: int | None = None, data: bytes | None = None
+    ) -> dict:
         data = data if data is not None else b"OggS" + b"\x00" * 60
         with self._lock:
             info = self._new_file("voice", data, None, "audio/ogg", "oga")
             voice = {**self._file_object(info), "duration": duration, "mime_type": "audio/ogg"}
         return self._user_message(user_id, {"voice": voice}, chat_id, None, "voice")
 
-    def click(self, user_id: int, chat_id: int, message_id: int, callback_data: str,
-              check: bool = True) -> str:
+    def click(self, user_id: int, chat_id: int, message_id: int, callback_data: str, check: bool = True) -> str:
         """The user presses the inline button with ``callback_data`` on a bot message.
 
         Injects a callback_query update and returns its id. With ``check`` (default) the button must
@@ -1971,20 +2269,34 @@ class FakeBotAPI:
                 if callback_data not in available:
                     raise AssertionError(
                         f"message {message_id} in chat {chat_id} has no button with callback_data "
-                        f"{callback_data!r}; buttons: {self._buttons_of(record['reply_markup'])}")
+                        f"{callback_data!r}; buttons: {self._buttons_of(record['reply_markup'])}"
+                    )
             self._callback_counter += 1
-            query_id = str(4_500_000_000_000_000_000 + int(user_id) % 10 ** 9 * 1000 + self._callback_counter)
-            query = {"id": query_id, "from": copy.deepcopy(user), "message": copy.deepcopy(record["message"]),
-                     "chat_instance": str((int(chat_id) * 2654435761) % 10 ** 19), "data": callback_data}
+            query_id = str(4_500_000_000_000_000_000 + int(user_id) % 10**9 * 1000 + self._callback_counter)
+            query = {
+                "id": query_id,
+                "from": copy.deepcopy(user),
+                "message": copy.deepcopy(record["message"]),
+                "chat_instance": str((int(chat_id) * 2654435761) % 10**19),
+                "data": callback_data,
+            }
             update = self._inject("callback_query", query)
-            self._callbacks[query_id] = {"id": query_id, "user_id": int(user_id), "chat_id": int(chat_id),
-                                         "message_id": int(message_id), "data": callback_data,
-                                         "update_id": update["update_id"], "injected_at": time.monotonic(),
-                                         "answered_at": None, "answer": None}
+            self._callbacks[query_id] = {
+                "id": query_id,
+                "user_id": int(user_id),
+                "chat_id": int(chat_id),
+                "message_id": int(message_id),
+                "data": callback_data,
+                "update_id": update["update_id"],
+                "injected_at": time.monotonic(),
+                "answered_at": None,
+                "answer": None,
+            }
             return query_id
 
-    def press_button(self, user_id: int, message: dict, callback_data: str | None = None,
-                     text: str | None = None, check: bool = True) -> str:
+    def press_button(
+        self, user_id: int, message: dict, callback_data: str | None = None, text: str | None = None, check: bool = True
+    ) -> str:
         """Press a button of ``message`` (a record from messages()/wait_for_message or a Message dict),
         chosen by callback_data or by its label ``text``. Returns the callback query id."""
         chat_id, message_id = self._message_address(message)
@@ -2042,14 +2354,16 @@ class FakeBotAPI:
         edited_at, edits (one entry per edit), history (original + edits), deleted, method, params.
         """
         with self._lock:
-            return [self._public(r) for r in self._history.get(int(chat_id), [])
-                    if r["from_bot"] and (include_deleted or not r["deleted"])]
+            return [
+                self._public(r)
+                for r in self._history.get(int(chat_id), [])
+                if r["from_bot"] and (include_deleted or not r["deleted"])
+            ]
 
     def history(self, chat_id: int, include_deleted: bool = True) -> list[dict]:
         """All messages of a chat (user and bot), oldest first."""
         with self._lock:
-            return [self._public(r) for r in self._history.get(int(chat_id), [])
-                    if include_deleted or not r["deleted"]]
+            return [self._public(r) for r in self._history.get(int(chat_id), []) if include_deleted or not r["deleted"]]
 
     def all_messages(self) -> list[dict]:
         """Every bot-sent message in every chat, in the order received."""
@@ -2165,11 +2479,11 @@ class FakeBotAPI:
                     raise AssertionError(f"timed out after {timeout}s waiting for {message}\n{self._dump()}")
                 self._cond.wait(min(remaining, 0.5))
 
-    def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 10.0,
-                 chat_id: int | None = None) -> dict:
+    def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 10.0, chat_id: int | None = None) -> dict:
         """Block until the bot has sent a message (in any chat, or ``chat_id``) for which
         ``predicate(record)`` is true; return that record (see messages()). Predicates see edits
         already applied and must not modify the record."""
+
         def find() -> dict | None:
             chats = [self._history.get(int(chat_id), [])] if chat_id is not None else self._history.values()
             for records in chats:
@@ -2177,8 +2491,12 @@ class FakeBotAPI:
                     if record["from_bot"] and not record["deleted"] and predicate(record):
                         return self._public(record)
             return None
-        return self.wait_until(find, timeout, f"a bot message matching {predicate!r}"
-                               + (f" in chat {chat_id}" if chat_id is not None else ""))
+
+        return self.wait_until(
+            find,
+            timeout,
+            f"a bot message matching {predicate!r}" + (f" in chat {chat_id}" if chat_id is not None else ""),
+        )
 
     def _after_filter(self, chat_id: int, after: Any) -> Callable[[dict], bool]:
         if after is None:
@@ -2201,8 +2519,14 @@ class FakeBotAPI:
             return lambda r: r["received_at"] > stamp
         raise TypeError(f"unsupported 'after': {after!r}")
 
-    def wait_for_message(self, chat_id: int, contains: str | None = None, timeout: float = 10.0,
-                         after: Any = None, predicate: Callable[[dict], bool] | None = None) -> dict:
+    def wait_for_message(
+        self,
+        chat_id: int,
+        contains: str | None = None,
+        timeout: float = 10.0,
+        after: Any = None,
+        predicate: Callable[[dict], bool] | None = None,
+    ) -> dict:
         """Block until the bot sent a message in ``chat_id`` whose text/caption contains ``contains``.
 
         ``after`` restricts to messages newer than: an int message_id, a float time.monotonic()
@@ -2218,43 +2542,62 @@ class FakeBotAPI:
                 return False
             return predicate(record) if predicate else True
 
-        description = f"a bot message in chat {chat_id}" + (f" containing {contains!r}" if contains else "") \
-            + (f" after {after if not isinstance(after, dict) else after.get('update_id', after.get('message_id'))}"
-               if after is not None else "")
+        description = (
+            f"a bot message in chat {chat_id}"
+            + (f" containing {contains!r}" if contains else "")
+            + (
+                f" after {after if not isinstance(after, dict) else after.get('update_id', after.get('message_id'))}"
+                if after is not None
+                else ""
+            )
+        )
 
         def find() -> dict | None:
             for record in self._history.get(int(chat_id), []):
                 if record["from_bot"] and not record["deleted"] and matches(record):
                     return self._public(record)
             return None
+
         return self.wait_until(find, timeout, description)
 
-    def wait_for_edit(self, chat_id: int, message_id: int, contains: str | None = None,
-                      timeout: float = 10.0, min_edits: int = 1) -> dict:
+    def wait_for_edit(
+        self, chat_id: int, message_id: int, contains: str | None = None, timeout: float = 10.0, min_edits: int = 1
+    ) -> dict:
         """Block until message ``message_id`` was edited (at least ``min_edits`` times) and its
         text/caption contains ``contains``."""
+
         def find() -> dict | None:
             record = self._index.get((int(chat_id), int(message_id)))
-            if record and len(record["edits"]) >= min_edits and (
-                    contains is None or contains in (record["text"] or record["caption"] or "")):
+            if (
+                record
+                and len(record["edits"]) >= min_edits
+                and (contains is None or contains in (record["text"] or record["caption"] or ""))
+            ):
                 return self._public(record)
             return None
-        return self.wait_until(find, timeout, f"an edit of message {message_id} in chat {chat_id}"
-                               + (f" containing {contains!r}" if contains else ""))
+
+        return self.wait_until(
+            find,
+            timeout,
+            f"an edit of message {message_id} in chat {chat_id}" + (f" containing {contains!r}" if contains else ""),
+        )
 
     def wait_for_callback_answer(self, query_id: str, timeout: float = 10.0) -> dict:
         def find() -> dict | None:
             query = self._callbacks.get(query_id)
             return copy.deepcopy(query["answer"]) if query and query["answer"] is not None else None
+
         return self.wait_until(find, timeout, f"answerCallbackQuery for {query_id}")
 
     def wait_for_call(self, method: str, timeout: float = 10.0, ok: bool | None = None) -> dict:
         """Block until a request to ``method`` was recorded (optionally only successful/failed ones)."""
+
         def find() -> dict | None:
             for call in self._calls:
                 if call["method"].lower() == method.lower() and (ok is None or call["ok"] == ok):
                     return copy.deepcopy(call)
             return None
+
         return self.wait_until(find, timeout, f"a call to {method}")
 
     def wait_for_updates_consumed(self, timeout: float = 10.0) -> None:
@@ -2263,14 +2606,17 @@ class FakeBotAPI:
 
     def _dump(self, limit: int = 15) -> str:
         lines = ["--- bot messages (latest last) ---"]
-        records = sorted((r for chat in self._history.values() for r in chat if r["from_bot"]),
-                         key=lambda r: r["received_at"])[-limit:]
+        records = sorted(
+            (r for chat in self._history.values() for r in chat if r["from_bot"]), key=lambda r: r["received_at"]
+        )[-limit:]
         for r in records:
             body = (r["text"] or r["caption"] or f"<{r['kind']}>").replace("\n", "\\n")
             flags = (" [deleted]" if r["deleted"] else "") + (f" [edited x{len(r['edits'])}]" if r["edits"] else "")
             buttons = self._buttons_of(r["reply_markup"])
-            lines.append(f"chat {r['chat_id']} #{r['message_id']}{flags}: {body[:300]!r}"
-                         + (f" buttons={buttons}" if buttons else ""))
+            lines.append(
+                f"chat {r['chat_id']} #{r['message_id']}{flags}: {body[:300]!r}"
+                + (f" buttons={buttons}" if buttons else "")
+            )
         if not records:
             lines.append("(none)")
         errors = [c for c in self._calls if not c["ok"]][-limit:]
@@ -2282,8 +2628,10 @@ class FakeBotAPI:
         lines.append("--- recent API calls ---")
         for c in self._calls[-limit:]:
             lines.append(f"{c['method']} ok={c['ok']}")
-        lines.append(f"--- pending updates: {[u['update_id'] for u in self._pending]}; "
-                     f"webhook: {self._webhook['url'] if self._webhook else None}")
+        lines.append(
+            f"--- pending updates: {[u['update_id'] for u in self._pending]}; "
+            f"webhook: {self._webhook['url'] if self._webhook else None}"
+        )
         return "\n".join(lines)
 
     def dump(self) -> str:
@@ -2300,4 +2648,5 @@ def _short(value: Any, limit: int = 300) -> str:
 # A valid 1x1 PNG, used as default photo content.
 _TINY_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)

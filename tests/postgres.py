@@ -40,11 +40,41 @@ def postgres_server():
             if os.geteuid() == 0:  # initdb refuses to run as root
                 shutil.chown(root, "postgres")
                 as_user = ["runuser", "-u", "postgres", "--"]
-            subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "test", "-A", "trust",
-                            "-E", "UTF8", "--locale=C"], check=True, capture_output=True, timeout=120)
-            subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"),
-                            "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                [
+                    *as_user,
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "test",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+            subprocess.run(
+                [
+                    *as_user,
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-w",
+                    "-l",
+                    str(root / "log"),
+                    "-o",
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+                    "start",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             url = f"postgresql://test@127.0.0.1:{port}/postgres"
     except (OSError, LookupError, subprocess.SubprocessError) as exc:  # no postgres user, no runuser, …
         warnings.warn(f"PostgreSQL tests skipped: the server did not start ({exc})", stacklevel=1)
@@ -52,8 +82,12 @@ def postgres_server():
         yield url
     finally:
         if url is not None:
-            subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                check=False,
+                capture_output=True,
+                timeout=60,
+            )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -61,8 +95,7 @@ def create_database(server_url: str, name: str) -> str:
     """A new, empty database on the server; returns its URL."""
     import sqlalchemy as sa
 
-    admin = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://"),
-                             isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))

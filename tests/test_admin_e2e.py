@@ -17,8 +17,8 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.fakebotapi import FakeBotAPI
-from tests.workspace import bot_env, indexed_sample, stop_bot
 from tests.pdfmaker import make_pdf
+from tests.workspace import bot_env, indexed_sample, stop_bot
 
 pytestmark = pytest.mark.slow
 OWNER, ADMIN, OWNER2 = 3001, 3002, 3003
@@ -48,14 +48,35 @@ def env(tmp_path_factory, embedder):
     api.add_private_user(ADMIN, first_name="Hoa")
     api.add_private_user(OWNER2, first_name="Hùng")
     api.add_group(GROUP, "Chuyên gia Trung tâm")
-    proc_env = bot_env(api, url, kb, data, CONSULTANTS_CHAT_ID=str(GROUP), ADMIN_IDS=str(ADMIN),
-                       MAX_FILE_MB=str(MAX_MB), WORKING_HOURS="00:00-24:00", WORKING_DAYS="1-7")
+    proc_env = bot_env(
+        api,
+        url,
+        kb,
+        data,
+        CONSULTANTS_CHAT_ID=str(GROUP),
+        ADMIN_IDS=str(ADMIN),
+        MAX_FILE_MB=str(MAX_MB),
+        WORKING_HOURS="00:00-24:00",
+        WORKING_DAYS="1-7",
+    )
     # The admin is also a consultant: during a consultation their files are relayed, not indexed.
-    cli = subprocess.run([sys.executable, "-m", "bot", "consultants", "add", str(ADMIN), "--name", "Hoa",
-                          "--topics", "process"], cwd=ROOT, env=proc_env, capture_output=True, text=True)
+    cli = subprocess.run(
+        [sys.executable, "-m", "bot", "consultants", "add", str(ADMIN), "--name", "Hoa", "--topics", "process"],
+        check=False,
+        cwd=ROOT,
+        env=proc_env,
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 0, cli.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=proc_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=ROOT,
+        env=proc_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         api.wait_for_call("getUpdates", timeout=90)
         yield api, kb
@@ -67,8 +88,9 @@ def env(tmp_path_factory, embedder):
 def upload(api, name: str, data: bytes, caption: str | None = None) -> dict:
     """Send a file as the admin; return the bot's reply once it holds the outcome (✅ or ❌)."""
     upd = api.send_document(ADMIN, name, data, caption=caption)
-    return api.wait_for_message(ADMIN, after=upd, timeout=90,
-                                predicate=lambda r: (r["text"] or "").startswith(("✅", "❌", "⏳")))
+    return api.wait_for_message(
+        ADMIN, after=upd, timeout=90, predicate=lambda r: (r["text"] or "").startswith(("✅", "❌", "⏳"))
+    )
 
 
 def docx_bytes() -> bytes:
@@ -104,20 +126,26 @@ def test_upload_every_format(env):
     api, kb = env
     done = upload(api, "Hỗ trợ Lâm Viên.md", GUIDE.encode())
     assert "✅ Đã thêm «Hỗ trợ đổi mới công nghệ tỉnh Lâm Viên»" in done["text"] and "2 đoạn" in done["text"]
-    assert [e["text"] for e in done["edits"]][0].startswith("🔄")           # progress, then the result
+    assert next(e["text"] for e in done["edits"]).startswith("🔄")  # progress, then the result
     assert (kb / "funding" / "Hỗ-trợ-Lâm-Viên.md").exists()
 
     txt = "Bảo trì phòng ngừa\n\nMáy ép cần được kiểm tra dầu thủy lực mỗi 250 giờ chạy máy.\n"
     assert "✅" in upload(api, "bao-tri.txt", txt.encode(), caption="process")["text"]
     assert (kb / "process" / "bao-tri.txt").exists()
-    html_doc = ("<html><head><title>Mã số mã vạch</title></head><body><h1>Mã số mã vạch</h1>"
-                "<p>Doanh nghiệp đăng ký mã số mã vạch GS1 tại Tổng cục Tiêu chuẩn Đo lường Chất lượng.</p>"
-                "<script>alert(1)</script></body></html>")
+    html_doc = (
+        "<html><head><title>Mã số mã vạch</title></head><body><h1>Mã số mã vạch</h1>"
+        "<p>Doanh nghiệp đăng ký mã số mã vạch GS1 tại Tổng cục Tiêu chuẩn Đo lường Chất lượng.</p>"
+        "<script>alert(1)</script></body></html>"
+    )
     assert "✅" in upload(api, "ma-vach.html", html_doc.encode())["text"]
     reply = upload(api, "kaizen.docx", docx_bytes(), caption="process")
     assert "«Quy trình Kaizen tại xưởng mộc»" in reply["text"]
-    pdf = make_pdf(["Huong dan danh gia trinh do cong nghe cho doanh nghiep che bien go.",
-                    "Doanh nghiep tu danh gia theo bo tieu chi gom 5 nhom."])
+    pdf = make_pdf(
+        [
+            "Huong dan danh gia trinh do cong nghe cho doanh nghiep che bien go.",
+            "Doanh nghiep tu danh gia theo bo tieu chi gom 5 nhom.",
+        ]
+    )
     assert "✅" in upload(api, "danh-gia.pdf", pdf, caption="tech_transfer")["text"]
     assert (kb / "tech_transfer" / "danh-gia.pdf").exists()
 
@@ -126,7 +154,7 @@ def test_upload_every_format(env):
     downloads = len(api.calls_to("getFile"))
     big = upload(api, "lon.txt", b"x" * int(MAX_MB * 1024 * 1024 * 2))
     assert "lớn hơn giới hạn 0.06 MB" in big["text"]
-    assert len(api.calls_to("getFile")) == downloads          # refused before downloading
+    assert len(api.calls_to("getFile")) == downloads  # refused before downloading
     sheet = upload(api, "bang-gia.xlsx", b"PK\x03\x04 not indexed")
     assert "định dạng .xlsx chưa được hỗ trợ" in sheet["text"]
     dup = upload(api, "ban-sao.md", GUIDE.encode())
@@ -155,8 +183,9 @@ def test_replace_and_reindex_with_progress(env):
     # documents in groups of at least 256 chunks: 260 + 40 chunks make two progress steps.
     (kb / "startup").mkdir(exist_ok=True)
     for part, steps in ((1, range(1, 261)), (2, range(261, 301))):
-        sections = "\n\n".join(f"## Bước {n}\n\nVườn ươm khởi nghiệp hướng dẫn bước {n} của kế hoạch kinh doanh."
-                               for n in steps)
+        sections = "\n\n".join(
+            f"## Bước {n}\n\nVườn ươm khởi nghiệp hướng dẫn bước {n} của kế hoạch kinh doanh." for n in steps
+        )
         (kb / "startup" / f"vuon-uom-{part}.md").write_text(f"# Vườn ươm {part}\n\n{sections}\n", encoding="utf-8")
     (kb / "funding" / "old-opposition.md").unlink()
     upd = api.send_command(ADMIN, "/reindex")
@@ -172,7 +201,7 @@ def test_status_list_and_remove(env):
     api, kb = env
     upd = api.send_command(ADMIN, "/kb")
     status = api.wait_for_message(ADMIN, contains="Kho tài liệu", after=upd, timeout=30)
-    assert "Cần rà soát" in status["text"] and "ip/patent.md" in status["text"]   # last reviewed in 2024
+    assert "Cần rà soát" in status["text"] and "ip/patent.md" in status["text"]  # last reviewed in 2024
     assert "Tệp lỗi: không có" in status["text"]
 
     upd = api.send_command(ADMIN, "/kb_list")
@@ -202,8 +231,9 @@ def test_admin_consultant_relays_files_during_a_consultation(env):
     api.wait_for_callback_answer(api.press_button(OWNER2, answer, callback_data="human"), timeout=30)
     intake = api.wait_for_message(OWNER2, contains="tên doanh nghiệp", after=answer, timeout=30)
     upd = api.send_text(OWNER2, "Xưởng gỗ Hùng Anh, Nam Định")
-    card = api.wait_for_message(GROUP, contains="Yêu cầu #", after=upd, timeout=30,
-                                predicate=lambda r: bool(r["reply_markup"]))
+    card = api.wait_for_message(
+        GROUP, contains="Yêu cầu #", after=upd, timeout=30, predicate=lambda r: bool(r["reply_markup"])
+    )
     (claim,) = [data for label, data in api.buttons(card) if "Nhận" in label]
     api.wait_for_callback_answer(api.press_button(ADMIN, card, callback_data=claim), timeout=30)
     api.wait_for_message(ADMIN, contains="5S gồm những gì?", after=intake, timeout=30)
@@ -230,7 +260,7 @@ def test_reports(env):
     upd = api.send_command(ADMIN, "/gaps")
     gaps = api.wait_for_message(ADMIN, contains="chưa đáp ứng", after=upd, timeout=90)
     assert QUESTION in gaps["text"] and "chưa có tài liệu 2" in gaps["text"]
-    assert gaps["text"].index("5S gồm những gì?") < gaps["text"].index(QUESTION)      # newest first
+    assert gaps["text"].index("5S gồm những gì?") < gaps["text"].index(QUESTION)  # newest first
     assert "chuyển chuyên gia 1" in gaps["text"]
 
     upd = api.send_command(ADMIN, "/stats")

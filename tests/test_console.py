@@ -3,9 +3,10 @@
 import io
 import shutil
 
+from bot.app import build_services
+from bot.config import Settings
 from bot.console import CONSOLE_USER, run_console
 from bot.storage import Store
-from indexer.config import Settings
 from indexer.pipeline import Indexer
 from tests.conftest import ROOT, SAMPLE_KB
 
@@ -17,7 +18,7 @@ def test_console_conversation(tmp_path, embedder, monkeypatch):
     (settings.data_dir / "models").symlink_to(ROOT / "data" / "models")
     stdin = io.StringIO("nhan hieu bao ho bao lau\ncòn sáng chế thì sao?\n/human\n/quit\n")
     stdout = io.StringIO()
-    assert run_console(settings, stdin=stdin, stdout=stdout) == 0
+    assert run_console(build_services(settings, embedder=embedder), stdin=stdin, stdout=stdout) == 0
     text = stdout.getvalue()
     assert "10 năm" in text and "20 năm" in text and "Nguồn:" in text
     assert "đã được ghi lại" in text

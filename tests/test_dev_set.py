@@ -6,7 +6,7 @@ import pytest
 
 from bot.answering.engine import AnswerEngine
 from bot.answering.evaluation import evaluate
-from indexer.config import Settings
+from bot.config import Settings
 from indexer.pipeline import Indexer
 from indexer.search import HybridSearcher
 from tests.conftest import DATA, ROOT

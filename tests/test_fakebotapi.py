@@ -58,6 +58,7 @@ def assert_error(result: tuple[int, dict], code: int, description: str) -> dict:
 
 # ------------------------------------------------------------------ basics
 
+
 def test_get_me_token_and_unknown_method(api, client):
     status, body = call(client, "getMe")
     assert status == 200 and body["ok"] is True
@@ -77,9 +78,16 @@ def test_get_me_token_and_unknown_method(api, client):
 
 
 def test_send_message_form_and_json_and_records(api, client):
-    status, body = form_call(client, "sendMessage", chat_id=USER, text="Xin chào <b>Lan</b>", parse_mode="HTML",
-                             reply_markup={"inline_keyboard": [[{"text": "Có", "callback_data": "yes"},
-                                                                {"text": "Web", "url": "https://example.com"}]]})
+    status, body = form_call(
+        client,
+        "sendMessage",
+        chat_id=USER,
+        text="Xin chào <b>Lan</b>",
+        parse_mode="HTML",
+        reply_markup={
+            "inline_keyboard": [[{"text": "Có", "callback_data": "yes"}, {"text": "Web", "url": "https://example.com"}]]
+        },
+    )
     assert status == 200, body
     message = body["result"]
     assert message["message_id"] == 1
@@ -116,74 +124,124 @@ def test_chat_and_block_errors(api, client):
     assert not api.is_blocked(USER)
     assert call(client, "sendMessage", chat_id=USER, text="welcome back")[0] == 200
     api.kick_bot(GROUP)
-    assert_error(call(client, "sendMessage", chat_id=GROUP, text="hi"), 403,
-                 "Forbidden: bot was kicked from the supergroup chat")
+    assert_error(
+        call(client, "sendMessage", chat_id=GROUP, text="hi"), 403, "Forbidden: bot was kicked from the supergroup chat"
+    )
 
 
 def test_text_validation(api, client):
     assert_error(call(client, "sendMessage", chat_id=USER, text=""), 400, "Bad Request: message text is empty")
     assert_error(call(client, "sendMessage", chat_id=USER), 400, "Bad Request: message text is empty")
     assert_error(call(client, "sendMessage", chat_id=USER, text="  \n "), 400, "Bad Request: message text is empty")
-    assert_error(call(client, "sendMessage", chat_id=USER, text="<b></b>", parse_mode="HTML"), 400,
-                 "Bad Request: message text is empty")
+    assert_error(
+        call(client, "sendMessage", chat_id=USER, text="<b></b>", parse_mode="HTML"),
+        400,
+        "Bad Request: message text is empty",
+    )
     # 4096 UTF-16 code units: an emoji counts twice
     assert call(client, "sendMessage", chat_id=USER, text="😀" * 2048)[0] == 200
-    assert_error(call(client, "sendMessage", chat_id=USER, text="😀" * 2048 + "x"), 400,
-                 "Bad Request: message is too long")
+    assert_error(
+        call(client, "sendMessage", chat_id=USER, text="😀" * 2048 + "x"), 400, "Bad Request: message is too long"
+    )
     assert call(client, "sendMessage", chat_id=USER, text="ệ" * 4096)[0] == 200
     # the limit applies to the text after entity parsing
     assert call(client, "sendMessage", chat_id=USER, text="<b>" + "a" * 4096 + "</b>", parse_mode="HTML")[0] == 200
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("1 < 2", 'Unsupported start tag ""'),
-    ("<b>bold", 'Can\'t find end tag corresponding to start tag "b"'),
-    ("<b>x</i>", "Unmatched end tag"),
-    ("line<br>break", 'Unsupported start tag "br"'),
-    ("<div>x</div>", 'Unsupported start tag "div"'),
-    ("<span>x</span>", 'Tag "span" must have class "tg-spoiler"'),
-    ("x</b>", "Unexpected end tag"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("1 < 2", 'Unsupported start tag ""'),
+        ("<b>bold", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b>x</i>", "Unmatched end tag"),
+        ("line<br>break", 'Unsupported start tag "br"'),
+        ("<div>x</div>", 'Unsupported start tag "div"'),
+        ("<span>x</span>", 'Tag "span" must have class "tg-spoiler"'),
+        ("x</b>", "Unexpected end tag"),
+    ],
+)
 def test_html_rejected(client, text, fragment):
-    body = assert_error(call(client, "sendMessage", chat_id=USER, text=text, parse_mode="HTML"), 400,
-                        "Bad Request: can't parse entities: ")
+    body = assert_error(
+        call(client, "sendMessage", chat_id=USER, text=text, parse_mode="HTML"),
+        400,
+        "Bad Request: can't parse entities: ",
+    )
     assert fragment in body["description"]
 
 
 def test_html_accepted():
     text, entities = parse_html(
-        '<b>B</b><strong>S</strong><i>I</i><em>E</em><u>U</u><ins>N</ins><s>S</s><strike>K</strike><del>D</del>'
+        "<b>B</b><strong>S</strong><i>I</i><em>E</em><u>U</u><ins>N</ins><s>S</s><strike>K</strike><del>D</del>"
         '<span class="tg-spoiler">P</span><tg-spoiler>T</tg-spoiler><a href="https://a.vn/?x=1&amp;y=2">A</a>'
         '<code>C</code><pre>R</pre><blockquote>Q</blockquote><tg-emoji emoji-id="1">👍</tg-emoji>'
-        ' &lt;&gt;&amp;&quot; &#39;&#x41; a & b')
+        " &lt;&gt;&amp;&quot; &#39;&#x41; a & b"
+    )
     assert text == "BSIEUNSKDPTACRQ👍 <>&\" 'A a & b"
     types = [e["type"] for e in entities]
-    assert types == ["bold", "bold", "italic", "italic", "underline", "underline", "strikethrough",
-                     "strikethrough", "strikethrough", "spoiler", "spoiler", "text_link", "code", "pre",
-                     "blockquote", "custom_emoji"]
+    assert types == [
+        "bold",
+        "bold",
+        "italic",
+        "italic",
+        "underline",
+        "underline",
+        "strikethrough",
+        "strikethrough",
+        "strikethrough",
+        "spoiler",
+        "spoiler",
+        "text_link",
+        "code",
+        "pre",
+        "blockquote",
+        "custom_emoji",
+    ]
     assert entities[11]["url"] == "https://a.vn/?x=1&y=2"
 
 
 def test_markdown_v2(client):
     text, entities = parse_markdown_v2(r"*Đậm* _nghiêng_ __gạch__ ~xoá~ ||ẩn|| `a_b` [web](https://a\.vn) 1\.5\-2\!")
     assert text == "Đậm nghiêng gạch xoá ẩn a_b web 1.5-2!"
-    assert [e["type"] for e in entities] == ["bold", "italic", "underline", "strikethrough", "spoiler", "code",
-                                             "text_link"]
+    assert [e["type"] for e in entities] == [
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "code",
+        "text_link",
+    ]
     assert entities[-1]["url"] == "https://a.vn"
-    for bad, char in [("Giá: 1.5 triệu", "."), ("a-b", "-"), ("(x)", "("), ("x = y", "="), ("Hi!", "!"),
-                      ("a > b", ">"), ("#tag", "#")]:
-        body = assert_error(call(client, "sendMessage", chat_id=USER, text=bad, parse_mode="MarkdownV2"), 400,
-                            "Bad Request: can't parse entities: ")
+    for bad, char in [
+        ("Giá: 1.5 triệu", "."),
+        ("a-b", "-"),
+        ("(x)", "("),
+        ("x = y", "="),
+        ("Hi!", "!"),
+        ("a > b", ">"),
+        ("#tag", "#"),
+    ]:
+        body = assert_error(
+            call(client, "sendMessage", chat_id=USER, text=bad, parse_mode="MarkdownV2"),
+            400,
+            "Bad Request: can't parse entities: ",
+        )
         assert f"Character '{char}' is reserved" in body["description"]
-    body = assert_error(call(client, "sendMessage", chat_id=USER, text="*open", parse_mode="MarkdownV2"), 400,
-                        "Bad Request: can't parse entities: Can't find end of Bold entity")
+    body = assert_error(
+        call(client, "sendMessage", chat_id=USER, text="*open", parse_mode="MarkdownV2"),
+        400,
+        "Bad Request: can't parse entities: Can't find end of Bold entity",
+    )
     status, body = call(client, "sendMessage", chat_id=USER, text=">trích dẫn\n*ok*", parse_mode="MarkdownV2")
     assert status == 200
     assert body["result"]["text"] == "trích dẫn\nok"
     # legacy Markdown is lenient about punctuation but not about unclosed entities
     assert call(client, "sendMessage", chat_id=USER, text="1.5 - (x)!", parse_mode="Markdown")[0] == 200
-    assert_error(call(client, "sendMessage", chat_id=USER, text="snake_case", parse_mode="Markdown"), 400,
-                 "Bad Request: can't parse entities: Can't find end of the entity")
+    assert_error(
+        call(client, "sendMessage", chat_id=USER, text="snake_case", parse_mode="Markdown"),
+        400,
+        "Bad Request: can't parse entities: Can't find end of the entity",
+    )
 
 
 def test_keyboard_validation(client):
@@ -191,17 +249,28 @@ def test_keyboard_validation(client):
         return call(client, "sendMessage", chat_id=USER, text="pick", reply_markup=markup)
 
     assert send({"inline_keyboard": [[{"text": "ok", "callback_data": "x" * 64}]]})[0] == 200
-    assert_error(send({"inline_keyboard": [[{"text": "ok", "callback_data": "x" * 65}]]}), 400,
-                 "Bad Request: BUTTON_DATA_INVALID")
-    assert_error(send({"inline_keyboard": [[{"text": "ok", "callback_data": "ệ" * 22}]]}), 400,  # 66 bytes
-                 "Bad Request: BUTTON_DATA_INVALID")
-    assert_error(send({"inline_keyboard": [[{"text": "ok", "callback_data": ""}]]}), 400,
-                 "Bad Request: BUTTON_DATA_INVALID")
+    assert_error(
+        send({"inline_keyboard": [[{"text": "ok", "callback_data": "x" * 65}]]}),
+        400,
+        "Bad Request: BUTTON_DATA_INVALID",
+    )
+    assert_error(
+        send({"inline_keyboard": [[{"text": "ok", "callback_data": "ệ" * 22}]]}),
+        400,  # 66 bytes
+        "Bad Request: BUTTON_DATA_INVALID",
+    )
+    assert_error(
+        send({"inline_keyboard": [[{"text": "ok", "callback_data": ""}]]}), 400, "Bad Request: BUTTON_DATA_INVALID"
+    )
     assert_error(send({"inline_keyboard": [[{"text": "", "callback_data": "a"}]]}), 400, "Bad Request: ")
-    assert_error(send({"inline_keyboard": [[{"text": "only text"}]]}), 400,
-                 "Bad Request: can't parse inline keyboard button: Text buttons are unallowed")
-    assert_error(send({"inline_keyboard": [[{"text": "u", "url": "not a url"}]]}), 400,
-                 "Bad Request: BUTTON_URL_INVALID")
+    assert_error(
+        send({"inline_keyboard": [[{"text": "only text"}]]}),
+        400,
+        "Bad Request: can't parse inline keyboard button: Text buttons are unallowed",
+    )
+    assert_error(
+        send({"inline_keyboard": [[{"text": "u", "url": "not a url"}]]}), 400, "Bad Request: BUTTON_URL_INVALID"
+    )
     assert send({"keyboard": [[{"text": "Menu"}], ["Help"]], "resize_keyboard": True})[0] == 200
     assert send({"remove_keyboard": True})[0] == 200
     status, _ = form_call(client, "sendMessage", chat_id=USER, text="x", reply_markup="{not json")
@@ -225,8 +294,11 @@ def test_caption_limit_and_documents(api, client):
 
     # re-sending by file_id works, unknown identifiers do not
     assert call(client, "sendDocument", chat_id=GROUP, document=document["file_id"])[0] == 200
-    assert_error(call(client, "sendDocument", chat_id=GROUP, document="garbage"), 400,
-                 "Bad Request: wrong file identifier/HTTP URL specified")
+    assert_error(
+        call(client, "sendDocument", chat_id=GROUP, document="garbage"),
+        400,
+        "Bad Request: wrong file identifier/HTTP URL specified",
+    )
     assert_error(call(client, "sendDocument", chat_id=GROUP), 400, "Bad Request: there is no document in the request")
 
     # the bot's own upload is downloadable too
@@ -235,8 +307,12 @@ def test_caption_limit_and_documents(api, client):
 
 
 def test_user_document_get_file_and_download(api, client):
-    update = api.send_document(USER, "kehoach.docx", b"PK\x03\x04 docx bytes",
-                               "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    update = api.send_document(
+        USER,
+        "kehoach.docx",
+        b"PK\x03\x04 docx bytes",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )
     document = update["message"]["document"]
     assert document["file_name"] == "kehoach.docx" and document["file_size"] == 15
     status, body = call(client, "getFile", file_id=document["file_id"])
@@ -264,11 +340,14 @@ def test_send_photo_upload(api, client):
     ok = client.post("/sendPhoto", data={"chat_id": str(USER)}, files={"photo": ("chart.png", png, "image/png")})
     assert ok.status_code == 200, ok.json()
     assert ok.json()["result"]["photo"][-1]["width"] == 640
-    bad = client.post("/sendPhoto", data={"chat_id": str(USER)}, files={"photo": ("x.png", b"not an image", "image/png")})
+    bad = client.post(
+        "/sendPhoto", data={"chat_id": str(USER)}, files={"photo": ("x.png", b"not an image", "image/png")}
+    )
     assert bad.status_code == 400 and bad.json()["description"] == "Bad Request: IMAGE_PROCESS_FAILED"
 
 
 # ------------------------------------------------------------------ edits, deletes, callbacks
+
 
 def test_edit_and_delete(api, client):
     markup = {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}
@@ -280,11 +359,21 @@ def test_edit_and_delete(api, client):
     # same text without reply_markup removes the keyboard: that is a modification
     status, body = call(client, "editMessageText", chat_id=USER, message_id=mid, text="Đang tìm…")
     assert status == 200 and "reply_markup" not in body["result"] and "edit_date" in body["result"]
-    status, body = call(client, "editMessageText", chat_id=USER, message_id=mid, text="<i>Xong</i>",
-                        parse_mode="HTML", reply_markup=markup)
+    status, body = call(
+        client,
+        "editMessageText",
+        chat_id=USER,
+        message_id=mid,
+        text="<i>Xong</i>",
+        parse_mode="HTML",
+        reply_markup=markup,
+    )
     assert status == 200 and body["result"]["text"] == "Xong"
-    assert_error(call(client, "editMessageReplyMarkup", chat_id=USER, message_id=mid, reply_markup=markup), 400,
-                 "Bad Request: message is not modified")
+    assert_error(
+        call(client, "editMessageReplyMarkup", chat_id=USER, message_id=mid, reply_markup=markup),
+        400,
+        "Bad Request: message is not modified",
+    )
     assert call(client, "editMessageReplyMarkup", chat_id=USER, message_id=mid)[0] == 200
 
     record = api.get_message(USER, mid)
@@ -292,17 +381,27 @@ def test_edit_and_delete(api, client):
     assert [v["text"] for v in record["history"]] == ["Đang tìm…", "Đang tìm…", "Xong", "Xong"]
     assert len(record["edits"]) == 3 and record["edited_at"] >= record["received_at"]
 
-    assert_error(call(client, "editMessageText", chat_id=USER, message_id=999, text="x"), 400,
-                 "Bad Request: message to edit not found")
+    assert_error(
+        call(client, "editMessageText", chat_id=USER, message_id=999, text="x"),
+        400,
+        "Bad Request: message to edit not found",
+    )
     user_msg = api.send_text(USER, "hello")["message"]
-    assert_error(call(client, "editMessageText", chat_id=USER, message_id=user_msg["message_id"], text="x"), 400,
-                 "Bad Request: message can't be edited")
+    assert_error(
+        call(client, "editMessageText", chat_id=USER, message_id=user_msg["message_id"], text="x"),
+        400,
+        "Bad Request: message can't be edited",
+    )
 
     assert call(client, "deleteMessage", chat_id=USER, message_id=mid) == (200, {"ok": True, "result": True})
-    assert_error(call(client, "deleteMessage", chat_id=USER, message_id=mid), 400,
-                 "Bad Request: message to delete not found")
-    assert_error(call(client, "editMessageText", chat_id=USER, message_id=mid, text="x"), 400,
-                 "Bad Request: message to edit not found")
+    assert_error(
+        call(client, "deleteMessage", chat_id=USER, message_id=mid), 400, "Bad Request: message to delete not found"
+    )
+    assert_error(
+        call(client, "editMessageText", chat_id=USER, message_id=mid, text="x"),
+        400,
+        "Bad Request: message to edit not found",
+    )
     assert api.messages(USER) == []
     assert api.messages(USER, include_deleted=True)[0]["deleted"] is True
 
@@ -321,8 +420,10 @@ def test_callback_queries(api, client):
     with pytest.raises(AssertionError, match="no button"):
         api.press_button(USER, message, "maybe")
 
-    assert call(client, "answerCallbackQuery", callback_query_id=query_id, text="Đã ghi nhận") == \
-        (200, {"ok": True, "result": True})
+    assert call(client, "answerCallbackQuery", callback_query_id=query_id, text="Đã ghi nhận") == (
+        200,
+        {"ok": True, "result": True},
+    )
     assert api.callback_answer(query_id)["text"] == "Đã ghi nhận"
     stale = "Bad Request: query is too old and response timeout expired or query ID is invalid"
     assert_error(call(client, "answerCallbackQuery", callback_query_id=query_id), 400, stale)
@@ -337,25 +438,44 @@ def test_copy_and_forward(api, client):
     assert status == 200
     assert body["result"]["forward_origin"]["sender_user"]["id"] == USER
     assert [m["text"] for m in api.messages(GROUP)] == ["Câu hỏi của tôi", "Câu hỏi của tôi"]
-    assert_error(call(client, "copyMessage", chat_id=GROUP, from_chat_id=USER, message_id=77), 400,
-                 "Bad Request: message to copy not found")
-    assert_error(call(client, "forwardMessage", chat_id=GROUP, from_chat_id=USER, message_id=77), 400,
-                 "Bad Request: message to forward not found")
+    assert_error(
+        call(client, "copyMessage", chat_id=GROUP, from_chat_id=USER, message_id=77),
+        400,
+        "Bad Request: message to copy not found",
+    )
+    assert_error(
+        call(client, "forwardMessage", chat_id=GROUP, from_chat_id=USER, message_id=77),
+        400,
+        "Bad Request: message to forward not found",
+    )
 
 
 def test_reply_parameters(api, client):
     question = api.send_text(USER, "Hỏi")["message"]
-    status, body = call(client, "sendMessage", chat_id=USER, text="Đáp",
-                        reply_parameters={"message_id": question["message_id"]})
+    status, body = call(
+        client, "sendMessage", chat_id=USER, text="Đáp", reply_parameters={"message_id": question["message_id"]}
+    )
     assert status == 200 and body["result"]["reply_to_message"]["text"] == "Hỏi"
     assert api.messages(USER)[-1]["reply_to_message_id"] == question["message_id"]
-    assert_error(call(client, "sendMessage", chat_id=USER, text="x", reply_parameters={"message_id": 999}), 400,
-                 "Bad Request: message to be replied not found")
-    assert call(client, "sendMessage", chat_id=USER, text="x",
-                reply_parameters={"message_id": 999, "allow_sending_without_reply": True})[0] == 200
+    assert_error(
+        call(client, "sendMessage", chat_id=USER, text="x", reply_parameters={"message_id": 999}),
+        400,
+        "Bad Request: message to be replied not found",
+    )
+    assert (
+        call(
+            client,
+            "sendMessage",
+            chat_id=USER,
+            text="x",
+            reply_parameters={"message_id": 999, "allow_sending_without_reply": True},
+        )[0]
+        == 200
+    )
 
 
 # ------------------------------------------------------------------ updates
+
 
 def test_get_updates_offset_limit_and_long_poll(api, client):
     first = api.send_command(USER, "/start ref_abc")
@@ -395,8 +515,13 @@ def test_allowed_updates_and_negative_offset(api, client):
     assert len(api.pending_updates()) == 1
     call(client, "getUpdates", offset=body["result"][0]["update_id"] + 1, allowed_updates=["callback_query"])
     api.send_text(USER, "ignored")
-    msg = call(client, "sendMessage", chat_id=USER, text="q",
-               reply_markup={"inline_keyboard": [[{"text": "b", "callback_data": "b"}]]})[1]["result"]
+    msg = call(
+        client,
+        "sendMessage",
+        chat_id=USER,
+        text="q",
+        reply_markup={"inline_keyboard": [[{"text": "b", "callback_data": "b"}]]},
+    )[1]["result"]
     api.click(USER, USER, msg["message_id"], "b")
     result = call(client, "getUpdates")[1]["result"]
     assert [next(k for k in u if k != "update_id") for u in result] == ["callback_query"]
@@ -469,23 +594,33 @@ def test_webhook_delivery_secret_and_retry(api, client):
 
 # ------------------------------------------------------------------ misc methods
 
+
 def test_commands_menu_chat_action_get_chat(api, client):
     commands = [{"command": "start", "description": "Bắt đầu"}, {"command": "help", "description": "Trợ giúp"}]
     assert call(client, "setMyCommands", commands=commands)[1]["result"] is True
-    assert call(client, "setMyCommands", commands=[{"command": "start", "description": "Start"}],
-                language_code="en")[1]["result"] is True
+    assert (
+        call(client, "setMyCommands", commands=[{"command": "start", "description": "Start"}], language_code="en")[1][
+            "result"
+        ]
+        is True
+    )
     assert call(client, "getMyCommands")[1]["result"] == commands
     assert call(client, "getMyCommands", language_code="en")[1]["result"][0]["description"] == "Start"
     assert api.commands() == commands
-    assert_error(call(client, "setMyCommands", commands=[{"command": "Bad-Cmd", "description": "x"}]), 400,
-                 "Bad Request: BOT_COMMAND_INVALID")
+    assert_error(
+        call(client, "setMyCommands", commands=[{"command": "Bad-Cmd", "description": "x"}]),
+        400,
+        "Bad Request: BOT_COMMAND_INVALID",
+    )
     assert call(client, "deleteMyCommands")[1]["result"] is True
     assert call(client, "getMyCommands")[1]["result"] == []
 
     assert call(client, "setChatMenuButton", menu_button={"type": "commands"})[1]["result"] is True
     assert api.menu_button() == {"type": "commands"}
     assert call(client, "sendChatAction", chat_id=USER, action="typing")[1]["result"] is True
-    assert_error(call(client, "sendChatAction", chat_id=USER, action="dancing"), 400, "Bad Request: wrong parameter action")
+    assert_error(
+        call(client, "sendChatAction", chat_id=USER, action="dancing"), 400, "Bad Request: wrong parameter action"
+    )
     assert api.chat_actions(USER)[0]["action"] == "typing"
 
     chat = call(client, "getChat", chat_id=GROUP)[1]["result"]
@@ -507,6 +642,7 @@ def test_flood_and_fail_next(api, client):
 
 # ------------------------------------------------------------------ test helpers
 
+
 def test_wait_helpers(api, client):
     update = api.send_text(USER, "câu hỏi")
     sender = threading.Timer(0.2, lambda: call(client, "sendMessage", chat_id=USER, text="Trả lời: 42"))
@@ -521,8 +657,9 @@ def test_wait_helpers(api, client):
         api.wait_for_message(USER, contains="42", after=record, timeout=0.3)
     assert "Trả lời: 42" in str(info.value)  # the dump lists recent bot messages
 
-    editor = threading.Timer(0.2, lambda: call(client, "editMessageText", chat_id=USER,
-                                               message_id=record["message_id"], text="Trả lời: 43"))
+    editor = threading.Timer(
+        0.2, lambda: call(client, "editMessageText", chat_id=USER, message_id=record["message_id"], text="Trả lời: 43")
+    )
     editor.start()
     edited = api.wait_for_edit(USER, record["message_id"], contains="43", timeout=5)
     editor.join(5)
@@ -572,6 +709,7 @@ def test_context_manager():
 
 
 # ------------------------------------------------------------------ python-telegram-bot against the fake
+
 
 async def test_python_telegram_bot_client(api):
     from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup

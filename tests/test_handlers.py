@@ -7,14 +7,12 @@ import time
 import pytest
 from telegram import Update
 
-from bot.answering.engine import AnswerEngine
-from bot.storage import Store
+from bot.app import build_services
+from bot.config import Settings
 from bot.telegram import texts
-from bot.telegram.runner import BotServices, build_application
-from indexer.config import Settings
+from bot.telegram.runner import build_application
 from indexer.pipeline import Indexer
-from indexer.search import HybridSearcher
-from tests.conftest import SAMPLE_KB
+from tests.conftest import SAMPLE_KB, changed
 from tests.fake_request import RecordingRequest
 
 USER = {"id": 501, "is_bot": False, "first_name": "Lan", "language_code": "vi"}
@@ -25,8 +23,13 @@ _ids = iter(range(1, 10**6))
 def indexed(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("handlers")
     shutil.copytree(SAMPLE_KB, root / "knowledge")
-    settings = Settings(_env_file=None, data_dir=root / "data", knowledge_dir=root / "knowledge",
-                        telegram_bot_token="1:TEST", rate_limit_per_minute=4)
+    settings = Settings(
+        _env_file=None,
+        data_dir=root / "data",
+        knowledge_dir=root / "knowledge",
+        telegram_bot_token="1:TEST",
+        rate_limit_per_minute=4,
+    )
     Indexer(settings, embedder_factory=lambda: embedder).refresh()
     return settings
 
@@ -34,9 +37,7 @@ def indexed(tmp_path_factory, embedder):
 async def recording_app(settings, embedder):
     """The real Application, engine and store; Bot API calls are recorded in `request_log`, none sent."""
     request = RecordingRequest()
-    engine = AnswerEngine(HybridSearcher(settings, embedder))
-    application = build_application(settings, BotServices(settings, engine, Store(settings.sqlalchemy_url)),
-                                    request=request)
+    application = build_application(build_services(settings, embedder=embedder), request=request)
     await application.initialize()
     application.request_log = request
     return application
@@ -44,15 +45,20 @@ async def recording_app(settings, embedder):
 
 @pytest.fixture
 async def app(indexed, embedder, tmp_path):
-    settings = indexed.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}"})
+    settings = changed(indexed, {"database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}"})
     application = await recording_app(settings, embedder)
     yield application
     await application.shutdown()
 
 
 def _message(text=None, **extra):
-    message = {"message_id": next(_ids), "date": int(time.time()), "chat": {"id": USER["id"], "type": "private"},
-               "from": USER, **extra}
+    message = {
+        "message_id": next(_ids),
+        "date": int(time.time()),
+        "chat": {"id": USER["id"], "type": "private"},
+        "from": USER,
+        **extra,
+    }
     if text is not None:
         message["text"] = text
         if text.startswith("/"):
@@ -78,16 +84,32 @@ async def test_feedback_button_is_answered(app):
     await _push(app, _message("bằng sáng chế hiệu lực mấy năm"))
     markup = app.request_log.sent("sendMessage")[-1]["reply_markup"]
     data = markup["inline_keyboard"][0][0]["callback_data"]
-    query = {"id": "q1", "from": USER, "chat_instance": "c", "data": data,
-             "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": USER["id"], "type": "private"},
-                         "text": "x"}}
+    query = {
+        "id": "q1",
+        "from": USER,
+        "chat_instance": "c",
+        "data": data,
+        "message": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": {"id": USER["id"], "type": "private"},
+            "text": "x",
+        },
+    }
     await _push(app, {"update_id": next(_ids), "callback_query": query})
     assert app.request_log.sent("answerCallbackQuery")
 
 
 async def test_sticker_gets_a_helpful_reply(app):
-    sticker = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False,
-               "is_video": False, "type": "regular"}
+    sticker = {
+        "file_id": "s",
+        "file_unique_id": "s",
+        "width": 1,
+        "height": 1,
+        "is_animated": False,
+        "is_video": False,
+        "type": "regular",
+    }
     await _push(app, _message(sticker=sticker))
     assert app.request_log.sent("sendMessage")[-1]["text"] == texts.NON_TEXT
 
@@ -147,22 +169,31 @@ async def test_rate_limit_holds_for_a_burst(app):
 
 
 async def test_a_failing_button_is_still_answered(app, monkeypatch):
-    store = app.bot_data["services"].store
+    store = app.bot_data.services.store
 
     def broken(*args, **kwargs):
         raise RuntimeError("database is gone")
 
     monkeypatch.setattr(store, "add_feedback", broken)
-    query = {"id": "q-err", "from": USER, "chat_instance": "c", "data": "fb:1:1",
-             "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": USER["id"], "type": "private"},
-                         "text": "x"}}
+    query = {
+        "id": "q-err",
+        "from": USER,
+        "chat_instance": "c",
+        "data": "fb:1:1",
+        "message": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": {"id": USER["id"], "type": "private"},
+            "text": "x",
+        },
+    }
     await _push(app, {"update_id": next(_ids), "callback_query": query})
     await asyncio.sleep(0.1)
     assert [q for q in app.request_log.sent("answerCallbackQuery") if q["callback_query_id"] == "q-err"]
 
 
 async def test_start_records_consent_and_forget_clears_it(app):
-    store = app.bot_data["services"].store
+    store = app.bot_data.services.store
     await _push(app, _message("/start"))
     assert store.consented_at(USER["id"]) is not None
     store.forget(USER["id"])
@@ -176,10 +207,13 @@ def _as(user_id, data, language_code="vi"):
 
 
 def _press(user_id, data, language_code="vi"):
-    query = {"id": f"q{next(_ids)}", "from": {**USER, "id": user_id, "language_code": language_code},
-             "chat_instance": "c", "data": data,
-             "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": user_id, "type": "private"},
-                         "text": "x"}}
+    query = {
+        "id": f"q{next(_ids)}",
+        "from": {**USER, "id": user_id, "language_code": language_code},
+        "chat_instance": "c",
+        "data": data,
+        "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": user_id, "type": "private"}, "text": "x"},
+    }
     return {"update_id": next(_ids), "callback_query": query}
 
 
@@ -200,8 +234,15 @@ async def test_a_user_who_writes_english_is_answered_in_english_whatever_the_pho
     assert "👍 Helpful" in labels and any("chuyên gia" in label for label in labels)  # the contract label stays
     await _push(app, _as(901, _message("/help")))
     assert _to(app, 901)[-1]["text"].startswith("How to use")
-    sticker = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False,
-               "is_video": False, "type": "regular"}
+    sticker = {
+        "file_id": "s",
+        "file_unique_id": "s",
+        "width": 1,
+        "height": 1,
+        "is_animated": False,
+        "is_video": False,
+        "type": "regular",
+    }
     await _push(app, _as(901, _message(sticker=sticker)))
     assert _to(app, 901)[-1]["text"] == texts.EN["NON_TEXT"]
 
@@ -234,10 +275,9 @@ async def test_english_topic_examples_ask_the_english_question(app):
 
 def test_send_rate_follows_the_setting(indexed, tmp_path):
     """Telegram allows a bot about 30 messages a second; the limit is a setting for paid broadcasts."""
-    store = Store(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
     for rate in (30, 5):
-        settings = indexed.model_copy(update={"telegram_messages_per_second": rate})
-        app = build_application(settings, BotServices(settings, None, store), request=RecordingRequest())
+        settings = changed(indexed, {"telegram_messages_per_second": rate, "data_dir": tmp_path})
+        app = build_application(build_services(settings), request=RecordingRequest())
         assert app.bot.rate_limiter._base_limiter.max_rate == rate
 
 

@@ -32,10 +32,17 @@ class Bot:
     def start(self) -> None:
         since = time.monotonic()
         log = open(self.log_path, "a")  # noqa: SIM115 - the process owns it
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT, text=True)
-        self.api.wait_until(lambda: any(c["at"] > since for c in self.api.calls_to("getUpdates")), timeout=90,
-                            message="the bot to poll")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.api.wait_until(
+            lambda: any(c["at"] > since for c in self.api.calls_to("getUpdates")), timeout=90, message="the bot to poll"
+        )
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is None:
@@ -50,15 +57,47 @@ def world(tmp_path_factory, embedder):
     kb, data = indexed_sample(root, embedder)
     api = FakeBotAPI()
     url = api.start()
-    for uid, name in ((OWNER, "Lan"), (OWNER2, "Hùng"), (CONS, "Minh"), (CONS2, "Hà"), (STRANGER, "Tèo"),
-                      (ADMIN, "Quản trị")):
+    for uid, name in (
+        (OWNER, "Lan"),
+        (OWNER2, "Hùng"),
+        (CONS, "Minh"),
+        (CONS2, "Hà"),
+        (STRANGER, "Tèo"),
+        (ADMIN, "Quản trị"),
+    ):
         api.add_private_user(uid, first_name=name)
     api.add_group(GROUP, "Chuyên gia Trung tâm")
-    env = bot_env(api, url, kb, data, CONSULTANTS_CHAT_ID=str(GROUP), ADMIN_IDS=str(ADMIN),
-                  REANNOUNCE_MINUTES=str(REANNOUNCE_SECONDS / 60), WORKING_HOURS="00:00-24:00", WORKING_DAYS="1-7",
-                  HANDOFF_RESPONSE_MINUTES="45")
-    cli = subprocess.run([sys.executable, "-m", "bot", "consultants", "add", str(CONS), "--name", "Minh",
-                          "--topics", "ip,tech_transfer"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    env = bot_env(
+        api,
+        url,
+        kb,
+        data,
+        CONSULTANTS_CHAT_ID=str(GROUP),
+        ADMIN_IDS=str(ADMIN),
+        REANNOUNCE_MINUTES=str(REANNOUNCE_SECONDS / 60),
+        WORKING_HOURS="00:00-24:00",
+        WORKING_DAYS="1-7",
+        HANDOFF_RESPONSE_MINUTES="45",
+    )
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "consultants",
+            "add",
+            str(CONS),
+            "--name",
+            "Minh",
+            "--topics",
+            "ip,tech_transfer",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert cli.returncode == 0, cli.stderr
     bot = Bot(api, env, root / "bot.log")
     bot.start()
@@ -71,8 +110,9 @@ def world(tmp_path_factory, embedder):
 
 
 def card_for(api, after, timeout=20):
-    card = api.wait_for_message(GROUP, contains="Yêu cầu #", after=after, timeout=timeout,
-                                predicate=lambda r: bool(r["reply_markup"]))
+    card = api.wait_for_message(
+        GROUP, contains="Yêu cầu #", after=after, timeout=timeout, predicate=lambda r: bool(r["reply_markup"])
+    )
     return card, int(re.search(r"#(\d+)", card["text"]).group(1))
 
 
@@ -105,8 +145,14 @@ def test_consultants_registered_by_cli_and_admin(world):
     upd = api.send_command(CONS, "/consultants")
     listing = api.wait_for_message(CONS, contains="Chuyên gia", after=upd, timeout=15)
     assert "Minh" in listing["text"] and "Hà" in listing["text"]
-    out = subprocess.run([sys.executable, "-m", "bot", "consultants", "list", "--json"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "consultants", "list", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert {c["telegram_id"] for c in json.loads(out.stdout)} == {CONS, CONS2}
 
 
@@ -227,8 +273,9 @@ def test_reannounce_then_claim_and_several_tickets(world):
     api, _, _ = world
     upd = api.send_command(OWNER, "/human")
     card, tid = card_for(api, upd)
-    reminder = api.wait_for_message(GROUP, contains=f"Nhắc lại:</b> yêu cầu #{tid}".replace("</b>", ""),
-                                    after=card, timeout=REANNOUNCE_SECONDS + 15)
+    reminder = api.wait_for_message(
+        GROUP, contains=f"Nhắc lại:</b> yêu cầu #{tid}".replace("</b>", ""), after=card, timeout=REANNOUNCE_SECONDS + 15
+    )
     assert api.buttons(reminder)
     api.wait_for_message(OWNER, contains="vẫn đang chờ", after=upd, timeout=15)
     api.press_button(CONS, reminder, callback_data=f"hc:{tid}")
@@ -280,11 +327,16 @@ def test_restart_in_the_middle_of_a_relay(world):
     upd, got = relay(api, CONS, OWNER, "Sau khởi động lại vẫn nói chuyện được", "Minh")
     timed("consultant_to_owner", api, upd, got)
     time.sleep(1.0)
-    for chat, text in ((CONS, "Tin trước khi khởi động lại"), (CONS, "Tin nhắn lúc bot tắt"),
-                       (OWNER, "Chuyên gia trả lời lúc bot tắt")):
+    for chat, text in (
+        (CONS, "Tin trước khi khởi động lại"),
+        (CONS, "Tin nhắn lúc bot tắt"),
+        (OWNER, "Chuyên gia trả lời lúc bot tắt"),
+    ):
         assert sum(text in (m["text"] or "") for m in api.messages(chat)) == 1, f"{text!r} lost or duplicated"
-    assert len([m for m in api.messages(GROUP) if f"Yêu cầu #{tid}" in (m["text"] or "")
-                and "Nhắc lại" not in m["text"]]) == 1
+    assert (
+        len([m for m in api.messages(GROUP) if f"Yêu cầu #{tid}" in (m["text"] or "") and "Nhắc lại" not in m["text"]])
+        == 1
+    )
     assert before and intake
     upd = api.send_command(CONS, "/close")
     api.wait_for_message(OWNER, contains="đánh giá", after=upd, timeout=15)
@@ -292,8 +344,11 @@ def test_restart_in_the_middle_of_a_relay(world):
 
 def test_blocked_owner_frees_the_consultant(world):
     api, _, _ = world
-    card = api.wait_for(lambda r: "Yêu cầu #" in (r["text"] or "") and bool(r["reply_markup"])
-                        and "Hùng Phát" in r["text"], chat_id=GROUP, timeout=5)
+    card = api.wait_for(
+        lambda r: "Yêu cầu #" in (r["text"] or "") and bool(r["reply_markup"]) and "Hùng Phát" in r["text"],
+        chat_id=GROUP,
+        timeout=5,
+    )
     tid = int(re.search(r"#(\d+)", card["text"]).group(1))
     api.press_button(CONS2, card, callback_data=f"hc:{tid}")
     api.wait_for_message(CONS2, contains=f"Yêu cầu #{tid}", timeout=15)
@@ -305,8 +360,9 @@ def test_blocked_owner_frees_the_consultant(world):
     upd = api.send_command(CONS2, "/close")
     api.wait_for_message(CONS2, contains="không phụ trách", after=upd, timeout=15)
     api.unblock(OWNER2)
-    unexpected = [e for e in api.errors() if not (e["error_code"] == 403 and e["params"].get("chat_id") in
-                                                  (OWNER2, str(OWNER2)))]
+    unexpected = [
+        e for e in api.errors() if not (e["error_code"] == 403 and e["params"].get("chat_id") in (OWNER2, str(OWNER2)))
+    ]
     assert unexpected == [], unexpected
 
 

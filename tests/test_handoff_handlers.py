@@ -7,6 +7,7 @@ from telegram import Update
 
 from bot.telegram import texts
 from bot.telegram.handoff_delivery import deliver
+from tests.conftest import changed
 from tests.test_handlers import indexed, recording_app  # noqa: F401 - indexed: the sample knowledge base
 
 GROUP = -1009876543210
@@ -17,11 +18,17 @@ _ids = iter(range(1, 10**6))
 
 @pytest.fixture
 async def app(indexed, embedder, tmp_path):  # noqa: F811
-    settings = indexed.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-                                          "consultants_chat_id": GROUP, "working_hours": "00:00-24:00",
-                                          "working_days": "1-7"})
+    settings = changed(
+        indexed,
+        {
+            "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+            "consultants_chat_id": GROUP,
+            "working_hours": "00:00-24:00",
+            "working_days": "1-7",
+        },
+    )
     application = await recording_app(settings, embedder)
-    svc = application.bot_data["services"].handoff
+    svc = application.bot_data.services.handoff
     svc.consultants.add(MINH["id"], "Minh", "ip")
     yield application, svc
     await application.shutdown()
@@ -29,8 +36,13 @@ async def app(indexed, embedder, tmp_path):  # noqa: F811
 
 async def _press(app, user, data, chat_id, message_id=1):
     chat = {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup", "title": "g"}
-    query = {"id": f"q{next(_ids)}", "from": user, "chat_instance": "c", "data": data,
-             "message": {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": "x"}}
+    query = {
+        "id": f"q{next(_ids)}",
+        "from": user,
+        "chat_instance": "c",
+        "data": data,
+        "message": {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": "x"},
+    }
     await app.process_update(Update.de_json({"update_id": next(_ids), "callback_query": query}, app.bot))
 
 
@@ -51,8 +63,9 @@ async def test_example_button_goes_to_the_consultant_while_a_ticket_is_claimed(a
     assert [name for name, _ in calls].count("answerCallbackQuery") == 1
     to_minh = [p for name, p in calls if name == "sendMessage" and int(p["chat_id"]) == MINH["id"]]
     assert any(texts.EXAMPLES["ip"][0] in p["text"] and "Lan" in p["text"] for p in to_minh)
-    assert not [p for name, p in calls if name in ("sendMessage", "sendChatAction")
-                and int(p["chat_id"]) == OWNER["id"]]  # the bot does not answer in the consultant's place
+    assert not [
+        p for name, p in calls if name in ("sendMessage", "sendChatAction") and int(p["chat_id"]) == OWNER["id"]
+    ]  # the bot does not answer in the consultant's place
 
 
 async def test_example_button_is_answered_by_the_bot_without_a_consultant(app):

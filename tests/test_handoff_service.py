@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main as cli_main
+from bot.config import Settings
 from bot.handoff.core import Incoming
 from bot.handoff.hours import WorkingHours
 from bot.handoff.models import AuditLog, Outbox, Ticket
 from bot.handoff.routing import detect_topic, parse_topics
 from bot.handoff.service import HandoffService
 from bot.storage import Store
-from indexer.config import Settings
 
 GROUP = -1009876543210
 OWNER, OWNER2 = 1001, 1002
@@ -51,8 +51,15 @@ def to(rows, chat):
 
 @pytest.fixture
 def env(tmp_path, database_url):
-    settings = Settings(_env_file=None, data_dir=tmp_path, consultants_chat_id=GROUP, admin_ids=[ADMIN],
-                        working_hours="00:00-24:00", working_days="1-7", reannounce_minutes=10)
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        consultants_chat_id=GROUP,
+        admin_ids=[ADMIN],
+        working_hours="00:00-24:00",
+        working_days="1-7",
+        reannounce_minutes=10,
+    )
     store = Store(database_url)
     svc = HandoffService(settings, store)
     svc.consultants.add(MINH, "Minh", "ip,tech_transfer")
@@ -331,8 +338,14 @@ def test_reannounce_backoff_owner_told_once(env):
 
 
 def test_reannounce_waits_for_working_hours(tmp_path):
-    settings = Settings(_env_file=None, data_dir=tmp_path, consultants_chat_id=GROUP, working_hours="08:00-17:00",
-                        working_days="1-5", reannounce_minutes=30)
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        consultants_chat_id=GROUP,
+        working_hours="08:00-17:00",
+        working_days="1-5",
+        reannounce_minutes=30,
+    )
     svc = HandoffService(settings, Store(f"sqlite:///{tmp_path / 'b.sqlite3'}"))
     tg = Telegram(svc)
     svc.request(OWNER, "Lan", "command")
@@ -383,12 +396,15 @@ async def test_unreachable_group_alerts_admins_hourly_and_tells_waiting_owners(e
     from telegram.error import BadRequest
 
     from bot.telegram import handoff_delivery
+    from bot.telegram.context import BotData
 
     svc, store, tg = env
     converse(store, OWNER, "Nhãn hiệu được bảo hộ bao lâu?")
     ticket_id = svc.request(OWNER, "Lan", "button", "q:group").ticket_id
     svc.skip_intake(OWNER, ticket_id)
-    app = SimpleNamespace(bot_data={"services": SimpleNamespace(handoff=svc)})
+    bot_data = BotData()
+    bot_data.services = SimpleNamespace(handoff=svc)
+    app = SimpleNamespace(bot_data=bot_data)
     card = svc.outbox.lease(GROUP)[0]
     with caplog.at_level("ERROR", logger="bot.telegram.handoff_delivery"):
         await handoff_delivery._failed(app, card, BadRequest("Chat not found"))
@@ -448,7 +464,7 @@ def test_card_in_flight_is_still_edited(env):
 def test_a_card_claimed_the_moment_it_arrives_is_edited_once(env):
     """Pressed before its delivery was recorded: the "cards" edit covers it; a second identical edit
     would be refused by Telegram ("message is not modified")."""
-    svc, store, tg = env
+    svc, _store, tg = env
     svc.request(OWNER, "Lan", "command", "m:7")
     with svc.session() as s:
         ticket_id = svc.active_ticket(s, OWNER).id

@@ -8,10 +8,10 @@ import pytest
 from indexer import pipeline
 from indexer.cli import status_data
 from indexer.manifest import Manifest
-from indexer.pipeline import Indexer, IndexBusy, lock_for
+from indexer.pipeline import IndexBusy, Indexer, lock_for
 from indexer.search import HybridSearcher
 from indexer.store import ChunkStore
-from tests.conftest import CountingEmbedder
+from tests.conftest import CountingEmbedder, changed
 from tests.pdfmaker import make_pdf
 
 
@@ -48,8 +48,11 @@ def test_refresh_is_incremental(settings, embedder, kb):
     path.write_text(path.read_text().replace("30 ngày", "45 ngày"))
     third = idx.refresh()
     assert third.updated == ["process/5s.md"] and third.unchanged == 3
-    assert counting.passages - total == third.chunks_embedded == len(
-        [1 for _, m, _ in ChunkStore(settings).all_entries() if m["path"] == "process/5s.md"])
+    assert (
+        counting.passages - total
+        == third.chunks_embedded
+        == len([1 for _, m, _ in ChunkStore(settings).all_entries() if m["path"] == "process/5s.md"])
+    )
     texts = [d for _, m, d in ChunkStore(settings).all_entries(True) if m["doc_id"] == "process-5s"]
     assert any("45 ngày" in t for t in texts) and not any("30 ngày" in t for t in texts)
     _consistent(settings)
@@ -76,7 +79,7 @@ def test_bad_files_are_reported_and_skipped(settings, embedder, kb):
     (kb / "ip" / "huge.txt").write_bytes(b"a " * int(0.6 * 1024 * 1024))
     (kb / "ip" / "scan.pdf").write_bytes(make_pdf([]))
     (kb / "process" / "good.pdf").write_bytes(make_pdf(["Kaizen means continuous improvement in small steps"]))
-    settings = settings.model_copy(update={"max_file_mb": 0.5})
+    settings = changed(settings, {"max_file_mb": 0.5})
     idx, _ = _indexer(settings, embedder)
     summary = idx.refresh()
     reasons = {f["path"]: f["reason"] for f in summary.failed}
@@ -98,9 +101,8 @@ def test_duplicate_id_is_refused(settings, embedder, kb):
 def test_lock_blocks_a_second_refresh(settings, embedder):
     idx, _ = _indexer(settings, embedder)
     lock = lock_for(settings)
-    with lock:
-        with pytest.raises(IndexBusy):
-            idx.refresh(wait=0.2)
+    with lock, pytest.raises(IndexBusy):
+        idx.refresh(wait=0.2)
 
 
 def test_concurrent_refreshes_do_not_interleave(settings, embedder):
@@ -109,7 +111,7 @@ def test_concurrent_refreshes_do_not_interleave(settings, embedder):
     def run():
         try:
             results.append(Indexer(settings, embedder_factory=lambda: embedder).refresh())
-        except Exception as exc:  # pragma: no cover - surfaced by the assert below
+        except Exception as exc:  # noqa: BLE001 - pragma: no cover - surfaced by the assert below
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
@@ -169,7 +171,7 @@ def test_status_reports_stale_documents(settings, embedder):
     data = status_data(settings)
     assert data["documents"] == 4 and data["chunks"] > 4 and data["last_refresh"]
     stale = {s["path"]: s["reason"] for s in data["stale"]}
-    assert "last_reviewed" in stale["ip/patent.md"]          # reviewed 2024-01-10
+    assert "last_reviewed" in stale["ip/patent.md"]  # reviewed 2024-01-10
     assert "effective_to" in stale["funding/old-opposition.md"]
     assert "ip/trademark-term.md" not in stale
 
@@ -198,7 +200,7 @@ def test_refresh_killed_with_sigkill_is_repaired(settings, embedder, kb, tmp_pat
     script = (
         "import time, sys\n"
         "from indexer import pipeline\n"
-        "from indexer.config import Settings\n"
+        "from indexer.config import IndexerSettings as Settings\n"
         "from indexer.embedding import get_embedder\n"
         "pipeline.ENCODE_GROUP = 1\n"
         f"s = Settings(_env_file=None, data_dir={str(settings.data_dir)!r}, knowledge_dir={str(kb)!r})\n"

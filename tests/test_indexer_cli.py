@@ -14,8 +14,15 @@ pytestmark = pytest.mark.slow
 
 
 def _run(args, env):
-    return subprocess.run([sys.executable, "-m", "indexer", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "indexer", *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_refresh_status_search_offline(tmp_path):
@@ -25,8 +32,14 @@ def test_refresh_status_search_offline(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "models").symlink_to(ROOT / "data" / "models")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DATA_DIR": str(data), "KNOWLEDGE_DIR": str(kb),
-           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "DATA_DIR": str(data),
+        "KNOWLEDGE_DIR": str(kb),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
     first = _run(["refresh"], env)
     assert first.returncode == 0, first.stderr
     assert "added 4" in first.stdout and "failed 1" in first.stdout

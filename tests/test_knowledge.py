@@ -36,7 +36,9 @@ def test_document_is_valid(path):
         if meta.get(key):
             assert isinstance(meta[key], dt.date) or dt.date.fromisoformat(str(meta[key]))
     if meta["topic"] in LEGAL_TOPICS:
-        assert meta.get("legal_basis") and meta.get("effective_from"), "legal documents need legal_basis and effective_from"
+        assert meta.get("legal_basis") and meta.get("effective_from"), (
+            "legal documents need legal_basis and effective_from"
+        )
     if meta.get("effective_to"):
         assert meta["effective_to"] >= meta["effective_from"]
     words = len(post.content.split())
@@ -52,7 +54,9 @@ def test_ids_are_unique():
 
 def test_dev_set_points_at_real_documents():
     ids = {str(_load(p).metadata["id"]): p for p in DOCS}
-    rows = [json.loads(line) for line in (DATA / "qa_dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in (DATA / "qa_dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     assert len(rows) >= 80
     assert len({r["id"] for r in rows}) == len(rows)
     in_scope = [r for r in rows if r.get("doc_ids")]

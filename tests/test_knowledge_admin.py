@@ -36,7 +36,7 @@ def _paths(settings) -> set[str]:
 
 def test_add_replace_remove(admin, settings, embedder):
     searcher = HybridSearcher(settings, embedder)
-    searcher.search("nhãn hiệu")          # loaded before the upload, like the running bot
+    searcher.search("nhãn hiệu")  # loaded before the upload, like the running bot
     result = admin.add("Hỗ trợ Lâm Viên.md", GUIDE.encode())
     assert result.ok and not result.replaced and result.chunks == 2
     assert result.path == "funding/Hỗ-trợ-Lâm-Viên.md" and result.topic == "funding"
@@ -79,8 +79,12 @@ def test_refusals(admin, settings):
 
 
 def test_topic_from_caption_and_pdf(admin, settings):
-    pdf = make_pdf(["Huong dan danh gia trinh do cong nghe cho doanh nghiep che bien go.",
-                    "Doanh nghiep tu danh gia theo bo tieu chi gom 5 nhom."])
+    pdf = make_pdf(
+        [
+            "Huong dan danh gia trinh do cong nghe cho doanh nghiep che bien go.",
+            "Doanh nghiep tu danh gia theo bo tieu chi gom 5 nhom.",
+        ]
+    )
     result = admin.add("danh-gia.pdf", pdf, topic="tech_transfer")
     assert result.ok and result.path == "tech_transfer/danh-gia.pdf" and result.topic == "tech_transfer"
     assert result.chunks >= 1 and result.path in _paths(settings)

@@ -20,7 +20,7 @@ def _write(root: Path, rel: str, data: bytes) -> Path:
 
 def test_markdown_front_matter_and_nfc(tmp_path):
     decomposed = unicodedata.normalize("NFD", "Nhãn hiệu")  # NFD input must come out NFC
-    body = f"---\nid: ip-x\ntitle: \"{decomposed}\"\ntopic: ip\nlast_reviewed: 2026-01-02\n---\n# T\n\n{decomposed} được bảo hộ 10 năm."
+    body = f'---\nid: ip-x\ntitle: "{decomposed}"\ntopic: ip\nlast_reviewed: 2026-01-02\n---\n# T\n\n{decomposed} được bảo hộ 10 năm.'
     path = _write(tmp_path, "ip/x.md", body.encode())
     doc = loaders.load(path, tmp_path)
     assert doc.meta["id"] == "ip-x"
@@ -58,8 +58,10 @@ def test_docx_headings_become_sections(tmp_path):
 
 
 def test_html_strips_scripts_and_keeps_headings(tmp_path):
-    html = ("<html><head><title>Quỹ NATIF</title><script>alert(1)</script></head><body>"
-            "<h2>Cho vay ưu đãi</h2><p>NATIF cho vay ưu đãi để đổi mới công nghệ.</p></body></html>")
+    html = (
+        "<html><head><title>Quỹ NATIF</title><script>alert(1)</script></head><body>"
+        "<h2>Cho vay ưu đãi</h2><p>NATIF cho vay ưu đãi để đổi mới công nghệ.</p></body></html>"
+    )
     path = _write(tmp_path, "funding/natif.html", html.encode())
     doc = loaders.load(path, tmp_path)
     assert doc.meta["title"] == "Quỹ NATIF"

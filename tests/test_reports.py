@@ -13,10 +13,10 @@ import sys
 import numpy as np
 import pytest
 
+from bot.config import Settings
 from bot.reports import chart, data, export, gaps, stats
 from bot.reports.data import Period
 from bot.storage import Feedback, Message, Store
-from indexer.config import Settings
 from tests.conftest import ROOT
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -29,7 +29,7 @@ EXPORT_JP = "Thủ tục xuất khẩu nông sản sang Nhật Bản thế nào?
 def local(day: int, hour: int, minute: int = 0) -> dt.datetime:
     """A May 2026 local time (UTC+7) as UTC, the way the bot stores it."""
     vietnam = dt.timezone(dt.timedelta(hours=7))
-    return dt.datetime(2026, 5, day, hour, minute, tzinfo=vietnam).astimezone(dt.timezone.utc)
+    return dt.datetime(2026, 5, day, hour, minute, tzinfo=vietnam).astimezone(dt.UTC)
 
 
 class Seeder:
@@ -40,8 +40,13 @@ class Seeder:
         """A question and the bot's reply a second later; returns the reply's id."""
         with self.store.session.begin() as s:
             s.add(Message(user_id=user, role="user", text=question, meta={}, created_at=at))
-            reply = Message(user_id=user, role="assistant", text="…", created_at=at + dt.timedelta(seconds=1),
-                            meta={"kind": kind, "confidence": 0.5, "sources": [], "topic": topic})
+            reply = Message(
+                user_id=user,
+                role="assistant",
+                text="…",
+                created_at=at + dt.timedelta(seconds=1),
+                meta={"kind": kind, "confidence": 0.5, "sources": [], "topic": topic},
+            )
             s.add(reply)
             s.flush()
             return reply.id
@@ -55,7 +60,7 @@ def seed(store: Store) -> dict[str, int]:
     """Known conversations; the expected figures are written out in the tests."""
     sd = Seeder(store)
     ids = {}
-    sd.turn(U1, "Câu hỏi cũ ngoài kỳ báo cáo", "abstain", local(1, 12) - dt.timedelta(days=1))   # April 30
+    sd.turn(U1, "Câu hỏi cũ ngoài kỳ báo cáo", "abstain", local(1, 12) - dt.timedelta(days=1))  # April 30
     ids["trademark"] = sd.turn(U1, "Nhãn hiệu được bảo hộ bao lâu?", "answer", local(1, 9), "ip")
     sd.vote(U1, ids["trademark"], 1, local(1, 9, 5))
     sd.turn(U1, "Phí đăng ký sáng chế ở Mỹ là bao nhiêu?", "abstain", local(1, 9, 10))
@@ -65,7 +70,7 @@ def seed(store: Store) -> dict[str, int]:
     sd.turn(U3, "tôi muốn gặp chuyên gia", "handoff_request", local(2, 1, 35))
     ids["5s"] = sd.turn(U2, "5S gồm những gì?", "answer", local(2, 15), "process")
     sd.vote(U2, ids["5s"], 1, local(2, 15, 1))
-    sd.vote(U2, ids["5s"], -1, local(2, 15, 2))        # changed their mind: the last vote counts
+    sd.vote(U2, ids["5s"], -1, local(2, 15, 2))  # changed their mind: the last vote counts
     sd.turn(U4, EXPORT_JP, "abstain", local(3, 8))
     ids["natif"] = sd.turn(U4, "NATIF hỗ trợ gì?", "answer", local(3, 9), "funding")
     sd.vote(U4, ids["natif"], 1, local(3, 9, 1))
@@ -97,8 +102,11 @@ def test_stats_from_messages(store, no_tickets):
     assert (s.questions, s.answered, s.abstained, s.users) == (6, 3, 3, 4)
     assert s.answered_share == 0.5 and s.abstained_share == 0.5
     assert dict(s.topics) == {"ip": 1, "process": 1, "funding": 1, "other": 3}
-    assert [(d.questions, d.answered, d.abstained, d.handoffs) for d in s.days] == [(2, 1, 1, 0), (2, 1, 1, 1),
-                                                                                  (2, 1, 1, 0)]
+    assert [(d.questions, d.answered, d.abstained, d.handoffs) for d in s.days] == [
+        (2, 1, 1, 0),
+        (2, 1, 1, 1),
+        (2, 1, 1, 0),
+    ]
     assert (s.handoffs, s.handoffs_from) == (1, "messages")
     assert (s.thumbs_up, s.thumbs_down) == (2, 1) and s.helpful_share == pytest.approx(2 / 3)
     assert s.median_claim_minutes is None and s.average_rating is None
@@ -119,14 +127,47 @@ def _ticket(store, **fields) -> None:
 def test_stats_with_tickets(ticket_store):
     store = ticket_store
     seed(store)
-    _ticket(store, user_id=U3, status="closed", topic="ip", created_at=local(2, 1, 35), opened_at=local(2, 1, 36),
-            claimed_at=local(2, 1, 46), closed_at=local(2, 2, 36), rating=5)             # claim 10 min, 60 min
-    _ticket(store, user_id=U4, status="closed", topic="other", created_at=local(3, 8, 1), opened_at=local(3, 8, 2),
-            claimed_at=local(3, 8, 32), closed_at=local(3, 10, 2), rating=4)             # claim 30 min, 120 min
-    _ticket(store, user_id=U1, status="cancelled", topic="ip", created_at=local(3, 20), opened_at=local(3, 20),
-            closed_at=local(3, 20, 5))                                                   # never claimed
-    _ticket(store, user_id=U1, status="closed", created_at=local(5, 9), opened_at=local(5, 9),
-            claimed_at=local(5, 9, 1), closed_at=local(5, 9, 2), rating=1)              # after the period
+    _ticket(
+        store,
+        user_id=U3,
+        status="closed",
+        topic="ip",
+        created_at=local(2, 1, 35),
+        opened_at=local(2, 1, 36),
+        claimed_at=local(2, 1, 46),
+        closed_at=local(2, 2, 36),
+        rating=5,
+    )  # claim 10 min, 60 min
+    _ticket(
+        store,
+        user_id=U4,
+        status="closed",
+        topic="other",
+        created_at=local(3, 8, 1),
+        opened_at=local(3, 8, 2),
+        claimed_at=local(3, 8, 32),
+        closed_at=local(3, 10, 2),
+        rating=4,
+    )  # claim 30 min, 120 min
+    _ticket(
+        store,
+        user_id=U1,
+        status="cancelled",
+        topic="ip",
+        created_at=local(3, 20),
+        opened_at=local(3, 20),
+        closed_at=local(3, 20, 5),
+    )  # never claimed
+    _ticket(
+        store,
+        user_id=U1,
+        status="closed",
+        created_at=local(5, 9),
+        opened_at=local(5, 9),
+        claimed_at=local(5, 9, 1),
+        closed_at=local(5, 9, 2),
+        rating=1,
+    )  # after the period
     s = stats.compute(store, PERIOD)
     assert (s.handoffs, s.handoffs_from) == (3, "tickets")
     assert [d.handoffs for d in s.days] == [0, 1, 2]
@@ -147,15 +188,17 @@ def test_gap_groups_on_seeded_questions(store, embedder, no_tickets):
     ids = seed(store)
     sd = Seeder(store)
     sd.turn(U2, "Chi phí đăng ký sáng chế ở Mỹ là bao nhiêu?", "abstain", local(2, 11))
-    sd.vote(U1, ids["trademark"], 1, local(3, 12))    # 👍 is not a gap
+    sd.vote(U1, ids["trademark"], 1, local(3, 12))  # 👍 is not a gap
     groups = gaps.find_gaps(store, embedder.embed_queries, PERIOD)
     texts = [sorted(q.text for q in g.questions) for g in groups]
-    assert texts == [[EXPORT_JP], ["5S gồm những gì?"],
-                     sorted(["Chi phí đăng ký sáng chế ở Mỹ là bao nhiêu?", PATENT_US,
-                             "Phí đăng ký sáng chế ở Mỹ là bao nhiêu?"])]
+    assert texts == [
+        [EXPORT_JP],
+        ["5S gồm những gì?"],
+        sorted(["Chi phí đăng ký sáng chế ở Mỹ là bao nhiêu?", PATENT_US, "Phí đăng ký sáng chế ở Mỹ là bao nhiêu?"]),
+    ]
     patent = groups[2]
     assert patent.count == 3 and dict(patent.reasons) == {"abstain": 3, "handoff": 1}
-    assert patent.examples(2) == ["Chi phí đăng ký sáng chế ở Mỹ là bao nhiêu?", PATENT_US]   # newest first
+    assert patent.examples(2) == ["Chi phí đăng ký sáng chế ở Mỹ là bao nhiêu?", PATENT_US]  # newest first
     assert dict(groups[1].reasons) == {"downvote": 1} and groups[1].topic == "process"
     rows = list(csv.DictReader(io.StringIO(gaps.to_csv(groups, PERIOD.tz).decode("utf-8-sig"))))
     assert len(rows) == 5 and {r["group"] for r in rows} == {"1", "2", "3"}
@@ -168,10 +211,11 @@ def test_gap_handoff_from_tickets(ticket_store, embedder):
     sd.turn(U1, "Quy trình xin giấy phép môi trường cho xưởng in?", "answer", local(2, 9), "other")
     sd.turn(U1, "cảm ơn", "smalltalk", local(2, 9, 2))
     _ticket(store, user_id=U1, status="open", created_at=local(2, 9, 5), opened_at=local(2, 9, 5))
-    _ticket(store, user_id=U2, status="open", created_at=local(2, 9, 5))      # no question asked before
+    _ticket(store, user_id=U2, status="open", created_at=local(2, 9, 5))  # no question asked before
     groups = gaps.find_gaps(store, embedder.embed_queries, PERIOD)
     assert [(g.examples(), dict(g.reasons)) for g in groups] == [
-        (["Quy trình xin giấy phép môi trường cho xưởng in?"], {"handoff": 1})]
+        (["Quy trình xin giấy phép môi trường cho xưởng in?"], {"handoff": 1})
+    ]
 
 
 def test_chart_is_a_png(store, no_tickets):
@@ -204,7 +248,7 @@ def test_export_pseudonymised(store, tmp_path, no_tickets):
     salt = tmp_path / "data" / export.SALT_FILE
     assert stat.S_IMODE(salt.stat().st_mode) == 0o600
     again = _rows(export.export(store, settings, PERIOD)["conversations-20260501-20260503.csv"])
-    assert [r["user"] for r in again] == [r["user"] for r in rows]          # stable across exports
+    assert [r["user"] for r in again] == [r["user"] for r in rows]  # stable across exports
     other = Settings(_env_file=None, data_dir=tmp_path / "data", export_secret="another secret")
     changed = _rows(export.export(store, other, PERIOD)["conversations-20260501-20260503.csv"])
     assert changed[0]["user"] != rows[0]["user"]
@@ -215,8 +259,17 @@ def test_export_pseudonymised(store, tmp_path, no_tickets):
 def test_export_tickets_pseudonymised(ticket_store, tmp_path):
     store = ticket_store
     seed(store)
-    _ticket(store, user_id=U3, active_owner=U3, user_name="Nguyễn Thị Lan", status="claimed", consultant_id=555,
-            summary=f"Lan (id {U3}) hỏi về sáng chế", created_at=local(2, 1, 35), opened_at=local(2, 1, 36))
+    _ticket(
+        store,
+        user_id=U3,
+        active_owner=U3,
+        user_name="Nguyễn Thị Lan",
+        status="claimed",
+        consultant_id=555,
+        summary=f"Lan (id {U3}) hỏi về sáng chế",
+        created_at=local(2, 1, 35),
+        opened_at=local(2, 1, 36),
+    )
     settings = Settings(_env_file=None, data_dir=tmp_path / "data")
     files = export.export(store, settings, PERIOD)
     tickets = files["tickets-20260501-20260503.csv"]
@@ -239,8 +292,15 @@ def test_report_cli(tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": f"sqlite:///{db}", "TIMEZONE": TZ}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "bot", "report", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "report", *args],
+            check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     out = run("stats", "--days", "3650", "--csv", str(tmp_path / "stats.csv"))
     assert out.returncode == 0, out.stderr
@@ -261,12 +321,12 @@ def test_report_gaps_cli(tmp_path, monkeypatch, embedder, settings, capsys):
     from indexer.pipeline import Indexer
 
     Indexer(settings, embedder_factory=lambda: embedder).refresh()
-    settings.data_dir.joinpath("models").symlink_to(ROOT / "data" / "models")   # the model loaded this session
+    settings.data_dir.joinpath("models").symlink_to(ROOT / "data" / "models")  # the model loaded this session
 
     db = tmp_path / "bot.sqlite3"
     store = Store(f"sqlite:///{db}")
     sd = Seeder(store)
-    today = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    today = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     sd.turn(U1, "phi dang ky sang che o my bao nhieu", "abstain", today - dt.timedelta(minutes=5))
     sd.turn(U2, "Phí đăng ký sáng chế ở Mỹ là bao nhiêu?", "abstain", today - dt.timedelta(minutes=4))
     sd.turn(U3, EXPORT_JP, "abstain", today - dt.timedelta(minutes=3))
@@ -278,13 +338,15 @@ def test_report_gaps_cli(tmp_path, monkeypatch, embedder, settings, capsys):
     assert out.startswith("1. 1 question(s)") and "2. 2 question(s)" in out and "abstain 2" in out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "gaps.csv").read_text("utf-8-sig"))))
     assert sorted((r["group"], r["question"]) for r in rows) == [
-        ("1", EXPORT_JP), ("2", "Phí đăng ký sáng chế ở Mỹ là bao nhiêu?"),
-        ("2", "phi dang ky sang che o my bao nhieu")]
+        ("1", EXPORT_JP),
+        ("2", "Phí đăng ký sáng chế ở Mỹ là bao nhiêu?"),
+        ("2", "phi dang ky sang che o my bao nhieu"),
+    ]
 
 
 def test_csv_cells_cannot_run_as_formulas():
     from bot.reports import csvfile
 
-    data = csvfile.to_bytes(["question"], [["=HYPERLINK(\"http://x\")"], ["-1+2"], ["bình thường"], [-5]])
+    data = csvfile.to_bytes(["question"], [['=HYPERLINK("http://x")'], ["-1+2"], ["bình thường"], [-5]])
     text = data.decode("utf-8-sig").splitlines()
     assert text[1].startswith("\"'=HYPERLINK") and text[2] == "'-1+2" and text[3] == "bình thường" and text[4] == "-5"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.answering.sme_size import SizeFacts, TABLE, classify, extract
+from bot.answering.sme_size import TABLE, SizeFacts, classify, extract
 
 NEXT = {"micro": "small", "small": "medium", "medium": None}
 
@@ -11,12 +11,12 @@ NEXT = {"micro": "small", "small": "medium", "medium": None}
 @pytest.mark.parametrize("row", range(3))
 def test_boundaries(sector, row):
     size, emp, rev, cap = TABLE[sector][row]
-    assert classify(SizeFacts(emp, rev, None, sector)).size == size           # revenue at the limit
-    assert classify(SizeFacts(emp, None, cap, sector)).size == size           # capital at the limit
-    assert classify(SizeFacts(emp, rev + 0.5, cap, sector)).size == size      # either test is enough
-    over = classify(SizeFacts(emp, rev + 0.5, cap + 0.5, sector)).size       # both over: next class
+    assert classify(SizeFacts(emp, rev, None, sector)).size == size  # revenue at the limit
+    assert classify(SizeFacts(emp, None, cap, sector)).size == size  # capital at the limit
+    assert classify(SizeFacts(emp, rev + 0.5, cap, sector)).size == size  # either test is enough
+    over = classify(SizeFacts(emp, rev + 0.5, cap + 0.5, sector)).size  # both over: next class
     assert over == NEXT[size] or (NEXT[size] and over != size)
-    assert classify(SizeFacts(emp + 1, rev, cap, sector)).size != size        # headcount is required
+    assert classify(SizeFacts(emp + 1, rev, cap, sector)).size != size  # headcount is required
 
 
 def test_not_an_sme():

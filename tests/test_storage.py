@@ -37,8 +37,11 @@ def test_a_new_users_first_messages_at_once_do_not_collide(database_url):
     from concurrent.futures import ThreadPoolExecutor
 
     store = Store(database_url)
-    calls = [lambda u=u: store.add_turn(u, "user", "xin chào") for u in (7, 7, 8, 8)] + \
-            [lambda u=u: store.record_consent(u) for u in (7, 8)] + [lambda u=u: store.new_context(u) for u in (7, 8)]
+    calls = (
+        [lambda u=u: store.add_turn(u, "user", "xin chào") for u in (7, 7, 8, 8)]
+        + [lambda u=u: store.record_consent(u) for u in (7, 8)]
+        + [lambda u=u: store.new_context(u) for u in (7, 8)]
+    )
     for _ in range(5):
         with ThreadPoolExecutor(max_workers=len(calls)) as pool:
             for future in [pool.submit(call) for call in calls]:
@@ -68,8 +71,12 @@ def test_forget_racing_with_new_messages_loses_nothing_it_should_keep(database_u
     store = Store(database_url)
     calls = []
     for n in range(30):
-        calls += [lambda n=n: store.admit_question(77, f"hỏi {n}", 0), lambda: store.add_turn(77, "assistant", "ok"),
-                  lambda: store.record_consent(77), lambda: store.forget(77)]
+        calls += [
+            lambda n=n: store.admit_question(77, f"hỏi {n}", 0),
+            lambda: store.add_turn(77, "assistant", "ok"),
+            lambda: store.record_consent(77),
+            lambda: store.forget(77),
+        ]
     with ThreadPoolExecutor(max_workers=8) as pool:
         for future in [pool.submit(call) for call in calls]:
             future.result()

@@ -1,12 +1,11 @@
 """The real `python -m bot run` process against the fake Bot API: polling, webhook, and on PostgreSQL."""
 
 import socket
+import subprocess
+import sys
 import time
 
 import httpx
-import subprocess
-import sys
-
 import pytest
 
 from tests.conftest import ROOT, postgres_database
@@ -34,10 +33,20 @@ def bot(request, tmp_path_factory, embedder):
     env = bot_env(api, url, kb, data, DATABASE_URL=database)
     if request.param == "webhook":
         port = _free_port()
-        env.update(WEBHOOK_URL=f"http://127.0.0.1:{port}/tg-hook", WEBHOOK_LISTEN="127.0.0.1",
-                   WEBHOOK_PORT=str(port), WEBHOOK_SECRET="s3cret-token")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env.update(
+            WEBHOOK_URL=f"http://127.0.0.1:{port}/tg-hook",
+            WEBHOOK_LISTEN="127.0.0.1",
+            WEBHOOK_PORT=str(port),
+            WEBHOOK_SECRET="s3cret-token",
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         api.wait_for_call("setWebhook" if request.param == "webhook" else "getUpdates", timeout=90)
         if request.param == "webhook":

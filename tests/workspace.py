@@ -8,7 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from indexer.config import Settings
+from bot.config import Settings
 from indexer.pipeline import Indexer
 from tests.conftest import ROOT, SAMPLE_KB
 
@@ -24,9 +24,17 @@ def indexed_sample(root: Path, embedder) -> tuple[Path, Path]:
 
 def bot_env(api, url: str, kb: Path, data: Path, **settings: str) -> dict[str, str]:
     """Environment for `python -m bot run` against the fake Bot API, offline."""
-    return {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": url, "DATA_DIR": str(data),
-            "KNOWLEDGE_DIR": str(kb), "HF_HUB_OFFLINE": "1", "WEBHOOK_URL": "", "CONSULTANTS_CHAT_ID": "",
-            **settings}
+    return {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_URL": url,
+        "DATA_DIR": str(data),
+        "KNOWLEDGE_DIR": str(kb),
+        "HF_HUB_OFFLINE": "1",
+        "WEBHOOK_URL": "",
+        "CONSULTANTS_CHAT_ID": "",
+        **settings,
+    }
 
 
 def stop_bot(proc: subprocess.Popen, kill: bool = False) -> None:

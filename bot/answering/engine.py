@@ -23,13 +23,15 @@ MAX_QUESTION_CHARS = 1500
 # and the reference topics are mostly Vietnamese, so an English question may come a little closer to them.
 OFF_TOPIC_MARGIN = {"vi": 0.015, "en": -0.015}
 WARM_UP_QUESTIONS = ("phi dang ky nhan hieu bao nhieu", "How do I register a trademark?")
-SIZE_QUERY = "tiêu chí xác định doanh nghiệp siêu nhỏ, nhỏ và vừa Nghị định 80/2021 Điều 5 số lao động doanh thu nguồn vốn"
+SIZE_QUERY = (
+    "tiêu chí xác định doanh nghiệp siêu nhỏ, nhỏ và vừa Nghị định 80/2021 Điều 5 số lao động doanh thu nguồn vốn"
+)
 
 
 @dataclass
 class Thresholds:
-    abstain: float = 0.38   # below: the knowledge base does not cover the question
-    offer: float = 0.55     # below: answer, and offer a consultant
+    abstain: float = 0.38  # below: the knowledge base does not cover the question
+    offer: float = 0.55  # below: answer, and offer a consultant
 
 
 class AnswerEngine:
@@ -57,7 +59,7 @@ class AnswerEngine:
             self.searcher.ensure_fresh()
             for question in WARM_UP_QUESTIONS:
                 self.answer(question)
-        except Exception as exc:  # the first question will try again and report properly
+        except Exception as exc:  # noqa: BLE001 - the first question will try again and report properly
             log.warning("warm-up failed, answering will load lazily: %s", exc)
             return
         finally:
@@ -121,12 +123,20 @@ class AnswerEngine:
             return Answer(question, TEXT[lang][kind], confidence=1.0, language=lang, kind="smalltalk")
         if text and wants_human(text):
             ranked = [d.doc_id for d in self.retriever.retrieve(text, lang=lang).docs]
-            return Answer(question, TEXT[lang]["handoff_request"], confidence=1.0, handoff_suggested=True,
-                          language=lang, kind="handoff_request", ranked_doc_ids=ranked)
+            return Answer(
+                question,
+                TEXT[lang]["handoff_request"],
+                confidence=1.0,
+                handoff_suggested=True,
+                language=lang,
+                kind="handoff_request",
+                ranked_doc_ids=ranked,
+            )
         if not text:
             return self._abstain(question, lang, "only instructions, no question")
-        if sme_size.is_size_question(text) or (history and sme_size.is_size_question(
-                f"{followup.last_user_question(history) or ''} {text}")):
+        if sme_size.is_size_question(text) or (
+            history and sme_size.is_size_question(f"{followup.last_user_question(history) or ''} {text}")
+        ):
             return self._size(question, text, history, lang)
         focus = previous = None
         query = text
@@ -150,8 +160,16 @@ class AnswerEngine:
         return answer
 
     def _abstain(self, question: str, lang: str, why: str, confidence: float = 0.0, query: str = "") -> Answer:
-        return Answer(question, TEXT[lang]["abstain"], confidence=confidence, handoff_suggested=True,
-                      language=lang, kind="abstain", note=why, search_query=query)
+        return Answer(
+            question,
+            TEXT[lang]["abstain"],
+            confidence=confidence,
+            handoff_suggested=True,
+            language=lang,
+            kind="abstain",
+            note=why,
+            search_query=query,
+        )
 
     def _size(self, question: str, text: str, history: list[Turn], lang: str) -> Answer:
         combined = text
@@ -162,9 +180,17 @@ class AnswerEngine:
         result = sme_size.classify(facts)
         retrieval = self.retriever.retrieve(SIZE_QUERY, k_docs=1)
         sources = [self._source(d) for d in retrieval.docs[:1]]
-        return Answer(question, sme_size.render(result, facts, lang), sources=sources, confidence=0.95,
-                      language=lang, kind="clarify" if result.missing else "calculation", topic="funding",
-                      search_query=SIZE_QUERY, ranked_doc_ids=[s.doc_id for s in sources])
+        return Answer(
+            question,
+            sme_size.render(result, facts, lang),
+            sources=sources,
+            confidence=0.95,
+            language=lang,
+            kind="clarify" if result.missing else "calculation",
+            topic="funding",
+            search_query=SIZE_QUERY,
+            ranked_doc_ids=[s.doc_id for s in sources],
+        )
 
     def _compose(self, question: str, text: str, retrieval: Retrieval, lang: str, history: list[Turn]) -> Answer:
         extractive_answer = self._extractive(question, text, retrieval, lang)
@@ -173,7 +199,7 @@ class AnswerEngine:
         sources = [self._source(d) for d in retrieval.docs[:3]]
         try:
             llm_answer = self.composer.compose(text, retrieval, lang, history, sources)
-        except Exception as exc:  # timeouts, server errors, guard failures: the extractive answer stands
+        except Exception as exc:  # noqa: BLE001 - timeouts, server errors, guard failures: the extractive answer stands
             log.warning("LLM composer failed, using the extractive answer: %s", exc)
             extractive_answer.note = f"llm fallback: {type(exc).__name__}"
             return extractive_answer
@@ -186,10 +212,11 @@ class AnswerEngine:
             query_vector = retrieval.vector
             if query_vector is None or retrieval.query != text:
                 query_vector = self.searcher.embedder.embed_queries([text])[0]
-            similarity = lambda texts: self.sentences.vectors(texts) @ query_vector  # noqa: E731
+            similarity = lambda texts: self.sentences.vectors(texts) @ query_vector
         # English: sentences are scored by embedding similarity plus the Vietnamese words of its domain terms.
-        units = extractive.select(keyword_text(retrieval.query, lang), retrieval.docs,
-                                  lambda w: _idf(keyword, w), similarity)
+        units = extractive.select(
+            keyword_text(retrieval.query, lang), retrieval.docs, lambda w: _idf(keyword, w), similarity
+        )
         used = sorted({u.doc_index for u in units})
         numbering = {d: n for n, d in enumerate(used, 1)}
         body = extractive.compose(units, numbering)
@@ -219,10 +246,16 @@ class AnswerEngine:
         meta = doc.meta
         best = doc.chunks[0]
         return Source(
-            doc_id=doc.doc_id, title=meta.get("title", ""), section=best.meta.get("section", ""),
-            path=meta.get("path", ""), score=round(float(doc.score), 4), legal_basis=meta.get("legal_basis", ""),
-            effective_from=meta.get("effective_from", ""), effective_to=meta.get("effective_to", ""),
-            topic=meta.get("topic", ""), text="\n".join(c.text for c in doc.chunks[:2]),
+            doc_id=doc.doc_id,
+            title=meta.get("title", ""),
+            section=best.meta.get("section", ""),
+            path=meta.get("path", ""),
+            score=round(float(doc.score), 4),
+            legal_basis=meta.get("legal_basis", ""),
+            effective_from=meta.get("effective_from", ""),
+            effective_to=meta.get("effective_to", ""),
+            topic=meta.get("topic", ""),
+            text="\n".join(c.text for c in doc.chunks[:2]),
         )
 
 

@@ -12,17 +12,23 @@ MAX_CHARS = 650
 MAX_UNITS = 3
 MAX_LIST_ITEMS = 6
 MAX_EMBEDDED_UNITS = 16
-_QUANTITY = re.compile(r"(bao lau|bao nhieu|may (nam|thang|ngay|phan tram|%)|thoi han|khi nao|han chot|muc|ty le|"
-                       r"phan tram|how long|how much|how many|when|deadline|percent|%|phi|le phi|bao gio|toi da)")
-_DURATION_Q = re.compile(r"(bao lau|may (nam|thang|ngay|tuan)|thoi han|han chot|trong bao|how long|deadline|"
-                         r"how many (years|months|days)|bao nhieu (nam|thang|ngay))")
+_QUANTITY = re.compile(
+    r"(bao lau|bao nhieu|may (nam|thang|ngay|phan tram|%)|thoi han|khi nao|han chot|muc|ty le|"
+    r"phan tram|how long|how much|how many|when|deadline|percent|%|phi|le phi|bao gio|toi da)"
+)
+_DURATION_Q = re.compile(
+    r"(bao lau|may (nam|thang|ngay|tuan)|thoi han|han chot|trong bao|how long|deadline|"
+    r"how many (years|months|days)|bao nhieu (nam|thang|ngay))"
+)
 _PERCENT_Q = re.compile(r"(phan tram|%|ty le|bao nhieu phan|percent|share|what portion|muc ho tro|ho tro bao nhieu)")
 _MONEY_Q = re.compile(r"(bao nhieu tien|phi|le phi|chi phi|toi da bao nhieu|muc tran|how much|cost|fee|trieu|ty dong)")
 _DURATION = re.compile(r"\d+\s*(năm|tháng|ngày|tuần|year|month|day)")
 _PERCENT = re.compile(r"\d+\s*%")
 _MONEY = re.compile(r"\d+[.,\d]*\s*(đồng|triệu|tỷ|nghìn|VND|VNĐ)")
-_LIST_Q = re.compile(r"(nhung (gi|giay to|buoc|muc|noi dung|dieu kien|viec)|gom (nhung )?gi|cac buoc|buoc nao|"
-                     r"giay to gi|ho so (gom|can)|can (chuan bi )?(gi|nhung)|what (documents|steps)|which steps|list)")
+_LIST_Q = re.compile(
+    r"(nhung (gi|giay to|buoc|muc|noi dung|dieu kien|viec)|gom (nhung )?gi|cac buoc|buoc nao|"
+    r"giay to gi|ho so (gom|can)|can (chuan bi )?(gi|nhung)|what (documents|steps)|which steps|list)"
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ỹ0-9\"“(«])")
 _MARKUP = re.compile(r"(\*\*|__|`|^#+\s*|^>\s*)", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
@@ -35,7 +41,7 @@ class Unit:
     chunk_rank: int
     position: int
     score: float = 0.0
-    lead: str = ""      # the line that introduces a list item ("Hồ sơ gồm:"), if any
+    lead: str = ""  # the line that introduces a list item ("Hồ sơ gồm:"), if any
 
 
 def clean(text: str) -> str:
@@ -145,8 +151,10 @@ def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> lis
 
 def _whole_list(best: Unit, units: list[Unit]) -> list[Unit]:
     """A question asking for a list ("cần những giấy tờ gì?") gets the list, not its best item."""
-    siblings = sorted((u for u in units if u.lead == best.lead and u.doc_index == best.doc_index
-                       and u.chunk_rank == best.chunk_rank), key=lambda u: u.position)
+    siblings = sorted(
+        (u for u in units if u.lead == best.lead and u.doc_index == best.doc_index and u.chunk_rank == best.chunk_rank),
+        key=lambda u: u.position,
+    )
     out: list[Unit] = []
     length = 0
     for unit in siblings[:MAX_LIST_ITEMS]:

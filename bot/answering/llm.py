@@ -54,14 +54,14 @@ class LLMComposer:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm")
 
     @classmethod
-    def from_settings(cls, settings) -> "LLMComposer":
+    def from_settings(cls, settings) -> LLMComposer:
         from langchain.chat_models import init_chat_model
 
         kwargs = {"temperature": 0, "timeout": settings.llm_timeout_seconds, "max_retries": 0}
         if settings.llm_base_url:
             kwargs["base_url"] = settings.llm_base_url
         if settings.llm_api_key:
-            kwargs["api_key"] = settings.llm_api_key
+            kwargs["api_key"] = settings.llm_api_key.get_secret_value()
         model = init_chat_model(settings.llm_model, model_provider=settings.llm_provider, **kwargs)
         return cls(model, timeout=settings.llm_timeout_seconds)
 
@@ -73,8 +73,9 @@ class LLMComposer:
         user = f"CONTEXT:\n{context}\n\nRECENT TURNS:\n{recent or '-'}\n\nQUESTION:\n<<<{question}>>>"
         return [SystemMessage(SYSTEM), HumanMessage(user)]
 
-    def compose(self, question: str, retrieval: Retrieval, lang: str, history: list[Turn],
-                sources: list[Source]) -> Answer:
+    def compose(
+        self, question: str, retrieval: Retrieval, lang: str, history: list[Turn], sources: list[Source]
+    ) -> Answer:
         future = self._pool.submit(self.model.invoke, self.messages(question, sources, history))
         try:
             reply = future.result(timeout=self.timeout)

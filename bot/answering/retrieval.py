@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -14,17 +15,165 @@ from indexer.search import Candidate, HybridSearcher
 from indexer.textnorm import fold, tokens
 
 SUPERSEDED_FACTOR = 0.5
-_ASKS_OLD = re.compile(r"(truoc (ngay )?1/4/2026|truoc 2026|quy dinh cu|luat cu|nam 20(1\d|2[0-5])|old rule|before april 2026)")
-_STOP = set("""la cua cho va cac nhung duoc khong co gi bao nhieu lau may nao thi sao the nay do mot toi minh em anh
-chi cty cong ty doanh nghiep can phai khi o dau ai ve nhu ma thi duoc roi nhe a oi voi tu den trong tren duoi
-hay hoac vay the nao ra sao lam sao bi bay gio hien nay ban biet cho hoi xin muon ko k dc duoc j gi vs
-the a an is are to of for and or in on at by with what which who how when where why can do does my our your i we
-you it this that much many long need please about should get have""".split())
+_ASKS_OLD = re.compile(
+    r"(truoc (ngay )?1/4/2026|truoc 2026|quy dinh cu|luat cu|nam 20(1\d|2[0-5])|old rule|before april 2026)"
+)
+_STOP = {
+    "la",
+    "cua",
+    "cho",
+    "va",
+    "cac",
+    "nhung",
+    "duoc",
+    "khong",
+    "co",
+    "gi",
+    "bao",
+    "nhieu",
+    "lau",
+    "may",
+    "nao",
+    "thi",
+    "sao",
+    "the",
+    "nay",
+    "do",
+    "mot",
+    "toi",
+    "minh",
+    "em",
+    "anh",
+    "chi",
+    "cty",
+    "cong",
+    "ty",
+    "doanh",
+    "nghiep",
+    "can",
+    "phai",
+    "khi",
+    "o",
+    "dau",
+    "ai",
+    "ve",
+    "nhu",
+    "ma",
+    "roi",
+    "nhe",
+    "a",
+    "oi",
+    "voi",
+    "tu",
+    "den",
+    "trong",
+    "tren",
+    "duoi",
+    "hay",
+    "hoac",
+    "vay",
+    "ra",
+    "lam",
+    "bi",
+    "bay",
+    "gio",
+    "hien",
+    "ban",
+    "biet",
+    "hoi",
+    "xin",
+    "muon",
+    "ko",
+    "k",
+    "dc",
+    "j",
+    "vs",
+    "an",
+    "is",
+    "are",
+    "to",
+    "of",
+    "for",
+    "and",
+    "or",
+    "in",
+    "on",
+    "at",
+    "by",
+    "with",
+    "what",
+    "which",
+    "who",
+    "how",
+    "when",
+    "where",
+    "why",
+    "does",
+    "my",
+    "our",
+    "your",
+    "i",
+    "we",
+    "you",
+    "it",
+    "this",
+    "that",
+    "much",
+    "many",
+    "long",
+    "need",
+    "please",
+    "about",
+    "should",
+    "get",
+    "have",
+}
 
 
 # Words that ask about an aspect (when, how long, which fee, what file) rather than name a subject.
-_ASPECT = set("""nop ky luc han thoi phi le ho so thu tuc mat ton lam xin cap muc nhieu nua tiep sau truoc khi
-ngay thang nam tuan bao lau gio dau nao buoc gom can giay to dieu kien duoc khong""".split())
+_ASPECT = {
+    "nop",
+    "ky",
+    "luc",
+    "han",
+    "thoi",
+    "phi",
+    "le",
+    "ho",
+    "so",
+    "thu",
+    "tuc",
+    "mat",
+    "ton",
+    "lam",
+    "xin",
+    "cap",
+    "muc",
+    "nhieu",
+    "nua",
+    "tiep",
+    "sau",
+    "truoc",
+    "khi",
+    "ngay",
+    "thang",
+    "nam",
+    "tuan",
+    "bao",
+    "lau",
+    "gio",
+    "dau",
+    "nao",
+    "buoc",
+    "gom",
+    "can",
+    "giay",
+    "to",
+    "dieu",
+    "kien",
+    "duoc",
+    "khong",
+}
 
 
 @dataclass
@@ -44,12 +193,12 @@ class RetrievedDoc:
 class Retrieval:
     query: str
     docs: list[RetrievedDoc]
-    coverage: float          # idf-weighted share of the query's content words found in the top document
+    coverage: float  # idf-weighted share of the query's content words found in the top document
     top_dense: float
-    known_pairs: float       # share of the query's word pairs the knowledge base uses anywhere
+    known_pairs: float  # share of the query's word pairs the knowledge base uses anywhere
     lang: str = "vi"
     superseded: list[RetrievedDoc] = field(default_factory=list)  # matched, but no longer in force
-    off_topic: float = 0.0   # how much closer the question is to an out-of-remit topic than to any chunk
+    off_topic: float = 0.0  # how much closer the question is to an out-of-remit topic than to any chunk
     vector: np.ndarray | None = None  # the query's embedding
 
 
@@ -72,8 +221,9 @@ class Retriever:
         self.searcher = searcher
         self.scope = scope
 
-    def retrieve(self, query: str, k_docs: int = 4, focus: str | None = None, lang: str = "vi",
-                 previous: str | None = None) -> Retrieval:
+    def retrieve(
+        self, query: str, k_docs: int = 4, focus: str | None = None, lang: str = "vi", previous: str | None = None
+    ) -> Retrieval:
         """Retrieve for `query`; with `focus` (a follow-up's own words) that text weighs double."""
         words = keyword_text(query, lang)
         self.searcher.ensure_fresh()
@@ -87,8 +237,9 @@ class Retriever:
             steer, weight = (focus, 2.0) if self._names_subject(focus) else (previous, 1.0)
             if steer:
                 steer_words = keyword_text(steer, lang)
-                for cand in self.searcher.search(steer, k=24, pool=40, keyword=bool(steer_words),
-                                                 keyword_text=steer_words):
+                for cand in self.searcher.search(
+                    steer, k=24, pool=40, keyword=bool(steer_words), keyword_text=steer_words
+                ):
                     cand.score *= weight
                     chunks.append(cand)
         asks_old = bool(_ASKS_OLD.search(fold(query)))
@@ -117,23 +268,30 @@ class Retriever:
                 doc.chunks.insert(min(2, len(doc.chunks)), summary)
         coverage = self._coverage(focus or query, ranked[0]) if ranked else 0.0
         top_dense = max((c.dense for d in ranked[:2] for c in d.chunks[:2]), default=0.0)
-        return Retrieval(query=query, docs=ranked, coverage=coverage, top_dense=top_dense,
-                         known_pairs=self._known_pairs(focus or query), lang=lang,
-                         superseded=[] if asks_old else superseded,
-                         off_topic=self.scope.margin(vector, top_dense) if self.scope else 0.0, vector=vector)
+        return Retrieval(
+            query=query,
+            docs=ranked,
+            coverage=coverage,
+            top_dense=top_dense,
+            known_pairs=self._known_pairs(focus or query),
+            lang=lang,
+            superseded=[] if asks_old else superseded,
+            off_topic=self.scope.margin(vector, top_dense) if self.scope else 0.0,
+            vector=vector,
+        )
 
     def _names_subject(self, text: str) -> bool:
         keyword = self.searcher.keyword
         words = [w for w in tokens(text) if w not in _STOP and w not in _ASPECT and not w.isdigit()]
         if keyword is None:
             return len(words) >= 2
-        return any(keyword.known_pair(a, b) for a, b in zip(words, words[1:]))
+        return any(keyword.known_pair(a, b) for a, b in itertools.pairwise(words))
 
     def _known_pairs(self, query: str) -> float:
         """Vietnamese meaning lives in two-syllable words: "ly hôn", "giá vàng" never occur in the documents."""
         keyword = self.searcher.keyword
         words = tokens(query)
-        pairs = [(a, b) for a, b in zip(words, words[1:]) if not (a in _STOP and b in _STOP)]
+        pairs = [(a, b) for a, b in itertools.pairwise(words) if not (a in _STOP and b in _STOP)]
         if keyword is None or not pairs:
             return 0.0
         return sum(keyword.known_pair(a, b) for a, b in pairs) / len(pairs)
@@ -143,8 +301,11 @@ class Retriever:
         if not words:
             return 0.0
         keyword = self.searcher.keyword
-        text = set(tokens(" ".join(f"{doc.meta.get('title', '')} {c.meta.get('section', '')} {c.text}"
-                                    for c in doc.chunks[:3])))
+        text = set(
+            tokens(
+                " ".join(f"{doc.meta.get('title', '')} {c.meta.get('section', '')} {c.text}" for c in doc.chunks[:3])
+            )
+        )
         total = found = 0.0
         for w in words:
             weight = _idf(keyword, w)

@@ -47,8 +47,9 @@ class SentenceVectors:
             for t in texts:
                 if t in self._cache:
                     self._cache.move_to_end(t)
-            return np.stack([self._cache[t] if t in self._cache else self.embedder.embed_passages([t])[0]
-                             for t in texts])
+            return np.stack(
+                [self._cache[t] if t in self._cache else self.embedder.embed_passages([t])[0] for t in texts]
+            )
 
     def missing(self, texts: list[str]) -> list[str]:
         with self._lock:
@@ -80,7 +81,7 @@ class SentenceVectors:
             with np.load(self.path, allow_pickle=False) as data:
                 joined = data["texts_utf8"].tobytes().decode("utf-8")
                 texts, vectors = (joined.split(_SEP) if joined else []), data["vectors"].astype(np.float32)
-        except Exception as exc:  # a damaged cache only costs time
+        except Exception as exc:  # noqa: BLE001 - a damaged cache only costs time
             log.warning("ignoring the sentence-vector cache %s: %s", self.path, exc)
             return 0
         if vectors.ndim != 2 or len(texts) != len(vectors) or vectors.shape[1] != getattr(self.embedder, "dim", 0):

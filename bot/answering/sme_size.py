@@ -22,18 +22,22 @@ _TRIGGER = re.compile(
     r"(sieu nho|nho va vua|nho hay vua|dn nho|doanh nghiep (nho|vua)|dnnvv|quy mo|thuoc (loai|dien|nhom)|"
     r"la (doanh nghiep|dn|cty|cong ty) gi|micro|small|medium|sme)"
 )
-_TRADE = re.compile(r"(thuong mai|dich vu|ban buon|ban le|buon ban|kinh doanh hang|nha hang|khach san|van tai|"
-                    r"logistics|phan phoi|phan mem|cua hang|shop|trade|trading|retail|wholesale|service|restaurant|hotel|software)")
-_PRODUCTION = re.compile(r"(san xuat|che bien|nong nghiep|lam nghiep|thuy san|cong nghiep|xay dung|nuoi|trong trot|"
-                         r"xuong|nha may|det may|co khi|manufactur|factory|agricultur|farm|fish|construction|industr)")
+_TRADE = re.compile(
+    r"(thuong mai|dich vu|ban buon|ban le|buon ban|kinh doanh hang|nha hang|khach san|van tai|"
+    r"logistics|phan phoi|phan mem|cua hang|shop|trade|trading|retail|wholesale|service|restaurant|hotel|software)"
+)
+_PRODUCTION = re.compile(
+    r"(san xuat|che bien|nong nghiep|lam nghiep|thuy san|cong nghiep|xay dung|nuoi|trong trot|"
+    r"xuong|nha may|det may|co khi|manufactur|factory|agricultur|farm|fish|construction|industr)"
+)
 
 
 @dataclass
 class SizeFacts:
     employees: float | None = None
-    revenue: float | None = None   # bn VND
-    capital: float | None = None   # bn VND
-    sector: str | None = None      # production | trade
+    revenue: float | None = None  # bn VND
+    capital: float | None = None  # bn VND
+    sector: str | None = None  # production | trade
 
 
 def _number(raw: str) -> float:
@@ -78,9 +82,9 @@ def is_size_question(text: str) -> bool:
 
 @dataclass
 class SizeResult:
-    size: str | None          # micro | small | medium | None (not an SME)
-    missing: list[str]        # what to ask for when the class cannot be decided
-    reasons: list[str]        # Vietnamese phrases of the criteria that decided it
+    size: str | None  # micro | small | medium | None (not an SME)
+    missing: list[str]  # what to ask for when the class cannot be decided
+    reasons: list[str]  # Vietnamese phrases of the criteria that decided it
 
 
 def classify(facts: SizeFacts) -> SizeResult:
@@ -142,26 +146,47 @@ def render(result: SizeResult, facts: SizeFacts, lang: str) -> str:
             "capital": "your total capital (billion VND)",
         }
         if lang == "en":
-            return ("To tell your size under Decree 80/2021 (Article 5) I also need "
-                    + "; ".join(ask_en[m] for m in result.missing) + " [1].")
-        return ("Để xác định quy mô theo Điều 5 Nghị định 80/2021/NĐ-CP, bạn cho biết thêm: "
-                + "; ".join(ask_vi[m] for m in result.missing) + " [1].")
+            return (
+                "To tell your size under Decree 80/2021 (Article 5) I also need "
+                + "; ".join(ask_en[m] for m in result.missing)
+                + " [1]."
+            )
+        return (
+            "Để xác định quy mô theo Điều 5 Nghị định 80/2021/NĐ-CP, bạn cho biết thêm: "
+            + "; ".join(ask_vi[m] for m in result.missing)
+            + " [1]."
+        )
     if result.size is not None and facts.sector is None:
         if lang == "en":
-            return (f"Under Decree 80/2021, Article 5, the business is {SIZE_EN[result.size]} in either sector group: "
-                    + "; ".join(result.reasons) + " [1].")
-        return (f"Theo Điều 5 Nghị định 80/2021/NĐ-CP, doanh nghiệp của bạn là {SIZE_VI[result.size]} "
-                "dù thuộc lĩnh vực sản xuất hay thương mại, dịch vụ: " + "; ".join(result.reasons) + " [1].")
+            return (
+                f"Under Decree 80/2021, Article 5, the business is {SIZE_EN[result.size]} in either sector group: "
+                + "; ".join(result.reasons)
+                + " [1]."
+            )
+        return (
+            f"Theo Điều 5 Nghị định 80/2021/NĐ-CP, doanh nghiệp của bạn là {SIZE_VI[result.size]} "
+            "dù thuộc lĩnh vực sản xuất hay thương mại, dịch vụ: " + "; ".join(result.reasons) + " [1]."
+        )
     sector = facts.sector or "trade"
     if result.size is None:
         if lang == "en":
-            return (f"With these figures the business exceeds the medium-sized threshold for {SECTOR_EN[sector]}, "
-                    "so it is not an SME under Decree 80/2021, Article 5 [1].")
-        return (f"Với các số liệu này, doanh nghiệp {result.reasons[0]}, nên không thuộc diện doanh nghiệp "
-                "nhỏ và vừa theo Điều 5 Nghị định 80/2021/NĐ-CP [1].")
+            return (
+                f"With these figures the business exceeds the medium-sized threshold for {SECTOR_EN[sector]}, "
+                "so it is not an SME under Decree 80/2021, Article 5 [1]."
+            )
+        return (
+            f"Với các số liệu này, doanh nghiệp {result.reasons[0]}, nên không thuộc diện doanh nghiệp "
+            "nhỏ và vừa theo Điều 5 Nghị định 80/2021/NĐ-CP [1]."
+        )
     if lang == "en":
-        return (f"Under Decree 80/2021, Article 5, the business is {SIZE_EN[result.size]} ({SECTOR_EN[sector]}): "
-                + "; ".join(result.reasons) + ". Headcount must be met together with either revenue or capital [1].")
-    return (f"Theo Điều 5 Nghị định 80/2021/NĐ-CP, doanh nghiệp của bạn là {SIZE_VI[result.size]} "
-            f"(lĩnh vực {SECTOR_VI[sector]}): " + "; ".join(result.reasons)
-            + ". Tiêu chí số lao động phải đạt, cùng với tiêu chí doanh thu hoặc tổng nguồn vốn [1].")
+        return (
+            f"Under Decree 80/2021, Article 5, the business is {SIZE_EN[result.size]} ({SECTOR_EN[sector]}): "
+            + "; ".join(result.reasons)
+            + ". Headcount must be met together with either revenue or capital [1]."
+        )
+    return (
+        f"Theo Điều 5 Nghị định 80/2021/NĐ-CP, doanh nghiệp của bạn là {SIZE_VI[result.size]} "
+        f"(lĩnh vực {SECTOR_VI[sector]}): "
+        + "; ".join(result.reasons)
+        + ". Tiêu chí số lao động phải đạt, cùng với tiêu chí doanh thu hoặc tổng nguồn vốn [1]."
+    )

@@ -5,15 +5,15 @@ from __future__ import annotations
 TEXT = {
     "vi": {
         "greeting": "Xin chào! Mình là trợ lý tư vấn của Trung tâm Ứng dụng tiến bộ KH&CN. Bạn cứ hỏi về sở hữu "
-                    "trí tuệ, chuyển giao công nghệ, cải tiến quy trình hay các chương trình hỗ trợ doanh nghiệp nhé.",
+        "trí tuệ, chuyển giao công nghệ, cải tiến quy trình hay các chương trình hỗ trợ doanh nghiệp nhé.",
         "thanks": "Rất vui được giúp bạn! Nếu cần hỏi thêm, bạn cứ nhắn nhé.",
         "handoff_request": "Mình sẽ chuyển bạn tới chuyên gia của Trung tâm. Chuyên gia sẽ xem lại câu hỏi của bạn "
-                           "và trả lời ngay trong cuộc trò chuyện này. Lần sau, bạn có thể bấm «Hỏi chuyên gia» dưới mỗi câu trả lời "
-                           "hoặc gõ /human bất cứ lúc nào.",
+        "và trả lời ngay trong cuộc trò chuyện này. Lần sau, bạn có thể bấm «Hỏi chuyên gia» dưới mỗi câu trả lời "
+        "hoặc gõ /human bất cứ lúc nào.",
         "abstain": "Xin lỗi, tài liệu hướng dẫn của Trung tâm chưa có thông tin để trả lời câu hỏi này, nên mình không "
-                   "muốn đoán. Mình có thể chuyển câu hỏi tới chuyên gia của Trung tâm: bấm «Hỏi chuyên gia» hoặc gõ "
-                   "/human. Bạn cũng có thể hỏi về sở hữu trí tuệ, chuyển giao công nghệ, cải tiến quy trình, "
-                   "chương trình hỗ trợ và khởi nghiệp.",
+        "muốn đoán. Mình có thể chuyển câu hỏi tới chuyên gia của Trung tâm: bấm «Hỏi chuyên gia» hoặc gõ "
+        "/human. Bạn cũng có thể hỏi về sở hữu trí tuệ, chuyển giao công nghệ, cải tiến quy trình, "
+        "chương trình hỗ trợ và khởi nghiệp.",
         "offer": "Câu trả lời có thể chưa sát trường hợp của bạn. Nếu cần, bấm «Hỏi chuyên gia» để được tư vấn cụ thể.",
         "changed": "Quy định này áp dụng từ {since}; trước đó (đến {until}) áp dụng quy định cũ [{n}].",
         "lead": "",
@@ -22,13 +22,13 @@ TEXT = {
     },
     "en": {
         "greeting": "Hello! I am the advisor of the provincial science and technology application centre. Ask me about "
-                    "intellectual property, technology transfer, process improvement or support programmes.",
+        "intellectual property, technology transfer, process improvement or support programmes.",
         "thanks": "Glad to help! Ask any time.",
         "handoff_request": "I will pass you to one of the centre's consultants. They will read your question and "
-                           "reply right here in this chat. Any time, press «Ask an expert (chuyên gia)» under an answer or type /human.",
+        "reply right here in this chat. Any time, press «Ask an expert (chuyên gia)» under an answer or type /human.",
         "abstain": "Sorry, the centre's guidance documents do not cover this question, so I will not guess. I can pass "
-                   "it to a consultant: press «Ask an expert (chuyên gia)» or type /human. I can answer questions on intellectual "
-                   "property, technology transfer, process improvement, support programmes and startups.",
+        "it to a consultant: press «Ask an expert (chuyên gia)» or type /human. I can answer questions on intellectual "
+        "property, technology transfer, process improvement, support programmes and startups.",
         "offer": "This may not fit your case exactly. Press «Ask an expert (chuyên gia)» to ask a consultant.",
         "changed": "This rule applies from {since}; until {until} an older rule applied [{n}].",
         "lead": "From the centre's guidance (in Vietnamese):",

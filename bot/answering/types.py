@@ -42,10 +42,10 @@ class Answer:
     mode: str = "extractive"
     latency_ms: int = 0
     language: str = "vi"
-    kind: str = "answer"        # answer | abstain | handoff_request | smalltalk | clarify | calculation
+    kind: str = "answer"  # answer | abstain | handoff_request | smalltalk | clarify | calculation
     topic: str = "other"
-    search_query: str = ""      # what retrieval actually used (follow-ups are combined)
-    note: str = ""              # why a fallback happened, for logs
+    search_query: str = ""  # what retrieval actually used (follow-ups are combined)
+    note: str = ""  # why a fallback happened, for logs
     ranked_doc_ids: list[str] = field(default_factory=list)  # retrieval order, for evaluation
 
     @property

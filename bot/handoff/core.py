@@ -20,8 +20,8 @@ from bot.handoff.outbox import OutboxRepo
 from bot.handoff.routing import matching
 from bot.storage import Message, UserState, written_language
 
-TRANSCRIPT_TURNS = 12   # bot conversation copied into a new ticket
-MAX_BACKOFF = 8         # re-announcements slow down to at most 8 x REANNOUNCE_MINUTES
+TRANSCRIPT_TURNS = 12  # bot conversation copied into a new ticket
+MAX_BACKOFF = 8  # re-announcements slow down to at most 8 x REANNOUNCE_MINUTES
 
 
 @dataclass
@@ -43,8 +43,8 @@ class Incoming:
     message_id: int
     user_id: int
     name: str
-    text: str = ""          # the text, or the caption of a photo/document
-    media: str = ""         # "" for text; photo | document | other
+    text: str = ""  # the text, or the caption of a photo/document
+    media: str = ""  # "" for text; photo | document | other
     file_name: str = ""
     reply_to: int | None = None
 
@@ -66,14 +66,25 @@ class Core:
 
     @staticmethod
     def claimed_by(s: Session, consultant_id: int) -> list[Ticket]:
-        return list(s.scalars(select(Ticket).where(Ticket.status == CLAIMED, Ticket.consultant_id == consultant_id)
-                              .order_by(Ticket.id)))
+        return list(
+            s.scalars(
+                select(Ticket)
+                .where(Ticket.status == CLAIMED, Ticket.consultant_id == consultant_id)
+                .order_by(Ticket.id)
+            )
+        )
 
     @staticmethod
     def position(s: Session, ticket: Ticket) -> int:
         """1-based place of an open ticket in the queue (by the time it was opened)."""
-        return int(s.scalar(select(func.count()).select_from(Ticket).where(
-            Ticket.status == OPEN, Ticket.opened_at <= ticket.opened_at)) or 1)
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.status == OPEN, Ticket.opened_at <= ticket.opened_at)
+            )
+            or 1
+        )
 
     def language(self, s: Session, user_id: int) -> str:
         return written_language(s, user_id) or "vi"
@@ -87,7 +98,7 @@ class Core:
 
     def next_announcement(self, at: dt.datetime, count: int) -> dt.datetime:
         """After `count` announcements: wait REANNOUNCE_MINUTES x 2^count (capped), within working time."""
-        return self.hours.next_open(at + self.interval * min(2 ** count, MAX_BACKOFF))
+        return self.hours.next_open(at + self.interval * min(2**count, MAX_BACKOFF))
 
     # -- transcript ------------------------------------------------------------
     def sync_transcript(self, s: Session, t: Ticket, first: bool = False) -> None:
@@ -100,17 +111,29 @@ class Core:
         for row in reversed(rows):
             meta = row.meta or {}
             titles = meta.get("titles") or meta.get("sources") or []
-            s.add(TicketMessage(ticket_id=t.id, role="user" if row.role == "user" else "bot", author_id=t.user_id,
-                                text=row.text, relayed=True,
-                                meta={"titles": titles, "kind": meta.get("kind", ""), "topic": meta.get("topic", "")},
-                                created_at=row.created_at))
+            s.add(
+                TicketMessage(
+                    ticket_id=t.id,
+                    role="user" if row.role == "user" else "bot",
+                    author_id=t.user_id,
+                    text=row.text,
+                    relayed=True,
+                    meta={"titles": titles, "kind": meta.get("kind", ""), "topic": meta.get("topic", "")},
+                    created_at=row.created_at,
+                )
+            )
             t.snapshot_message_id = max(t.snapshot_message_id, row.id)
         s.flush()
 
     @staticmethod
     def lines(s: Session, ticket_id: int) -> list[TicketMessage]:
-        return list(s.scalars(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)
-                              .order_by(TicketMessage.created_at, TicketMessage.id)))
+        return list(
+            s.scalars(
+                select(TicketMessage)
+                .where(TicketMessage.ticket_id == ticket_id)
+                .order_by(TicketMessage.created_at, TicketMessage.id)
+            )
+        )
 
     def send_transcript(self, s: Session, t: Ticket, consultant_id: int, header: str = "") -> None:
         for part in texts.transcript(t, self.lines(s, t.id), header):
@@ -118,8 +141,16 @@ class Core:
         # Files the owner attached while waiting follow the transcript.
         for line in self.lines(s, t.id):
             if line.role == "user" and line.media and line.source_message_id:
-                outbox.add(s, consultant_id, "consultant", "relay", self.owner_label(t), ticket_id=t.id,
-                           method="copy", copy_from=(line.source_chat_id, line.source_message_id))
+                outbox.add(
+                    s,
+                    consultant_id,
+                    "consultant",
+                    "relay",
+                    self.owner_label(t),
+                    ticket_id=t.id,
+                    method="copy",
+                    copy_from=(line.source_chat_id, line.source_message_id),
+                )
                 line.relayed = True
 
     def pick(self, s, consultant_id: int, ticket_id: int | None, reply_to: int | None) -> tuple[Ticket | None, list]:
@@ -154,11 +185,26 @@ class Core:
 
     def post_card(self, s: Session, t: Ticket, header: str = "") -> None:
         body = self.card_body(s, t)
-        outbox.add(s, self.group, "group", "card", (header + "\n" if header else "") + body, ticket_id=t.id,
-                   buttons=[[[texts.CLAIM_BUTTON, f"hc:{t.id}"]]], require_status=OPEN)
+        outbox.add(
+            s,
+            self.group,
+            "group",
+            "card",
+            (header + "\n" if header else "") + body,
+            ticket_id=t.id,
+            buttons=[[[texts.CLAIM_BUTTON, f"hc:{t.id}"]]],
+            require_status=OPEN,
+        )
 
-    def edit_cards(self, s: Session, t: Ticket, state: str, name: str = "",
-                   extra: tuple[int, int] | None = None, only_extra: bool = False) -> None:
+    def edit_cards(
+        self,
+        s: Session,
+        t: Ticket,
+        state: str,
+        name: str = "",
+        extra: tuple[int, int] | None = None,
+        only_extra: bool = False,
+    ) -> None:
         """Show on every card of the ticket who took it (or that it ended); buttons go away.
 
         One "cards" row: which cards exist is decided when it is sent, after every card queued before it
@@ -170,14 +216,17 @@ class Core:
             outbox.add(s, self.group, "group", "cards", text, ticket_id=t.id, method="edit")
         # The pressed message needs its own edit unless the "cards" row covers it: a card already recorded
         # as sent, or one still being recorded (pressed the moment it arrived; the row above waits for it).
-        covered = not only_extra and (extra in outbox.sent_messages(s, t.id, "card") or (
-            extra is not None and extra[0] == self.group and outbox.in_flight(s, t.id, "card")))
+        covered = not only_extra and (
+            extra in outbox.sent_messages(s, t.id, "card")
+            or (extra is not None and extra[0] == self.group and outbox.in_flight(s, t.id, "card"))
+        )
         if extra and not covered:
             outbox.add(s, extra[0], "group", "edit", text, ticket_id=t.id, method="edit", edit_message_id=extra[1])
 
     # -- owner -----------------------------------------------------------------
-    def tell_owner(self, s: Session, t: Ticket, key: str, buttons: list | None = None, purpose: str = "notice",
-                   **values: object) -> None:
+    def tell_owner(
+        self, s: Session, t: Ticket, key: str, buttons: list | None = None, purpose: str = "notice", **values: object
+    ) -> None:
         text = texts.owner(t.language, key, id=t.id, **values)
         outbox.add(s, t.user_id, "owner", purpose, text, ticket_id=t.id, buttons=buttons)
 
@@ -205,15 +254,21 @@ class Core:
         where = [Ticket.id == t.id, Ticket.status.in_(expected)]
         if holder is not None:
             where.append(Ticket.consultant_id == holder)
-        got = s.execute(update(Ticket).where(*where).values(**values).execution_options(
-            synchronize_session=False)).rowcount
+        got = s.execute(
+            update(Ticket).where(*where).values(**values).execution_options(synchronize_session=False)
+        ).rowcount
         s.refresh(t)
         return bool(got)
 
     @staticmethod
     def ending(status: str, reason: str) -> dict:
-        return {"status": status, "close_reason": reason, "closed_at": now(), "active_owner": None,
-                "next_announce_at": None}
+        return {
+            "status": status,
+            "close_reason": reason,
+            "closed_at": now(),
+            "active_owner": None,
+            "next_announce_at": None,
+        }
 
     @staticmethod
     def waited_minutes(t: Ticket, at: dt.datetime) -> int:

@@ -34,7 +34,7 @@ def _days(text: str) -> set[int]:
 
 @dataclass(frozen=True)
 class WorkingHours:
-    start: int          # minutes after midnight
+    start: int  # minutes after midnight
     end: int
     days: frozenset[int]
     tz: ZoneInfo

@@ -49,7 +49,7 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     topic: Mapped[str] = mapped_column(String(32), default="other")
     trigger: Mapped[str] = mapped_column(String(32), default="command")
-    intake: Mapped[str] = mapped_column(Text, default="")        # company / province, optional
+    intake: Mapped[str] = mapped_column(Text, default="")  # company / province, optional
     summary: Mapped[str] = mapped_column(Text, default="")
     snapshot_message_id: Mapped[int] = mapped_column(Integer, default=0)  # last messages.id copied
     consultant_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
@@ -75,11 +75,11 @@ class TicketMessage(Base):
     __table_args__ = (UniqueConstraint("source_chat_id", "source_message_id", name="uq_ticket_message_source"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True, index=True)
-    role: Mapped[str] = mapped_column(String(16))   # user | bot | consultant
+    role: Mapped[str] = mapped_column(String(16))  # user | bot | consultant
     author_id: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text, default="")
     media: Mapped[str] = mapped_column(String(16), default="")  # "", photo, document, other
-    meta: Mapped[dict] = mapped_column(JSON, default=dict)       # sources, file name
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)  # sources, file name
     # The Telegram message this line came from (NULL for the bot transcript): redelivery is a no-op.
     source_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     source_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -94,8 +94,8 @@ class Outbox(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    role: Mapped[str] = mapped_column(String(16))      # owner | consultant | group: who is unreachable on 403
-    purpose: Mapped[str] = mapped_column(String(16))   # card | cards (edit them all) | notice | relay | ...
+    role: Mapped[str] = mapped_column(String(16))  # owner | consultant | group: who is unreachable on 403
+    purpose: Mapped[str] = mapped_column(String(16))  # card | cards (edit them all) | notice | relay | ...
     method: Mapped[str] = mapped_column(String(8), default="send")  # send | copy | edit
     text: Mapped[str] = mapped_column(Text, default="")  # HTML; the caption for copies
     buttons: Mapped[list] = mapped_column(JSON, default=list)  # [[label, callback_data], ...] rows

@@ -16,8 +16,13 @@ ADMIN_ALERT_EVERY = dt.timedelta(hours=1)  # an unreachable consultants' group i
 
 
 class Moves(Core):
-    def transfer_options(self, consultant_id: int, ticket_id: int | None = None, reply_to: int | None = None,
-                         message: tuple[int, int] | None = None) -> Outcome:
+    def transfer_options(
+        self,
+        consultant_id: int,
+        ticket_id: int | None = None,
+        reply_to: int | None = None,
+        message: tuple[int, int] | None = None,
+    ) -> Outcome:
         """Ask the consultant whom to hand the ticket to (experts of its topic first), or back to the queue."""
         with self.session.begin() as s:
             t, mine = self.pick(s, consultant_id, ticket_id, reply_to)
@@ -29,14 +34,24 @@ class Moves(Core):
             buttons.append([[texts.CONSULTANT["requeue_button"], f"ht:{t.id}:0"]])
             text = texts.CONSULTANT["transfer_to"].format(id=t.id)
             if message:
-                outbox.add(s, message[0], "consultant", "edit", text, ticket_id=t.id, buttons=buttons, method="edit",
-                           edit_message_id=message[1])
+                outbox.add(
+                    s,
+                    message[0],
+                    "consultant",
+                    "edit",
+                    text,
+                    ticket_id=t.id,
+                    buttons=buttons,
+                    method="edit",
+                    edit_message_id=message[1],
+                )
             else:
                 outbox.add(s, consultant_id, "consultant", "notice", text, ticket_id=t.id, buttons=buttons)
             return Outcome(ticket_id=t.id)
 
-    def transfer(self, consultant_id: int, ticket_id: int, target_id: int,
-                 message: tuple[int, int] | None = None) -> Outcome:
+    def transfer(
+        self, consultant_id: int, ticket_id: int, target_id: int, message: tuple[int, int] | None = None
+    ) -> Outcome:
         """Hand a claimed ticket to another registered consultant (target 0: back to the queue)."""
         if target_id == 0:
             return self.requeue(consultant_id, ticket_id, message)
@@ -58,8 +73,9 @@ class Moves(Core):
             self.tell_owner(s, t, "transferred", name=texts.e(target.name))
             return Outcome(toast=texts.CONSULTANT["transferred_ack"].format(id=t.id, name=target.name), ticket_id=t.id)
 
-    def requeue(self, consultant_id: int | None, ticket_id: int, message: tuple[int, int] | None = None,
-                reason: str = "requeue") -> Outcome:
+    def requeue(
+        self, consultant_id: int | None, ticket_id: int, message: tuple[int, int] | None = None, reason: str = "requeue"
+    ) -> Outcome:
         """claimed -> open: the ticket goes back to the queue with a new card; the owner is told."""
         with self.session.begin() as s:
             t = s.get(Ticket, ticket_id)
@@ -67,9 +83,16 @@ class Moves(Core):
                 return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
             holder = t.consultant_id
             at = now()
-            if not self.move(s, t, (CLAIMED,), consultant_id if consultant_id is not None else holder,
-                             status=OPEN, consultant_id=None, opened_at=at,
-                             next_announce_at=self.next_announcement(at, 0)):
+            if not self.move(
+                s,
+                t,
+                (CLAIMED,),
+                consultant_id if consultant_id is not None else holder,
+                status=OPEN,
+                consultant_id=None,
+                opened_at=at,
+                next_announce_at=self.next_announcement(at, 0),
+            ):
                 return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
             audit(s, consultant_id if consultant_id is not None else holder, reason, t.id)
             name = self.consultants.name_of(s, holder)
@@ -86,8 +109,9 @@ class Moves(Core):
 
     def _ack(self, s, consultant_id: int, t: Ticket, text: str, message: tuple[int, int] | None) -> None:
         if message:
-            outbox.add(s, message[0], "consultant", "edit", text, ticket_id=t.id, method="edit",
-                       edit_message_id=message[1])
+            outbox.add(
+                s, message[0], "consultant", "edit", text, ticket_id=t.id, method="edit", edit_message_id=message[1]
+            )
         else:
             outbox.add(s, consultant_id, "consultant", "notice", text, ticket_id=t.id)
 
@@ -110,8 +134,14 @@ class Moves(Core):
             audit(s, None, "owner_unreachable", t.id)
             self.edit_cards(s, t, "owner_blocked")
             if holder and status == CLOSED:
-                outbox.add(s, holder, "consultant", "notice", texts.CONSULTANT["owner_blocked"].format(
-                    name=texts.e(t.user_name or str(t.user_id)), id=t.id), ticket_id=t.id)
+                outbox.add(
+                    s,
+                    holder,
+                    "consultant",
+                    "notice",
+                    texts.CONSULTANT["owner_blocked"].format(name=texts.e(t.user_name or str(t.user_id)), id=t.id),
+                    ticket_id=t.id,
+                )
             return [Outcome(ticket_id=t.id)]
 
     def group_unreachable(self, error: str) -> bool:
@@ -119,13 +149,20 @@ class Moves(Core):
         waiting on it (once per ticket) and the admins (at most once an hour). True when the admins are told."""
         with self.session.begin() as s:
             for t in s.scalars(select(Ticket).where(Ticket.status == OPEN).order_by(Ticket.id)):
-                told = s.scalar(select(AuditLog.id).where(AuditLog.ticket_id == t.id,
-                                                          AuditLog.action == "group_down_owner").limit(1))
+                told = s.scalar(
+                    select(AuditLog.id)
+                    .where(AuditLog.ticket_id == t.id, AuditLog.action == "group_down_owner")
+                    .limit(1)
+                )
                 if told is None:
                     audit(s, None, "group_down_owner", t.id)
                     self.tell_owner(s, t, "group_down", self.cancel_button(t))
-            last = s.scalar(select(AuditLog.created_at).where(AuditLog.action == "group_down_admins")
-                            .order_by(AuditLog.id.desc()).limit(1))
+            last = s.scalar(
+                select(AuditLog.created_at)
+                .where(AuditLog.action == "group_down_admins")
+                .order_by(AuditLog.id.desc())
+                .limit(1)
+            )
             if last is not None and utc(last) > now() - ADMIN_ALERT_EVERY:
                 return False
             audit(s, None, "group_down_admins", None, error=error[:200])
@@ -149,6 +186,12 @@ class Moves(Core):
                 if self.move(s, t, ACTIVE, **self.ending(CLOSED if claimed else CANCELLED, "owner_forgot")):
                     self.edit_cards(s, t, "closed" if claimed else "cancelled", self.consultants.name_of(s, holder))
                     if claimed:
-                        outbox.add(s, holder, "consultant", "notice",
-                                   texts.CONSULTANT["owner_ended"].format(id=t.id), ticket_id=t.id)
+                        outbox.add(
+                            s,
+                            holder,
+                            "consultant",
+                            "notice",
+                            texts.CONSULTANT["owner_ended"].format(id=t.id),
+                            ticket_id=t.id,
+                        )
             return len(ids)

@@ -38,34 +38,64 @@ class OutMessage:
     targets: list = field(default_factory=list)  # "cards" rows: (chat_id, message_id) of the ticket's cards
 
 
-def add(s: Session, chat_id: int, role: str, purpose: str, text: str = "", *, ticket_id: int | None = None,
-        buttons: list | None = None, method: str = "send", copy_from: tuple[int, int] | None = None,
-        edit_message_id: int | None = None, require_status: str = "") -> Outbox:
-    row = Outbox(chat_id=chat_id, role=role, purpose=purpose, text=text, ticket_id=ticket_id, buttons=buttons or [],
-                 method=method, edit_message_id=edit_message_id, require_status=require_status,
-                 copy_chat_id=copy_from[0] if copy_from else None, copy_message_id=copy_from[1] if copy_from else None)
+def add(
+    s: Session,
+    chat_id: int,
+    role: str,
+    purpose: str,
+    text: str = "",
+    *,
+    ticket_id: int | None = None,
+    buttons: list | None = None,
+    method: str = "send",
+    copy_from: tuple[int, int] | None = None,
+    edit_message_id: int | None = None,
+    require_status: str = "",
+) -> Outbox:
+    row = Outbox(
+        chat_id=chat_id,
+        role=role,
+        purpose=purpose,
+        text=text,
+        ticket_id=ticket_id,
+        buttons=buttons or [],
+        method=method,
+        edit_message_id=edit_message_id,
+        require_status=require_status,
+        copy_chat_id=copy_from[0] if copy_from else None,
+        copy_message_id=copy_from[1] if copy_from else None,
+    )
     s.add(row)
     return row
 
 
 def sent_messages(s: Session, ticket_id: int, purpose: str) -> list[tuple[int, int]]:
     """(chat_id, message_id) of the rows of a ticket already delivered for a purpose, e.g. its cards."""
-    rows = s.execute(select(Outbox.chat_id, Outbox.sent_message_id).where(
-        Outbox.ticket_id == ticket_id, Outbox.purpose == purpose, Outbox.sent_message_id.is_not(None))
-        .order_by(Outbox.id)).all()
+    rows = s.execute(
+        select(Outbox.chat_id, Outbox.sent_message_id)
+        .where(Outbox.ticket_id == ticket_id, Outbox.purpose == purpose, Outbox.sent_message_id.is_not(None))
+        .order_by(Outbox.id)
+    ).all()
     return [(r[0], r[1]) for r in rows]
 
 
 def in_flight(s: Session, ticket_id: int, purpose: str) -> bool:
     """Whether rows of a ticket for a purpose are still being delivered (maybe already seen, not yet recorded)."""
-    return s.scalar(select(Outbox.id).where(Outbox.ticket_id == ticket_id, Outbox.purpose == purpose,
-                                            Outbox.done.is_(False)).limit(1)) is not None
+    return (
+        s.scalar(
+            select(Outbox.id)
+            .where(Outbox.ticket_id == ticket_id, Outbox.purpose == purpose, Outbox.done.is_(False))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def ticket_for_message(s: Session, chat_id: int, message_id: int) -> int | None:
     """The ticket a message the bot sent belongs to (a consultant replying to a relayed message)."""
-    return s.scalar(select(Outbox.ticket_id).where(Outbox.chat_id == chat_id, Outbox.sent_message_id == message_id)
-                    .limit(1))
+    return s.scalar(
+        select(Outbox.ticket_id).where(Outbox.chat_id == chat_id, Outbox.sent_message_id == message_id).limit(1)
+    )
 
 
 def forget(s: Session, user_id: int, ticket_ids: list[int]) -> None:
@@ -73,26 +103,32 @@ def forget(s: Session, user_id: int, ticket_ids: list[int]) -> None:
 
     Pending rows of those tickets or to the owner are abandoned: their text is gone.
     """
-    mine = or_(Outbox.chat_id == user_id, Outbox.ticket_id.in_(ticket_ids)) if ticket_ids else \
-        Outbox.chat_id == user_id
-    s.execute(update(Outbox).where(mine, Outbox.done.is_(False)).values(done=True, error="forgotten",
-                                                                          lease_until=None))
+    mine = or_(Outbox.chat_id == user_id, Outbox.ticket_id.in_(ticket_ids)) if ticket_ids else Outbox.chat_id == user_id
+    s.execute(update(Outbox).where(mine, Outbox.done.is_(False)).values(done=True, error="forgotten", lease_until=None))
     s.execute(update(Outbox).where(mine).values(text="", buttons=[]))
     # "Which ticket?" choices sent to consultants carry no ticket id but name the owner in a label.
     suffixes = tuple(f":{i}" for i in ticket_ids)
     for row in s.scalars(select(Outbox).where(Outbox.ticket_id.is_(None), Outbox.role == "consultant")):
         if suffixes and any(data.endswith(suffixes) for line in row.buttons or [] for _, data in line):
-            row.buttons = [[[label.split(" ", 1)[0] if data.endswith(suffixes) else label, data] for label, data in line]
-                           for line in row.buttons]
+            row.buttons = [
+                [[label.split(" ", 1)[0] if data.endswith(suffixes) else label, data] for label, data in line]
+                for line in row.buttons
+            ]
 
 
 def purge(s: Session, days: int = KEEP_DAYS) -> int:
     """Delete rows done more than `days` ago, except those of tickets still active (their cards are needed)."""
     before = now() - dt.timedelta(days=days)
     active = select(Ticket.id).where(Ticket.status.in_(ACTIVE))
-    return s.execute(delete(Outbox).where(Outbox.done.is_(True), Outbox.created_at < before,
-                                          or_(Outbox.ticket_id.is_(None), Outbox.ticket_id.not_in(active)))
-                     .execution_options(synchronize_session=False)).rowcount
+    return s.execute(
+        delete(Outbox)
+        .where(
+            Outbox.done.is_(True),
+            Outbox.created_at < before,
+            or_(Outbox.ticket_id.is_(None), Outbox.ticket_id.not_in(active)),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 class OutboxRepo:
@@ -103,9 +139,13 @@ class OutboxRepo:
         """Chats with rows waiting to be sent (and not leased by another drain)."""
         moment = now()
         with self.session() as s:
-            return list(s.scalars(select(Outbox.chat_id).where(
-                Outbox.done.is_(False), or_(Outbox.lease_until.is_(None), Outbox.lease_until < moment))
-                .distinct()))
+            return list(
+                s.scalars(
+                    select(Outbox.chat_id)
+                    .where(Outbox.done.is_(False), or_(Outbox.lease_until.is_(None), Outbox.lease_until < moment))
+                    .distinct()
+                )
+            )
 
     def lease(self, chat_id: int, limit: int = 50) -> list[OutMessage]:
         """Take the oldest pending rows of one chat, in order; rows leased elsewhere are not taken."""
@@ -113,15 +153,21 @@ class OutboxRepo:
         until = moment + dt.timedelta(seconds=LEASE_SECONDS)
         taken: list[OutMessage] = []
         with self.session.begin() as s:
-            rows = s.scalars(select(Outbox).where(Outbox.chat_id == chat_id, Outbox.done.is_(False))
-                             .order_by(Outbox.id).limit(limit)).all()
+            rows = s.scalars(
+                select(Outbox).where(Outbox.chat_id == chat_id, Outbox.done.is_(False)).order_by(Outbox.id).limit(limit)
+            ).all()
             for row in rows:
                 if row.lease_until is not None and utc(row.lease_until) >= moment:
                     break  # an earlier row is in flight elsewhere: keep the chat's order
-                got = s.execute(update(Outbox).where(
-                    Outbox.id == row.id, Outbox.done.is_(False),
-                    or_(Outbox.lease_until.is_(None), Outbox.lease_until < moment))
-                    .values(lease_until=until, attempts=Outbox.attempts + 1)).rowcount
+                got = s.execute(
+                    update(Outbox)
+                    .where(
+                        Outbox.id == row.id,
+                        Outbox.done.is_(False),
+                        or_(Outbox.lease_until.is_(None), Outbox.lease_until < moment),
+                    )
+                    .values(lease_until=until, attempts=Outbox.attempts + 1)
+                ).rowcount
                 if not got:
                     break
                 stale = False
@@ -129,15 +175,32 @@ class OutboxRepo:
                     status = s.scalar(select(Ticket.status).where(Ticket.id == row.ticket_id))
                     stale = status != row.require_status
                 targets = sent_messages(s, row.ticket_id, "card") if row.purpose == "cards" else []
-                taken.append(OutMessage(row.id, row.chat_id, row.role, row.purpose, row.method, row.text,
-                                        list(row.buttons or []), row.ticket_id, row.copy_chat_id,
-                                        row.copy_message_id, row.edit_message_id, stale, targets))
+                taken.append(
+                    OutMessage(
+                        row.id,
+                        row.chat_id,
+                        row.role,
+                        row.purpose,
+                        row.method,
+                        row.text,
+                        list(row.buttons or []),
+                        row.ticket_id,
+                        row.copy_chat_id,
+                        row.copy_message_id,
+                        row.edit_message_id,
+                        stale,
+                        targets,
+                    )
+                )
         return taken
 
     def mark_sent(self, row_id: int, message_id: int | None) -> None:
         with self.session.begin() as s:
-            s.execute(update(Outbox).where(Outbox.id == row_id).values(
-                done=True, sent_at=now(), sent_message_id=message_id, lease_until=None))
+            s.execute(
+                update(Outbox)
+                .where(Outbox.id == row_id)
+                .values(done=True, sent_at=now(), sent_message_id=message_id, lease_until=None)
+            )
 
     def mark_failed(self, row_id: int, error: str) -> None:
         with self.session.begin() as s:
@@ -152,7 +215,7 @@ class OutboxRepo:
             if row.attempts >= MAX_ATTEMPTS:
                 row.done, row.error, row.lease_until = True, f"gave up: {error}"[:200], None
                 return False
-            row.lease_until = now() + dt.timedelta(seconds=min(2 ** row.attempts, 60))
+            row.lease_until = now() + dt.timedelta(seconds=min(2**row.attempts, 60))
             row.error = error[:200]
             return True
 
@@ -165,8 +228,9 @@ class OutboxRepo:
     def release_all(self) -> int:
         """At start of the only process (SQLite): rows leased by a previous run that died are sent again."""
         with self.session.begin() as s:
-            return s.execute(update(Outbox).where(Outbox.done.is_(False), Outbox.lease_until.is_not(None))
-                             .values(lease_until=None)).rowcount
+            return s.execute(
+                update(Outbox).where(Outbox.done.is_(False), Outbox.lease_until.is_not(None)).values(lease_until=None)
+            ).rowcount
 
     def purge(self, days: int = KEEP_DAYS) -> int:
         with self.session.begin() as s:
@@ -175,4 +239,3 @@ class OutboxRepo:
     def count_pending(self) -> int:
         with self.session() as s:
             return len(s.scalars(select(Outbox.id).where(Outbox.done.is_(False))).all())
-

@@ -36,8 +36,9 @@ class Relay(Core):
             if t is None or t.status != CLAIMED:
                 return Outcome(handled=False)
             s.add(TicketMessage(ticket_id=t.id, role="user", author_id=user_id, text=text, relayed=True))
-            outbox.add(s, t.consultant_id, "consultant", "relay", f"{self.owner_label(t)}\n{texts.e(text)}",
-                       ticket_id=t.id)
+            outbox.add(
+                s, t.consultant_id, "consultant", "relay", f"{self.owner_label(t)}\n{texts.e(text)}", ticket_id=t.id
+            )
             return Outcome(ticket_id=t.id)
 
     def attach(self, msg: Incoming) -> Outcome:
@@ -67,42 +68,71 @@ class Relay(Core):
                     self._relay(s, t, msg, t.user_id, "owner", self._consultant_label(s, t))
                     return Outcome(ticket_id=t.id)
                 buttons = [[[f"#{x.id} {x.user_name or x.user_id}"[:40], f"hr:{line.id}:{x.id}"]] for x in mine]
-                outbox.add(s, msg.user_id, "consultant", "notice",
-                           texts.CONSULTANT["choose"].format(n=len(mine)), buttons=buttons)
+                outbox.add(
+                    s,
+                    msg.user_id,
+                    "consultant",
+                    "notice",
+                    texts.CONSULTANT["choose"].format(n=len(mine)),
+                    buttons=buttons,
+                )
                 return Outcome()
         except IntegrityError:
             return Outcome()
 
-    def choose_relay(self, consultant_id: int, line_id: int, ticket_id: int,
-                     message: tuple[int, int] | None = None) -> Outcome:
+    def choose_relay(
+        self, consultant_id: int, line_id: int, ticket_id: int, message: tuple[int, int] | None = None
+    ) -> Outcome:
         """The consultant picked the ticket for a message that waited for "which one?"."""
         stale = Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
         with self.session.begin() as s:
             t = s.get(Ticket, ticket_id)
             if t is None or t.status != CLAIMED or t.consultant_id != consultant_id:
                 return stale
-            got = s.execute(update(TicketMessage).where(
-                TicketMessage.id == line_id, TicketMessage.author_id == consultant_id,
-                TicketMessage.ticket_id.is_(None)).values(ticket_id=t.id)).rowcount
+            got = s.execute(
+                update(TicketMessage)
+                .where(
+                    TicketMessage.id == line_id,
+                    TicketMessage.author_id == consultant_id,
+                    TicketMessage.ticket_id.is_(None),
+                )
+                .values(ticket_id=t.id)
+            ).rowcount
             line = s.get(TicketMessage, line_id)
             if not got or line is None:
                 return stale
-            msg = Incoming(line.source_chat_id or consultant_id, line.source_message_id or 0, consultant_id, "",
-                           line.text, line.media, (line.meta or {}).get("file_name", ""))
+            msg = Incoming(
+                line.source_chat_id or consultant_id,
+                line.source_message_id or 0,
+                consultant_id,
+                "",
+                line.text,
+                line.media,
+                (line.meta or {}).get("file_name", ""),
+            )
             self._relay(s, t, msg, t.user_id, "owner", self._consultant_label(s, t))
             done = texts.CONSULTANT["relayed"].format(id=t.id)
             if message:
-                outbox.add(s, message[0], "consultant", "edit", done, ticket_id=t.id, method="edit",
-                           edit_message_id=message[1])
+                outbox.add(
+                    s, message[0], "consultant", "edit", done, ticket_id=t.id, method="edit", edit_message_id=message[1]
+                )
             return Outcome(toast=done, ticket_id=t.id)
 
     # -- helpers ---------------------------------------------------------------
     @staticmethod
     def _record(s, ticket_id: int | None, role: str, msg: Incoming) -> TicketMessage:
         """The transcript line; the unique (chat, message) key makes a second delivery fail here."""
-        line = TicketMessage(ticket_id=ticket_id, role=role, author_id=msg.user_id, text=msg.text, media=msg.media,
-                             meta={"file_name": msg.file_name} if msg.file_name else {}, relayed=True,
-                             source_chat_id=msg.chat_id, source_message_id=msg.message_id)
+        line = TicketMessage(
+            ticket_id=ticket_id,
+            role=role,
+            author_id=msg.user_id,
+            text=msg.text,
+            media=msg.media,
+            meta={"file_name": msg.file_name} if msg.file_name else {},
+            relayed=True,
+            source_chat_id=msg.chat_id,
+            source_message_id=msg.message_id,
+        )
         s.add(line)
         s.flush()
         return line
@@ -118,7 +148,8 @@ class Relay(Core):
         elif msg.media:
             room = CAPTION_LIMIT - visible_len(label) - 1
             caption = label + ("\n" + texts.e(clip(msg.text, room)) if msg.text else "")
-            outbox.add(s, to, role, "relay", caption, ticket_id=t.id, method="copy",
-                       copy_from=(msg.chat_id, msg.message_id))
+            outbox.add(
+                s, to, role, "relay", caption, ticket_id=t.id, method="copy", copy_from=(msg.chat_id, msg.message_id)
+            )
         else:
             outbox.add(s, to, role, "relay", f"{label}\n{texts.e(msg.text)}", ticket_id=t.id)

@@ -11,9 +11,9 @@ from indexer.textnorm import fold
 # Diacritic-folded cues for questions the knowledge base did not answer (no retrieved topic to go on).
 _CUES = {
     "ip": r"nhan hieu|sang che|so huu tri tue|ban quyen|kieu dang|giai phap huu ich|chi dan dia ly|"
-          r"bi mat kinh doanh|trademark|patent|copyright|\bshtt\b",
+    r"bi mat kinh doanh|trademark|patent|copyright|\bshtt\b",
     "tech_transfer": r"chuyen giao cong nghe|hop dong chuyen giao|dinh gia cong nghe|mua cong nghe|"
-                     r"doi moi cong nghe|technology transfer|licen[cs]",
+    r"doi moi cong nghe|technology transfer|licen[cs]",
     "process": r"\b5s\b|kaizen|nang suat|quy trinh|\biso\b|\blean\b|chat luong|tieu chuan|productivity",
     "funding": r"ho tro|\bquy\b|chuong trinh|kinh phi|tai tro|\bvay\b|natif|funding|grant|subsid",
     "startup": r"khoi nghiep|start ?up|\b844\b|uom tao|vuon uom|incubat",
@@ -47,8 +47,10 @@ def detect_topic(turn_topics: list[str], questions: list[str]) -> str:
 
 def rank_consultants(consultants: list, topic: str) -> list:
     """Consultants whose expertise matches first (then the rest), each group by name."""
+
     def key(c) -> tuple[int, str]:
         return (0 if topic in (c.topics or []) else 1, c.name.lower())
+
     return sorted(consultants, key=key)
 
 

@@ -59,8 +59,14 @@ class HandoffService(TicketFlow, Moves, Relay):
     @staticmethod
     def seen(s, msg: Incoming) -> bool:
         """This Telegram message was already taken by the handoff (its update is delivered again)."""
-        return s.scalar(select(TicketMessage.id).where(TicketMessage.source_chat_id == msg.chat_id,
-                                                       TicketMessage.source_message_id == msg.message_id)) is not None
+        return (
+            s.scalar(
+                select(TicketMessage.id).where(
+                    TicketMessage.source_chat_id == msg.chat_id, TicketMessage.source_message_id == msg.message_id
+                )
+            )
+            is not None
+        )
 
     def is_consultant(self, user_id: int) -> bool:
         return self.consultants.get(user_id) is not None
@@ -78,12 +84,20 @@ class HandoffService(TicketFlow, Moves, Relay):
             if self.active_ticket(s, user_id) is not None:
                 return False
             if after == "abstain":
-                metas = s.scalars(select(Message.meta).where(Message.user_id == user_id, Message.role == "assistant")
-                                  .order_by(Message.id.desc()).limit(3)).all()
+                metas = s.scalars(
+                    select(Message.meta)
+                    .where(Message.user_id == user_id, Message.role == "assistant")
+                    .order_by(Message.id.desc())
+                    .limit(3)
+                ).all()
                 kinds = [(m or {}).get("kind") for m in metas]
                 return kinds[:2] == ["abstain", "abstain"] and (len(kinds) < 3 or kinds[2] != "abstain")
-            rows = s.execute(select(Feedback.message_id, Feedback.value).where(Feedback.user_id == user_id)
-                             .order_by(Feedback.id.desc()).limit(6)).all()
+            rows = s.execute(
+                select(Feedback.message_id, Feedback.value)
+                .where(Feedback.user_id == user_id)
+                .order_by(Feedback.id.desc())
+                .limit(6)
+            ).all()
             latest: dict[int, int] = {}
             for message_id, value in rows:  # one vote per answer, the latest
                 latest.setdefault(message_id, value)
@@ -94,8 +108,14 @@ class HandoffService(TicketFlow, Moves, Relay):
         """Offer (do not force) a consultant, with a button whose label contains "chuyên gia"."""
         with self.session.begin() as s:
             lang = lang or self.language(s, user_id)
-            outbox.add(s, user_id, "owner", "notice", texts.owner(lang, "offer"),
-                       buttons=[[[texts.owner(lang, "offer_button"), "human"]]])
+            outbox.add(
+                s,
+                user_id,
+                "owner",
+                "notice",
+                texts.owner(lang, "offer"),
+                buttons=[[[texts.owner(lang, "offer_button"), "human"]]],
+            )
 
 
 __all__ = ["HandoffService", "Incoming", "Outcome"]

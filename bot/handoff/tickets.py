@@ -18,8 +18,14 @@ STATE_WORDS = {CLOSED: "đóng", CANCELLED: "bị huỷ", CLAIMED: "có người
 
 class TicketFlow(Core):
     # -- owner side ------------------------------------------------------------
-    def request(self, user_id: int, user_name: str, trigger: str = "command", origin_key: str | None = None,
-                lang: str | None = None) -> Outcome:
+    def request(
+        self,
+        user_id: int,
+        user_name: str,
+        trigger: str = "command",
+        origin_key: str | None = None,
+        lang: str | None = None,
+    ) -> Outcome:
         """The owner asks for a consultant: a new ticket (intake question or straight to the queue)."""
         if not self.group:
             with self.session.begin() as s:
@@ -40,10 +46,22 @@ class TicketFlow(Core):
             if t is not None:
                 self._remind(s, t)
                 return Outcome(ticket_id=t.id)
-            known = s.scalar(select(Ticket.intake).where(Ticket.user_id == user_id, Ticket.intake != "")
-                             .order_by(Ticket.id.desc()).limit(1))
-            t = Ticket(user_id=user_id, active_owner=user_id, origin_key=origin_key, user_name=user_name[:128],
-                       language=lang or self.language(s, user_id), status=INTAKE, trigger=trigger, intake=known or "")
+            known = s.scalar(
+                select(Ticket.intake)
+                .where(Ticket.user_id == user_id, Ticket.intake != "")
+                .order_by(Ticket.id.desc())
+                .limit(1)
+            )
+            t = Ticket(
+                user_id=user_id,
+                active_owner=user_id,
+                origin_key=origin_key,
+                user_name=user_name[:128],
+                language=lang or self.language(s, user_id),
+                status=INTAKE,
+                trigger=trigger,
+                intake=known or "",
+            )
             s.add(t)
             s.flush()
             self.sync_transcript(s, t, first=True)
@@ -54,9 +72,17 @@ class TicketFlow(Core):
             audit(s, user_id, "ticket_request", t.id, trigger=trigger)
             if known:
                 return Outcome(ticket_id=t.id, announce_at=self._open(s, t))
-            outbox.add(s, user_id, "owner", "notice", texts.owner(t.language, "intake"), ticket_id=t.id,
-                       buttons=[[[texts.owner(t.language, "skip"), f"hs:{t.id}"],
-                                 [texts.owner(t.language, "cancel"), f"hx:{t.id}"]]])
+            outbox.add(
+                s,
+                user_id,
+                "owner",
+                "notice",
+                texts.owner(t.language, "intake"),
+                ticket_id=t.id,
+                buttons=[
+                    [[texts.owner(t.language, "skip"), f"hs:{t.id}"], [texts.owner(t.language, "cancel"), f"hx:{t.id}"]]
+                ],
+            )
             return Outcome(ticket_id=t.id)
 
     @staticmethod
@@ -72,9 +98,17 @@ class TicketFlow(Core):
 
     def _remind(self, s, t: Ticket) -> None:
         if t.status == INTAKE:
-            outbox.add(s, t.user_id, "owner", "notice", texts.owner(t.language, "intake"), ticket_id=t.id,
-                       buttons=[[[texts.owner(t.language, "skip"), f"hs:{t.id}"],
-                                 [texts.owner(t.language, "cancel"), f"hx:{t.id}"]]])
+            outbox.add(
+                s,
+                t.user_id,
+                "owner",
+                "notice",
+                texts.owner(t.language, "intake"),
+                ticket_id=t.id,
+                buttons=[
+                    [[texts.owner(t.language, "skip"), f"hs:{t.id}"], [texts.owner(t.language, "cancel"), f"hx:{t.id}"]]
+                ],
+            )
         elif t.status == OPEN:
             self.tell_owner(s, t, "waiting", self.cancel_button(t), pos=self.position(s, t), eta=self.eta(t.language))
         else:
@@ -86,8 +120,15 @@ class TicketFlow(Core):
         if not self.move(s, t, (INTAKE,), status=OPEN, opened_at=at, next_announce_at=self.next_announcement(at, 0)):
             return None
         self.post_card(s, t)
-        self.tell_owner(s, t, "queued", self.cancel_button(t), topic=texts.e(texts.topic_label(t.topic)),
-                        pos=self.position(s, t), eta=self.eta(t.language, at))
+        self.tell_owner(
+            s,
+            t,
+            "queued",
+            self.cancel_button(t),
+            topic=texts.e(texts.topic_label(t.topic)),
+            pos=self.position(s, t),
+            eta=self.eta(t.language, at),
+        )
         return utc(t.next_announce_at)
 
     def intake_answer(self, user_id: int, text: str, chat_id: int, message_id: int) -> Outcome:
@@ -97,8 +138,18 @@ class TicketFlow(Core):
                 t = self.active_ticket(s, user_id)
                 if t is None or t.status != INTAKE:
                     return Outcome(handled=False)
-                s.add(TicketMessage(ticket_id=t.id, role="user", author_id=user_id, text=text[:1000], relayed=True,
-                                    meta={"intake": True}, source_chat_id=chat_id, source_message_id=message_id))
+                s.add(
+                    TicketMessage(
+                        ticket_id=t.id,
+                        role="user",
+                        author_id=user_id,
+                        text=text[:1000],
+                        relayed=True,
+                        meta={"intake": True},
+                        source_chat_id=chat_id,
+                        source_message_id=message_id,
+                    )
+                )
                 s.flush()
                 t.intake = " ".join(text.split())[:300]
                 return Outcome(ticket_id=t.id, announce_at=self._open(s, t))
@@ -127,8 +178,14 @@ class TicketFlow(Core):
                 if not self.move(s, t, (CLAIMED,), **self.ending(CLOSED, "owner_ended")):
                     return Outcome(toast=texts.owner(t.language, "nothing"))
                 audit(s, user_id, "owner_ended", t.id)
-                outbox.add(s, t.consultant_id, "consultant", "notice",
-                           texts.CONSULTANT["owner_ended"].format(id=t.id), ticket_id=t.id)
+                outbox.add(
+                    s,
+                    t.consultant_id,
+                    "consultant",
+                    "notice",
+                    texts.CONSULTANT["owner_ended"].format(id=t.id),
+                    ticket_id=t.id,
+                )
                 self.edit_cards(s, t, "closed", self.consultants.name_of(s, t.consultant_id))
                 self.tell_owner(s, t, "ended", self.rating_buttons(t), purpose="rating")
                 return Outcome(ticket_id=t.id)
@@ -143,20 +200,31 @@ class TicketFlow(Core):
         if not 1 <= value <= 5:
             return Outcome(toast="?")
         with self.session.begin() as s:
-            got = s.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.user_id == user_id,
-                                                 Ticket.status == CLOSED, Ticket.rating.is_(None))
-                            .values(rating=value, rated_at=now())).rowcount
+            got = s.execute(
+                update(Ticket)
+                .where(
+                    Ticket.id == ticket_id, Ticket.user_id == user_id, Ticket.status == CLOSED, Ticket.rating.is_(None)
+                )
+                .values(rating=value, rated_at=now())
+            ).rowcount
             t = s.get(Ticket, ticket_id)
             lang = t.language if t else "vi"
             if not got:
                 return Outcome(toast=texts.owner(lang, "rated", n=t.rating if t and t.rating else value))
             thanks = texts.owner(lang, "rated", n=value)
             if message:
-                outbox.add(s, message[0], "owner", "edit", thanks, ticket_id=t.id, method="edit",
-                           edit_message_id=message[1])
+                outbox.add(
+                    s, message[0], "owner", "edit", thanks, ticket_id=t.id, method="edit", edit_message_id=message[1]
+                )
             if t.consultant_id:
-                outbox.add(s, t.consultant_id, "consultant", "notice",
-                           texts.CONSULTANT["rating"].format(id=t.id, n=value), ticket_id=t.id)
+                outbox.add(
+                    s,
+                    t.consultant_id,
+                    "consultant",
+                    "notice",
+                    texts.CONSULTANT["rating"].format(id=t.id, n=value),
+                    ticket_id=t.id,
+                )
             return Outcome(toast=thanks, ticket_id=t.id)
 
     # -- consultant side -------------------------------------------------------
@@ -167,8 +235,11 @@ class TicketFlow(Core):
             if me is None:
                 audit(s, consultant_id, "claim_refused", ticket_id)
                 return Outcome(toast=texts.CONSULTANT["not_consultant"], alert=True)
-            got = s.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.status == OPEN).values(
-                status=CLAIMED, consultant_id=consultant_id, claimed_at=now(), next_announce_at=None)).rowcount
+            got = s.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.status == OPEN)
+                .values(status=CLAIMED, consultant_id=consultant_id, claimed_at=now(), next_announce_at=None)
+            ).rowcount
             t = s.get(Ticket, ticket_id)
             if t is None:
                 return Outcome(toast=texts.CONSULTANT["stale"].format(id=ticket_id, state="đóng"), alert=True)
@@ -190,14 +261,24 @@ class TicketFlow(Core):
             return Outcome(toast=texts.CONSULTANT["taken"].format(id=t.id, name=name), alert=True, ticket_id=t.id)
         if card and t.status in (CLOSED, CANCELLED) and card not in outbox.sent_messages(s, t.id, "card"):
             # A card the outbox does not know (every known card was edited when the ticket ended).
-            state = ("owner_blocked" if t.close_reason == "owner_blocked"
-                     else "cancelled" if t.status == CANCELLED else "closed")
+            state = (
+                "owner_blocked"
+                if t.close_reason == "owner_blocked"
+                else "cancelled"
+                if t.status == CANCELLED
+                else "closed"
+            )
             self.edit_cards(s, t, state, self.consultants.name_of(s, t.consultant_id), extra=card, only_extra=True)
         state = STATE_WORDS.get(t.status, t.status)
         return Outcome(toast=texts.CONSULTANT["stale"].format(id=t.id, state=state), alert=True, ticket_id=t.id)
 
-    def close(self, consultant_id: int, ticket_id: int | None = None, reply_to: int | None = None,
-              message: tuple[int, int] | None = None) -> Outcome:
+    def close(
+        self,
+        consultant_id: int,
+        ticket_id: int | None = None,
+        reply_to: int | None = None,
+        message: tuple[int, int] | None = None,
+    ) -> Outcome:
         with self.session.begin() as s:
             t, mine = self.pick(s, consultant_id, ticket_id, reply_to)
             if t is None:
@@ -210,8 +291,9 @@ class TicketFlow(Core):
             self.edit_cards(s, t, "closed", name)
             ack = texts.CONSULTANT["closed_ack"].format(id=t.id)
             if message:
-                outbox.add(s, message[0], "consultant", "edit", ack, ticket_id=t.id, method="edit",
-                           edit_message_id=message[1])
+                outbox.add(
+                    s, message[0], "consultant", "edit", ack, ticket_id=t.id, method="edit", edit_message_id=message[1]
+                )
             else:
                 outbox.add(s, consultant_id, "consultant", "notice", ack, ticket_id=t.id)
             self.tell_owner(s, t, "closed", self.rating_buttons(t), purpose="rating", name=texts.e(name))
@@ -221,8 +303,11 @@ class TicketFlow(Core):
     def due(self) -> list[tuple[int, dt.datetime]]:
         """Open tickets and when each is to be announced again (to schedule jobs at start)."""
         with self.session() as s:
-            rows = s.execute(select(Ticket.id, Ticket.next_announce_at).where(
-                Ticket.status == OPEN, Ticket.next_announce_at.is_not(None))).all()
+            rows = s.execute(
+                select(Ticket.id, Ticket.next_announce_at).where(
+                    Ticket.status == OPEN, Ticket.next_announce_at.is_not(None)
+                )
+            ).all()
             return [(r[0], utc(r[1])) for r in rows]
 
     def reannounce(self, ticket_id: int, at: dt.datetime | None = None) -> dt.datetime | None:
@@ -240,10 +325,11 @@ class TicketFlow(Core):
             if not self.hours.is_open(at):
                 s.execute(update(Ticket).where(Ticket.id == t.id).values(next_announce_at=self.hours.next_open(at)))
                 return self.hours.next_open(at)
-            got = s.execute(update(Ticket).where(Ticket.id == t.id, Ticket.status == OPEN,
-                                                 Ticket.announcements == count)
-                            .values(announcements=count + 1, next_announce_at=nxt, owner_warned=True)
-                            ).rowcount
+            got = s.execute(
+                update(Ticket)
+                .where(Ticket.id == t.id, Ticket.status == OPEN, Ticket.announcements == count)
+                .values(announcements=count + 1, next_announce_at=nxt, owner_warned=True)
+            ).rowcount
             if not got:  # another job or replica did it
                 return None
             waited = self.waited_minutes(t, at)
@@ -261,11 +347,15 @@ class TicketFlow(Core):
             mine = self.claimed_by(s, viewer_id)
         lines = [f"<b>Hàng chờ</b>: {len(open_)} yêu cầu chưa có người nhận."]
         for t in open_:
-            lines.append(f"• #{t.id} · {texts.e(texts.topic_label(t.topic))} · {texts.e(t.user_name or str(t.user_id))}"
-                         f" · chờ {self.waited_minutes(t, at)} phút")
+            lines.append(
+                f"• #{t.id} · {texts.e(texts.topic_label(t.topic))} · {texts.e(t.user_name or str(t.user_id))}"
+                f" · chờ {self.waited_minutes(t, at)} phút"
+            )
         if mine:
-            lines.append("\n<b>Bạn đang phụ trách:</b> " + ", ".join(
-                f"#{t.id} {texts.e(t.user_name or str(t.user_id))}" for t in mine))
+            lines.append(
+                "\n<b>Bạn đang phụ trách:</b> "
+                + ", ".join(f"#{t.id} {texts.e(t.user_name or str(t.user_id))}" for t in mine)
+            )
         # "hq", not "hc": claiming from this list must not turn the list message into a card.
         buttons = [[[f"{texts.CLAIM_BUTTON} #{t.id}", f"hq:{t.id}"]] for t in open_[:10]]
         return "\n".join(lines), buttons

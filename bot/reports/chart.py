@@ -11,7 +11,7 @@ def render_png(stats: Stats) -> bytes:
     """Stacked daily bars of answered and abstained questions, handoffs as a line; PNG bytes."""
     import matplotlib
 
-    matplotlib.use("Agg", force=True)   # no display in a server process
+    matplotlib.use("Agg", force=True)  # no display in a server process
     from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator

@@ -6,8 +6,10 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from indexer.config import Settings
+if TYPE_CHECKING:
+    from bot.app import Services
 
 
 def _date(text: str) -> dt.date:
@@ -45,16 +47,14 @@ def _write(path: str, content: bytes) -> None:
     print(f"wrote {target}", file=sys.stderr)
 
 
-def run(args, settings: Settings) -> int:
+def run(args, services: Services) -> int:
     from bot.reports import chart, export, gaps, stats
     from bot.reports.data import Period
-    from bot.storage import Store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.sqlalchemy_url)
+    settings, store = services.settings, services.store
     if args.report == "gaps":
         period = Period.last_days(args.days, settings.timezone)
-        groups = gaps.find_gaps(store, gaps.query_embedder(settings), period, threshold=args.threshold)
+        groups = gaps.find_gaps(store, gaps.query_embedder(lambda: services.engine), period, threshold=args.threshold)
         print(gaps.render_text(groups, period.tz))
         if args.csv:
             _write(args.csv, gaps.to_csv(groups, period.tz))

@@ -26,7 +26,7 @@ TICKET_FIELDS = {
     "status": ("status",),
     "consultant_id": ("consultant_id", "claimed_by"),
     "created_at": ("created_at",),
-    "opened_at": ("opened_at", "created_at"),   # when consultants were told (after an optional intake step)
+    "opened_at": ("opened_at", "created_at"),  # when consultants were told (after an optional intake step)
     "claimed_at": ("claimed_at",),
     "closed_at": ("closed_at", "resolved_at", "ended_at"),
     "rating": ("rating",),
@@ -37,7 +37,7 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
     """Aware UTC; SQLite hands back naive datetimes that were written as UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -49,24 +49,24 @@ class Period:
     tz: ZoneInfo
 
     @classmethod
-    def last_days(cls, days: int, timezone: str, today: dt.date | None = None) -> "Period":
+    def last_days(cls, days: int, timezone: str, today: dt.date | None = None) -> Period:
         tz = ZoneInfo(timezone)
         end = today or dt.datetime.now(tz).date()
         return cls(end - dt.timedelta(days=max(1, days) - 1), end, tz)
 
     @classmethod
-    def between(cls, start: dt.date, end: dt.date, timezone: str) -> "Period":
+    def between(cls, start: dt.date, end: dt.date, timezone: str) -> Period:
         if end < start:
             raise ValueError("the end date is before the start date")
         return cls(start, end, ZoneInfo(timezone))
 
     @property
     def since(self) -> dt.datetime:
-        return dt.datetime.combine(self.start, dt.time(), self.tz).astimezone(dt.timezone.utc)
+        return dt.datetime.combine(self.start, dt.time(), self.tz).astimezone(dt.UTC)
 
     @property
     def until(self) -> dt.datetime:
-        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), self.tz).astimezone(dt.timezone.utc)
+        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), self.tz).astimezone(dt.UTC)
 
     def contains(self, when: dt.datetime | None) -> bool:
         return when is not None and self.since <= utc(when) < self.until
@@ -100,10 +100,19 @@ class Conversations:
 
     def __init__(self, store: Store, since: dt.datetime, until: dt.datetime) -> None:
         with store.session() as s:
-            rows = s.execute(select(Message.id, Message.user_id, Message.role, Message.text, Message.meta,
-                                    Message.created_at, Message.context_epoch)
-                             .where(Message.created_at >= since - self.MARGIN, Message.created_at < until)
-                             .order_by(Message.id)).all()
+            rows = s.execute(
+                select(
+                    Message.id,
+                    Message.user_id,
+                    Message.role,
+                    Message.text,
+                    Message.meta,
+                    Message.created_at,
+                    Message.context_epoch,
+                )
+                .where(Message.created_at >= since - self.MARGIN, Message.created_at < until)
+                .order_by(Message.id)
+            ).all()
         self.rows = [Row(r[0], r[1], r[2], r[3], r[4] or {}, utc(r[5]), r[6]) for r in rows]
         self.by_id = {r.id: r for r in self.rows}
         self._per_user: dict[int, list[Row]] = defaultdict(list)
@@ -193,9 +202,11 @@ def tickets(store: Store, period: Period | None = None) -> list[dict[str, Any]] 
 def feedback(store: Store, period: Period) -> list[tuple[int, int, int, dt.datetime]]:
     """(user_id, message_id, value, at): the latest vote of each user on each answer in the period."""
     with store.session() as s:
-        rows = s.execute(select(Feedback.user_id, Feedback.message_id, Feedback.value, Feedback.created_at)
-                         .where(Feedback.created_at >= period.since, Feedback.created_at < period.until)
-                         .order_by(Feedback.id)).all()
+        rows = s.execute(
+            select(Feedback.user_id, Feedback.message_id, Feedback.value, Feedback.created_at)
+            .where(Feedback.created_at >= period.since, Feedback.created_at < period.until)
+            .order_by(Feedback.id)
+        ).all()
     latest: dict[tuple[int, int], tuple[int, int, int, dt.datetime]] = {}
     for user_id, message_id, value, at in rows:
         latest[(user_id, message_id)] = (user_id, message_id, value, utc(at))

@@ -14,17 +14,18 @@ import json
 import os
 import re
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 
+from bot.config import Settings
 from bot.reports import csvfile, data
 from bot.reports.data import Period
 from bot.storage import Feedback, Message, Store
-from indexer.config import Settings
 
 SALT_FILE = "export_salt"
-HANDOFF_TABLES = ("tickets", "ticket_messages")   # exported when the handoff feature is installed
+HANDOFF_TABLES = ("tickets", "ticket_messages")  # exported when the handoff feature is installed
 # Columns that identify a person: pseudonymised (ids) or left empty (names, contacts, company).
 _ID_COLUMN = re.compile(r"(^|_)(user|owner|author)(_id)?$|(^|_)(user|owner)_chat_id$|^(source_)?chat_id$")
 _PERSONAL_COLUMN = re.compile(r"(^|_)(name|username|phone|email|intake)$")
@@ -33,7 +34,7 @@ _STAFF_COLUMN = re.compile(r"consultant|admin|staff")
 
 def secret(settings: Settings) -> bytes:
     """EXPORT_SECRET, or the salt file under DATA_DIR (created with owner-only permissions)."""
-    configured = settings.export_secret
+    configured = settings.export_secret.get_secret_value()
     if configured:
         return configured.encode("utf-8")
     path = settings.data_dir / SALT_FILE
@@ -45,7 +46,7 @@ def secret(settings: Settings) -> bytes:
     salt = secrets.token_bytes(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:   # another process created it first: use theirs
+    except FileExistsError:  # another process created it first: use theirs
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(salt.hex())
@@ -77,24 +78,44 @@ def _write(header: list[str], rows: list[list[Any]]) -> bytes:
 
 def conversations_csv(store: Store, period: Period, pseudonym: Callable[[Any], str] | None) -> bytes:
     with store.session() as s:
-        messages = s.execute(select(Message).where(Message.created_at >= period.since,
-                                                   Message.created_at < period.until)
-                             .order_by(Message.id)).scalars().all()
+        messages = (
+            s.execute(
+                select(Message)
+                .where(Message.created_at >= period.since, Message.created_at < period.until)
+                .order_by(Message.id)
+            )
+            .scalars()
+            .all()
+        )
         ids = [m.id for m in messages if m.role == "assistant"]
         votes: dict[int, int] = {}
         for start in range(0, len(ids), 500):
-            for message_id, value in s.execute(select(Feedback.message_id, Feedback.value)
-                                               .where(Feedback.message_id.in_(ids[start:start + 500]))
-                                               .order_by(Feedback.id)).all():
+            for message_id, value in s.execute(
+                select(Feedback.message_id, Feedback.value)
+                .where(Feedback.message_id.in_(ids[start : start + 500]))
+                .order_by(Feedback.id)
+            ).all():
                 votes[message_id] = value
     rows = []
     for m in messages:
         meta = m.meta or {}
-        rows.append([m.id, _cell(m.created_at, period.tz), pseudonym(m.user_id) if pseudonym else m.user_id,
-                     m.role, meta.get("kind", ""), meta.get("topic", ""), _cell(meta.get("confidence"), period.tz),
-                     " ".join(str(x) for x in meta.get("sources") or []), votes.get(m.id, ""), m.text])
-    return _write(["message_id", "time", "user", "role", "kind", "topic", "confidence", "sources", "feedback",
-                   "text"], rows)
+        rows.append(
+            [
+                m.id,
+                _cell(m.created_at, period.tz),
+                pseudonym(m.user_id) if pseudonym else m.user_id,
+                m.role,
+                meta.get("kind", ""),
+                meta.get("topic", ""),
+                _cell(meta.get("confidence"), period.tz),
+                " ".join(str(x) for x in meta.get("sources") or []),
+                votes.get(m.id, ""),
+                m.text,
+            ]
+        )
+    return _write(
+        ["message_id", "time", "user", "role", "kind", "topic", "confidence", "sources", "feedback", "text"], rows
+    )
 
 
 def table_csv(store: Store, table, period: Period, pseudonym: Callable[[Any], str] | None) -> bytes:
@@ -115,14 +136,14 @@ def table_csv(store: Store, table, period: Period, pseudonym: Callable[[Any], st
             for n in personal:
                 row[n] = ""
                 value = str(item.get(n) or "").strip()
-                if len(value) >= 3:   # a name copied into a summary
+                if len(value) >= 3:  # a name copied into a summary
                     for other in names:
                         if other not in personal and isinstance(row[other], str):
                             row[other] = row[other].replace(value, "[…]")
             for n in id_columns:
                 raw = str(item.get(n) or "")
                 row[n] = pseudonym(item.get(n))
-                if raw:   # the id may also appear inside a summary or a key
+                if raw:  # the id may also appear inside a summary or a key
                     pattern = re.compile(rf"(?<!\d){re.escape(raw)}(?!\d)")
                     for other in names:
                         if other not in id_columns and isinstance(row[other], str):

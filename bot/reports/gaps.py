@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
@@ -21,9 +22,12 @@ from bot.reports.data import Conversations, Period, Row
 from bot.storage import Message, Store
 from indexer.textnorm import fold
 
+if TYPE_CHECKING:
+    from bot.answering.engine import AnswerEngine
+
 REASONS = ("abstain", "downvote", "handoff")
-THRESHOLD = 0.88        # E5 query cosine: paraphrases score ≥ 0.9, unrelated questions ≈ 0.80–0.85
-MAX_QUESTIONS = 1000    # the newest ones; bounds the O(n²) similarity matrix
+THRESHOLD = 0.88  # E5 query cosine: paraphrases score ≥ 0.9, unrelated questions ≈ 0.80–0.85
+MAX_QUESTIONS = 1000  # the newest ones; bounds the O(n²) similarity matrix
 HANDOFF_WINDOW = dt.timedelta(minutes=30)
 
 
@@ -39,7 +43,7 @@ class GapQuestion:
 
 @dataclass
 class GapGroup:
-    questions: list[GapQuestion]    # newest first
+    questions: list[GapQuestion]  # newest first
 
     @property
     def count(self) -> int:
@@ -91,8 +95,9 @@ def collect(store: Store, period: Period) -> list[GapQuestion]:
         if item is None:
             reply = reply or conv.reply_to(question.id)
             topic = str((reply.meta if reply else {}).get("topic") or "other")
-            item = found[question.id] = GapQuestion(question.id, question.user_id, question.text,
-                                                    question.created_at, topic)
+            item = found[question.id] = GapQuestion(
+                question.id, question.user_id, question.text, question.created_at, topic
+            )
         item.reasons.add(reason)
 
     for reply in conv.assistant(period):
@@ -106,8 +111,7 @@ def collect(store: Store, period: Period) -> list[GapQuestion]:
     if tickets is not None:
         for ticket in tickets:
             if ticket["user_id"] is not None and ticket["created_at"] is not None:
-                mark(conv.substantive_before(int(ticket["user_id"]), ticket["created_at"], HANDOFF_WINDOW),
-                     "handoff")
+                mark(conv.substantive_before(int(ticket["user_id"]), ticket["created_at"], HANDOFF_WINDOW), "handoff")
     # Requests in the message log as well: the console records them there, and marking a question the
     # ticket already marked changes nothing.
     for reply in conv.assistant(period):
@@ -134,7 +138,7 @@ def cluster(vectors: np.ndarray, threshold: float = THRESHOLD) -> list[list[int]
         if sim[a, b] < threshold:
             break
         na, nb = len(members[a]), len(members[b])
-        merged = (na * sim[a] + nb * sim[b]) / (na + nb)   # UPGMA update: exact average linkage
+        merged = (na * sim[a] + nb * sim[b]) / (na + nb)  # UPGMA update: exact average linkage
         sim[a, :] = merged
         sim[:, a] = merged
         sim[a, a] = -np.inf
@@ -146,27 +150,23 @@ def cluster(vectors: np.ndarray, threshold: float = THRESHOLD) -> list[list[int]
     return [sorted(m) for m in members if m]
 
 
-def query_embedder(settings, engine=None) -> Callable[[Sequence[str]], np.ndarray]:
+def query_embedder(engine: Callable[[], AnswerEngine]) -> Callable[[Sequence[str]], np.ndarray]:
     """Texts -> unit vectors with the engine's model; questions typed without diacritics get them restored.
 
-    Without an engine (the command line) the model loads on first use, so a period without gaps costs nothing.
+    `engine` is asked for only when there are texts, so on the command line a period without gaps never loads
+    the model.
     """
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        if engine is not None:
-            searcher = engine.searcher
-        else:
-            from indexer.embedding import get_embedder, offline_environment
-            from indexer.search import HybridSearcher
 
-            offline_environment()
-            searcher = HybridSearcher(settings, get_embedder(settings))
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        searcher = engine().searcher
         return searcher.embedder.embed_queries([searcher.dense_query_text(t) for t in texts])
 
     return embed
 
 
-def find_gaps(store: Store, embed: Callable[[Sequence[str]], np.ndarray], period: Period,
-              threshold: float = THRESHOLD) -> list[GapGroup]:
+def find_gaps(
+    store: Store, embed: Callable[[Sequence[str]], np.ndarray], period: Period, threshold: float = THRESHOLD
+) -> list[GapGroup]:
     """Gap questions of the period grouped by similarity; the group asked most recently comes first.
 
     `embed` maps texts to unit vectors (the engine's `embed_queries`, after diacritic restoration).
@@ -182,9 +182,20 @@ def find_gaps(store: Store, embed: Callable[[Sequence[str]], np.ndarray], period
 def to_csv(groups: list[GapGroup], tz) -> bytes:
     """One row per question, with its group; safe to open in a spreadsheet program."""
     header = ["group", "group_size", "group_last_seen", "group_topic", "asked_at", "question", "reasons", "topic"]
-    rows = [[n, group.count, group.last_seen.astimezone(tz).isoformat(timespec="seconds"), group.topic,
-             q.asked_at.astimezone(tz).isoformat(timespec="seconds"), q.text, "+".join(sorted(q.reasons)), q.topic]
-            for n, group in enumerate(groups, 1) for q in group.questions]
+    rows = [
+        [
+            n,
+            group.count,
+            group.last_seen.astimezone(tz).isoformat(timespec="seconds"),
+            group.topic,
+            q.asked_at.astimezone(tz).isoformat(timespec="seconds"),
+            q.text,
+            "+".join(sorted(q.reasons)),
+            q.topic,
+        ]
+        for n, group in enumerate(groups, 1)
+        for q in group.questions
+    ]
     return csvfile.to_bytes(header, rows)
 
 

@@ -16,7 +16,7 @@ from indexer.config import TOPICS
 
 @dataclass
 class Day:
-    day: object                   # datetime.date
+    day: object  # datetime.date
     questions: int = 0
     answered: int = 0
     abstained: int = 0
@@ -36,7 +36,7 @@ class Stats:
     abstained: int
     users: int
     handoffs: int
-    handoffs_from: str                    # "tickets" (handoff feature installed) | "messages"
+    handoffs_from: str  # "tickets" (handoff feature installed) | "messages"
     median_claim_minutes: float | None
     median_duration_minutes: float | None
     average_rating: float | None
@@ -98,8 +98,13 @@ def compute(store: Store, period: Period) -> Stats:
         for ticket in tickets:
             days[period.day(ticket["created_at"])].handoffs += 1
         claim = _median_minutes([(t["opened_at"], t["claimed_at"]) for t in tickets])
-        duration = _median_minutes([(t["opened_at"], t["closed_at"]) for t in tickets
-                                    if t["claimed_at"] is not None and str(t["status"] or "") != "cancelled"])
+        duration = _median_minutes(
+            [
+                (t["opened_at"], t["closed_at"])
+                for t in tickets
+                if t["claimed_at"] is not None and str(t["status"] or "") != "cancelled"
+            ]
+        )
         ratings = [float(t["rating"]) for t in tickets if t["rating"] is not None]
         average = round(sum(ratings) / len(ratings), 2) if ratings else None
 
@@ -112,12 +117,23 @@ def compute(store: Store, period: Period) -> Stats:
         elif value < 0:
             down += 1
             day.thumbs_down += 1
-    return Stats(period=period, days=list(days.values()), topics=topics, questions=answered + abstained,
-                 answered=answered, abstained=abstained, users=len(users),
-                 handoffs=len(tickets) if tickets is not None else message_handoffs,
-                 handoffs_from="tickets" if tickets is not None else "messages",
-                 median_claim_minutes=claim, median_duration_minutes=duration, average_rating=average,
-                 ratings=len(ratings), thumbs_up=up, thumbs_down=down)
+    return Stats(
+        period=period,
+        days=list(days.values()),
+        topics=topics,
+        questions=answered + abstained,
+        answered=answered,
+        abstained=abstained,
+        users=len(users),
+        handoffs=len(tickets) if tickets is not None else message_handoffs,
+        handoffs_from="tickets" if tickets is not None else "messages",
+        median_claim_minutes=claim,
+        median_duration_minutes=duration,
+        average_rating=average,
+        ratings=len(ratings),
+        thumbs_up=up,
+        thumbs_down=down,
+    )
 
 
 def to_csv(stats: Stats) -> bytes:
@@ -125,13 +141,43 @@ def to_csv(stats: Stats) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     keys = list(TOPICS)
-    writer.writerow(["date", "questions", "answered", "abstained", "handoffs", "thumbs_up", "thumbs_down",
-                     *[f"topic_{k}" for k in keys]])
+    writer.writerow(
+        [
+            "date",
+            "questions",
+            "answered",
+            "abstained",
+            "handoffs",
+            "thumbs_up",
+            "thumbs_down",
+            *[f"topic_{k}" for k in keys],
+        ]
+    )
     for d in stats.days:
-        writer.writerow([d.day.isoformat(), d.questions, d.answered, d.abstained, d.handoffs, d.thumbs_up,
-                         d.thumbs_down, *[d.topics.get(k, 0) for k in keys]])
-    writer.writerow(["total", stats.questions, stats.answered, stats.abstained, stats.handoffs, stats.thumbs_up,
-                     stats.thumbs_down, *[stats.topics.get(k, 0) for k in keys]])
+        writer.writerow(
+            [
+                d.day.isoformat(),
+                d.questions,
+                d.answered,
+                d.abstained,
+                d.handoffs,
+                d.thumbs_up,
+                d.thumbs_down,
+                *[d.topics.get(k, 0) for k in keys],
+            ]
+        )
+    writer.writerow(
+        [
+            "total",
+            stats.questions,
+            stats.answered,
+            stats.abstained,
+            stats.handoffs,
+            stats.thumbs_up,
+            stats.thumbs_down,
+            *[stats.topics.get(k, 0) for k in keys],
+        ]
+    )
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -148,15 +194,18 @@ def render_text(stats: Stats) -> str:
     s = stats
     topics = ", ".join(f"{k} {v}" for k, v in s.topics.most_common()) or "-"
     busiest = max(s.days, key=lambda d: d.questions)
-    return "\n".join([
-        f"Period:            {s.period.start} .. {s.period.end} ({len(s.days)} days, {s.period.tz.key})",
-        f"Questions:         {s.questions} from {s.users} user(s); busiest day {busiest.day} ({busiest.questions})",
-        f"Answered:          {s.answered} ({_share(s.answered_share)})",
-        f"Abstained:         {s.abstained} ({_share(s.abstained_share)})",
-        f"Per topic:         {topics}",
-        f"Handoffs:          {s.handoffs}" + ("" if s.handoffs_from == "tickets" else " (requests; no ticket data)"),
-        f"Median to claim:   {_minutes(s.median_claim_minutes)}",
-        f"Median ticket:     {_minutes(s.median_duration_minutes)}",
-        f"Average rating:    {'-' if s.average_rating is None else f'{s.average_rating:g}/5'} ({s.ratings} rating(s))",
-        f"Helpful / not:     {s.thumbs_up} / {s.thumbs_down} ({_share(s.helpful_share)} helpful)",
-    ])
+    return "\n".join(
+        [
+            f"Period:            {s.period.start} .. {s.period.end} ({len(s.days)} days, {s.period.tz.key})",
+            f"Questions:         {s.questions} from {s.users} user(s); busiest day {busiest.day} ({busiest.questions})",
+            f"Answered:          {s.answered} ({_share(s.answered_share)})",
+            f"Abstained:         {s.abstained} ({_share(s.abstained_share)})",
+            f"Per topic:         {topics}",
+            f"Handoffs:          {s.handoffs}"
+            + ("" if s.handoffs_from == "tickets" else " (requests; no ticket data)"),
+            f"Median to claim:   {_minutes(s.median_claim_minutes)}",
+            f"Median ticket:     {_minutes(s.median_duration_minutes)}",
+            f"Average rating:    {'-' if s.average_rating is None else f'{s.average_rating:g}/5'} ({s.ratings} rating(s))",
+            f"Helpful / not:     {s.thumbs_up} / {s.thumbs_down} ({_share(s.helpful_share)} helpful)",
+        ]
+    )

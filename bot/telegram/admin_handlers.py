@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 from telegram import BotCommand, BotCommandScopeChat, Message, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.knowledge_admin import AddResult, KnowledgeAdmin
+from bot.knowledge_admin import AddResult
 from bot.reports import chart, export, gaps, stats
 from bot.reports.data import Period
 from bot.telegram import admin_render, texts
-from bot.telegram.handlers import send, services
+from bot.telegram.context import BotContext
+from bot.telegram.handlers import send
 from indexer.config import TOPICS
 from indexer.pipeline import IndexBusy
 
@@ -30,21 +31,38 @@ except ImportError:
     handoff_handlers = None
 
 log = logging.getLogger(__name__)
-COMMANDS = [("kb", "Kho tài liệu"), ("kb_list", "Danh sách tài liệu"), ("kb_remove", "Xoá tài liệu"),
-            ("reindex", "Cập nhật chỉ mục"), ("gaps", "Câu hỏi bot chưa đáp ứng"), ("stats", "Thống kê"),
-            ("export", "Xuất dữ liệu CSV")]
+COMMANDS = [
+    ("kb", "Kho tài liệu"),
+    ("kb_list", "Danh sách tài liệu"),
+    ("kb_remove", "Xoá tài liệu"),
+    ("reindex", "Cập nhật chỉ mục"),
+    ("gaps", "Câu hỏi bot chưa đáp ứng"),
+    ("stats", "Thống kê"),
+    ("export", "Xuất dữ liệu CSV"),
+]
 GAPS_DAYS, STATS_DAYS = 90, 30
 GAPS_SHOWN = 10
 
 
 def register(app: Application, admin_ids: list[int]) -> None:
     """Add the staff handlers; call before the generic private-chat handlers so admins' files arrive here."""
-    for name, handler in (("kb", kb), ("kb_list", kb_list), ("kb_remove", kb_remove), ("reindex", reindex),
-                          ("gaps", gaps_), ("stats", stats_), ("export", export_)):
+    for name, handler in (
+        ("kb", kb),
+        ("kb_list", kb_list),
+        ("kb_remove", kb_remove),
+        ("reindex", reindex),
+        ("gaps", gaps_),
+        ("stats", stats_),
+        ("export", export_),
+    ):
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(CallbackQueryHandler(remove_pressed, pattern=r"^kbrm:"))
-    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.Document.ALL
-                                   & filters.User(user_id=admin_ids, allow_empty=False), document))
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.Document.ALL & filters.User(user_id=admin_ids, allow_empty=False),
+            document,
+        )
+    )
 
 
 async def set_commands(app: Application, admin_ids: list[int], base: list[tuple[str, str]]) -> None:
@@ -53,17 +71,18 @@ async def set_commands(app: Application, admin_ids: list[int], base: list[tuple[
     for admin in admin_ids:
         try:
             await app.bot.set_my_commands(commands, scope=BotCommandScopeChat(admin))
-        except TelegramError as exc:   # an admin who never opened the bot: nothing to show yet
+        except TelegramError as exc:  # an admin who never opened the bot: nothing to show yet
             log.info("no staff command menu for %s: %s", admin, exc)
 
 
 def admin_only(func):
     """Run the handler for admins in their private chat; tell others politely (in private chats only)."""
+
     @functools.wraps(func)
-    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def wrapper(update: Update, context: BotContext) -> None:
         user, chat = update.effective_user, update.effective_chat
         private = chat is not None and chat.type == "private"
-        if user is None or user.id not in services(context).settings.admin_ids:
+        if user is None or user.id not in context.services.settings.admin_ids:
             if private:
                 await send(update, texts.ADMIN_ONLY)
             return
@@ -71,17 +90,8 @@ def admin_only(func):
             await send(update, texts.ADMIN_PRIVATE)
             return
         await func(update, context)
+
     return wrapper
-
-
-def knowledge(context: ContextTypes.DEFAULT_TYPE) -> KnowledgeAdmin:
-    """The knowledge service, sharing the answer engine's loaded model."""
-    admin = context.application.bot_data.get("knowledge_admin")
-    if admin is None:
-        svc = services(context)
-        embedder = getattr(getattr(svc.engine, "searcher", None), "embedder", None)
-        admin = context.application.bot_data["knowledge_admin"] = KnowledgeAdmin(svc.settings, embedder)
-    return admin
 
 
 class ProgressMessage:
@@ -104,47 +114,52 @@ class ProgressMessage:
 
     def report(self, done: int, total: int) -> None:
         """Progress callback for the indexer; waits for the edit so every step is shown in order."""
-        future = asyncio.run_coroutine_threadsafe(self.edit(texts.REINDEX_PROGRESS.format(done=done, total=total)),
-                                                  self.loop)
+        future = asyncio.run_coroutine_threadsafe(
+            self.edit(texts.REINDEX_PROGRESS.format(done=done, total=total)), self.loop
+        )
         try:
             future.result(timeout=15)
-        except Exception as exc:  # a lost progress edit must never stop the indexing
+        except Exception as exc:  # noqa: BLE001 - a lost progress edit must never stop the indexing
             log.info("progress edit failed: %s", exc)
 
 
 @admin_only
-async def kb(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    data = await asyncio.to_thread(knowledge(context).status)
+async def kb(update: Update, context: BotContext) -> None:
+    svc = context.services
+    data = await asyncio.to_thread(context.services.knowledge.status)
     await send(update, admin_render.kb_status(data, ZoneInfo(svc.settings.timezone)) + "\n\n" + texts.KB_HELP)
 
 
 @admin_only
-async def kb_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(update, admin_render.kb_list(await asyncio.to_thread(knowledge(context).documents)))
+async def kb_list(update: Update, context: BotContext) -> None:
+    await send(update, admin_render.kb_list(await asyncio.to_thread(context.services.knowledge.documents)))
 
 
 @admin_only
-async def kb_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def kb_remove(update: Update, context: BotContext) -> None:
     ref = " ".join(context.args or []).strip()
     if not ref:
         await send(update, texts.REMOVE_USAGE)
         return
-    found = await asyncio.to_thread(knowledge(context).find, ref)
+    found = await asyncio.to_thread(context.services.knowledge.find, ref)
     if not found:
         await send(update, texts.REMOVE_NOT_FOUND.format(ref=escape(ref)))
     elif len(found) > 1:
-        await send(update, texts.REMOVE_AMBIGUOUS.format(ref=escape(ref),
-                                                        detail=escape(", ".join(d.path for d in found))))
+        await send(
+            update, texts.REMOVE_AMBIGUOUS.format(ref=escape(ref), detail=escape(", ".join(d.path for d in found)))
+        )
     else:
         doc = found[0]
-        await send(update, texts.REMOVE_CONFIRM.format(title=escape(doc.title), path=escape(doc.path),
-                                                       chunks=doc.chunks), admin_render.remove_keyboard(doc))
+        await send(
+            update,
+            texts.REMOVE_CONFIRM.format(title=escape(doc.title), path=escape(doc.path), chunks=doc.chunks),
+            admin_render.remove_keyboard(doc),
+        )
 
 
-async def remove_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def remove_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    if update.effective_user.id not in services(context).settings.admin_ids:
+    if update.effective_user.id not in context.services.settings.admin_ids:
         await query.answer(texts.ADMIN_ONLY, show_alert=True)
         return
     key = (query.data or "").split(":", 1)[1]
@@ -153,7 +168,7 @@ async def remove_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await _edit_query(query, texts.REMOVE_CANCELLED)
         return
     await query.answer("Đang xoá…")
-    result = await asyncio.to_thread(knowledge(context).remove, key)
+    result = await asyncio.to_thread(context.services.knowledge.remove, key)
     doc = result.document
     if result.ok and doc is not None:
         text = texts.REMOVED.format(title=escape(doc.title), path=escape(doc.path), chunks=doc.chunks)
@@ -173,15 +188,15 @@ async def _edit_query(query, text: str) -> None:
 
 
 @admin_only
-async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reindex(update: Update, context: BotContext) -> None:
     message = await update.effective_chat.send_message(texts.REINDEX_START)
     context.application.create_task(_reindex(message, context), update=update)
 
 
-async def _reindex(message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _reindex(message: Message, context: BotContext) -> None:
     progress = ProgressMessage(message)
     try:
-        summary = await asyncio.to_thread(knowledge(context).refresh, progress.report)
+        summary = await asyncio.to_thread(context.services.knowledge.refresh, progress.report)
     except IndexBusy:
         await progress.edit(texts.REINDEX_BUSY)
         return
@@ -191,22 +206,23 @@ async def _reindex(message: Message, context: ContextTypes.DEFAULT_TYPE) -> None
     await progress.edit(admin_render.summary(summary))
 
 
-async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def document(update: Update, context: BotContext) -> None:
     """An admin sent a file in private chat: add it to the knowledge base and index it."""
     if handoff_handlers is not None and await handoff_handlers.intercept(update, context):
-        return      # relayed to the other side of a consultation, not a knowledge-base upload
+        return  # relayed to the other side of a consultation, not a knowledge-base upload
     message = update.effective_message
     doc = message.document
     name = doc.file_name or ("tai-lieu" + (mimetypes.guess_extension(doc.mime_type or "") or ""))
     words = (message.caption or "").lower().split()
     topic = words[0] if words and words[0] in TOPICS else None
-    admin = knowledge(context)
+    admin = context.services.knowledge
     refused = admin.precheck(name, doc.file_size)
     if refused:
         await send(update, _refusal(name, refused))
         return
-    reply = await update.effective_chat.send_message(texts.UPLOAD_WORKING.format(name=escape(name)),
-                                                     parse_mode=ParseMode.HTML)
+    reply = await update.effective_chat.send_message(
+        texts.UPLOAD_WORKING.format(name=escape(name)), parse_mode=ParseMode.HTML
+    )
     progress = ProgressMessage(reply)
     try:
         data = bytes(await (await doc.get_file()).download_as_bytearray())
@@ -218,8 +234,14 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await progress.edit(_refusal(name, result))
         return
     template = texts.UPLOAD_REPLACED if result.replaced else texts.UPLOAD_DONE
-    await progress.edit(template.format(title=escape(result.title), path=escape(result.path),
-                                        topic=escape(admin_render.topic_label(result.topic)), chunks=result.chunks))
+    await progress.edit(
+        template.format(
+            title=escape(result.title),
+            path=escape(result.path),
+            topic=escape(admin_render.topic_label(result.topic)),
+            chunks=result.chunks,
+        )
+    )
 
 
 def _refusal(name: str, result: AddResult) -> str:
@@ -227,26 +249,26 @@ def _refusal(name: str, result: AddResult) -> str:
     return template.format(name=escape(name), detail=escape(result.detail))
 
 
-def _days(context: ContextTypes.DEFAULT_TYPE, default: int) -> int:
+def _days(context: BotContext, default: int) -> int:
     args = context.args or []
     return max(1, min(int(args[0]), 3650)) if args and args[0].isdigit() else default
 
 
 @admin_only
-async def gaps_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
+async def gaps_(update: Update, context: BotContext) -> None:
+    svc = context.services
     days = _days(context, GAPS_DAYS)
     period = Period.last_days(days, svc.settings.timezone)
     await update.effective_chat.send_action(ChatAction.TYPING)
-    groups = await asyncio.to_thread(gaps.find_gaps, svc.store, gaps.query_embedder(svc.settings, svc.engine), period)
+    groups = await asyncio.to_thread(gaps.find_gaps, svc.store, gaps.query_embedder(lambda: svc.engine), period)
     await send(update, admin_render.gaps(groups, days, period.tz, GAPS_SHOWN))
     if len(groups) > GAPS_SHOWN:
         await update.effective_chat.send_document(gaps.to_csv(groups, period.tz), filename=f"gaps-{days}d.csv")
 
 
 @admin_only
-async def stats_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
+async def stats_(update: Update, context: BotContext) -> None:
+    svc = context.services
     days = _days(context, STATS_DAYS)
     figures = await asyncio.to_thread(stats.compute, svc.store, Period.last_days(days, svc.settings.timezone))
     png = await asyncio.to_thread(chart.render_png, figures)
@@ -255,18 +277,17 @@ async def stats_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @admin_only
-async def export_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
+async def export_(update: Update, context: BotContext) -> None:
+    svc = context.services
     args = context.args or []
     try:
-        period = Period.between(dt.date.fromisoformat(args[0]), dt.date.fromisoformat(args[1]),
-                                svc.settings.timezone)
+        period = Period.between(dt.date.fromisoformat(args[0]), dt.date.fromisoformat(args[1]), svc.settings.timezone)
     except (ValueError, IndexError):
         await send(update, texts.EXPORT_USAGE)
         return
     raw = len(args) > 2 and args[2].lower() == "raw"
     files = await asyncio.to_thread(export.export, svc.store, svc.settings, period, raw)
-    span = dict(start=f"{period.start:%d/%m/%Y}", end=f"{period.end:%d/%m/%Y}")
+    span = {"start": f"{period.start:%d/%m/%Y}", "end": f"{period.end:%d/%m/%Y}"}
     if all(content.count(b"\n") <= 1 for content in files.values()):
         await send(update, texts.EXPORT_EMPTY.format(**span))
         return
@@ -274,4 +295,3 @@ async def export_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_chat.send_document(content, filename=name)
     mode = texts.EXPORT_RAW_NOTE if raw else texts.EXPORT_PSEUDO_NOTE
     await send(update, texts.EXPORT_DONE.format(**span, mode=mode))
-

@@ -39,10 +39,12 @@ def _stale_reason(reason: str) -> str:
 def kb_status(data: dict, tz) -> str:
     topics = ", ".join(f"{escape(topic_label(k))} {v}" for k, v in sorted(data["topics"].items())) or "—"
     chunks = data["chunks"] if data["chunks"] is not None else "không truy cập được chỉ mục"
-    lines = [f"<b>Kho tài liệu</b>: {data['documents']} tài liệu, {chunks} đoạn",
-             f"Theo chủ đề: {topics}",
-             f"Cập nhật chỉ mục lần cuối: {_when(data['last_refresh'], tz)}",
-             f"<b>Cần rà soát</b> ({len(data['stale'])}):" if data["stale"] else "Cần rà soát: không có"]
+    lines = [
+        f"<b>Kho tài liệu</b>: {data['documents']} tài liệu, {chunks} đoạn",
+        f"Theo chủ đề: {topics}",
+        f"Cập nhật chỉ mục lần cuối: {_when(data['last_refresh'], tz)}",
+        f"<b>Cần rà soát</b> ({len(data['stale'])}):" if data["stale"] else "Cần rà soát: không có",
+    ]
     lines += [f"• {escape(s['path'])}: {escape(_stale_reason(s['reason']))}" for s in data["stale"][:MAX_LISTED]]
     lines.append(f"<b>Tệp lỗi</b> ({len(data['failed'])}):" if data["failed"] else "Tệp lỗi: không có")
     lines += [f"• {escape(f['path'])}: {escape(f['reason'])}" for f in data["failed"][:MAX_LISTED]]
@@ -70,22 +72,33 @@ def kb_list(docs: list[Document]) -> str:
 
 
 def remove_keyboard(doc: Document) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("🗑 Xoá", callback_data=f"kbrm:{doc.key}"),
-                                  InlineKeyboardButton("Huỷ", callback_data="kbrm:no")]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("🗑 Xoá", callback_data=f"kbrm:{doc.key}"),
+                InlineKeyboardButton("Huỷ", callback_data="kbrm:no"),
+            ]
+        ]
+    )
 
 
 def summary(s: Summary) -> str:
     if not (s.added or s.updated or s.renamed or s.removed or s.failed):
         head = f"✅ Chỉ mục đã cập nhật ({s.seconds:.1f} giây): không có thay đổi, {s.unchanged} tài liệu giữ nguyên."
     else:
-        head = (f"✅ Cập nhật chỉ mục xong ({s.seconds:.1f} giây): thêm {len(s.added)}, sửa {len(s.updated)}, "
-                f"đổi tên {len(s.renamed)}, xoá {len(s.removed)}, giữ nguyên {s.unchanged}, lỗi {len(s.failed)}; "
-                f"{s.chunks_embedded} đoạn được nhúng.")
+        head = (
+            f"✅ Cập nhật chỉ mục xong ({s.seconds:.1f} giây): thêm {len(s.added)}, sửa {len(s.updated)}, "
+            f"đổi tên {len(s.renamed)}, xoá {len(s.removed)}, giữ nguyên {s.unchanged}, lỗi {len(s.failed)}; "
+            f"{s.chunks_embedded} đoạn được nhúng."
+        )
     lines = [head]
     for label, items in (("Thêm", s.added), ("Sửa", s.updated), ("Đổi tên", s.renamed), ("Xoá", s.removed)):
         if items:
-            lines.append(f"{label}: " + ", ".join(escape(i) for i in items[:MAX_LISTED])
-                         + (" …" if len(items) > MAX_LISTED else ""))
+            lines.append(
+                f"{label}: "
+                + ", ".join(escape(i) for i in items[:MAX_LISTED])
+                + (" …" if len(items) > MAX_LISTED else "")
+            )
     lines += [f"⚠️ {escape(f['path'])}: {escape(f['reason'])}" for f in s.failed[:MAX_LISTED]]
     return "\n".join(lines)
 
@@ -97,8 +110,10 @@ def gaps(groups: list[GapGroup], days: int, tz, limit: int = 10) -> str:
     lines = [f"<b>Câu hỏi bot chưa đáp ứng</b> ({days} ngày qua): {total} câu, {len(groups)} nhóm, mới nhất trước."]
     for n, group in enumerate(groups[:limit], 1):
         reasons = ", ".join(f"{REASON_LABELS[r]} {c}" for r, c in sorted(group.reasons.items()))
-        lines.append(f"\n{n}. <b>{group.count} câu</b> · {escape(topic_label(group.topic))} · "
-                     f"gần nhất {group.last_seen.astimezone(tz):%d/%m %H:%M} · {reasons}")
+        lines.append(
+            f"\n{n}. <b>{group.count} câu</b> · {escape(topic_label(group.topic))} · "
+            f"gần nhất {group.last_seen.astimezone(tz):%d/%m %H:%M} · {reasons}"
+        )
         lines += [f"   – {escape(text[:200])}" for text in group.examples()]
     if len(groups) > limit:
         lines.append(f"\n… và {len(groups) - limit} nhóm nữa (xem tệp CSV).")
@@ -121,14 +136,20 @@ def stats(s: Stats) -> str:
     topics = ", ".join(f"{escape(topic_label(k))} {v}" for k, v in s.topics.most_common()) or "—"
     rating = "—" if s.average_rating is None else f"{s.average_rating:.1f}/5 ({s.ratings} lượt)".replace(".", ",", 1)
     handoffs = f"{s.handoffs}" + ("" if s.handoffs_from == "tickets" else " yêu cầu")
-    return "\n".join([
-        f"<b>Thống kê {len(s.days)} ngày</b> ({s.period.start:%d/%m} – {s.period.end:%d/%m/%Y})",
-        f"Câu hỏi: {s.questions} từ {s.users} người dùng",
-        f"Trả lời được: {s.answered} ({_share(s.answered_share)}) · chưa có tài liệu: {s.abstained} "
-        f"({_share(s.abstained_share)})",
-        f"Theo chủ đề: {topics}",
-        f"Chuyển chuyên gia: {handoffs} · chờ nhận (trung vị): {_duration(s.median_claim_minutes)} · "
-        f"thời gian xử lý (trung vị): {_duration(s.median_duration_minutes)}",
-        f"Đánh giá trung bình: {rating}",
-        f"👍 {s.thumbs_up} / 👎 {s.thumbs_down} ({_share(s.helpful_share)} hữu ích)",
-    ])
+    return "\n".join(
+        [
+            f"<b>Thống kê {len(s.days)} ngày</b> ({s.period.start:%d/%m} – {s.period.end:%d/%m/%Y})",
+            f"Câu hỏi: {s.questions} từ {s.users} người dùng",
+            (
+                f"Trả lời được: {s.answered} ({_share(s.answered_share)}) · chưa có tài liệu: {s.abstained} "
+                f"({_share(s.abstained_share)})"
+            ),
+            f"Theo chủ đề: {topics}",
+            (
+                f"Chuyển chuyên gia: {handoffs} · chờ nhận (trung vị): {_duration(s.median_claim_minutes)} · "
+                f"thời gian xử lý (trung vị): {_duration(s.median_duration_minutes)}"
+            ),
+            f"Đánh giá trung bình: {rating}",
+            f"👍 {s.thumbs_up} / 👎 {s.thumbs_down} ({_share(s.helpful_share)} hữu ích)",
+        ]
+    )

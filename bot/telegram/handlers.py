@@ -9,18 +9,14 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
-from telegram.ext import ContextTypes
 
 from bot.answering.language import detect_language
 from bot.telegram import handoff_handlers, render, texts
+from bot.telegram.context import BotContext
 from bot.telegram.userlang import user_language
 
 log = logging.getLogger(__name__)
 MAX_CHARS = 1500
-
-
-def services(context: ContextTypes.DEFAULT_TYPE):
-    return context.application.bot_data["services"]
 
 
 async def send(update: Update, text: str, markup=None) -> None:
@@ -30,8 +26,11 @@ async def send(update: Update, text: str, markup=None) -> None:
     try:
         for n, part in enumerate(parts):
             last_markup = markup if n == len(parts) - 1 else None
-            await _with_retries(lambda text=part, keys=last_markup: chat.send_message(
-                text, parse_mode=ParseMode.HTML, reply_markup=keys))
+            await _with_retries(
+                lambda text=part, keys=last_markup: chat.send_message(
+                    text, parse_mode=ParseMode.HTML, reply_markup=keys
+                )
+            )
     except Forbidden:
         log.info("user %s blocked the bot", chat.id)
 
@@ -50,58 +49,62 @@ async def _with_retries(call, attempts: int = 3):
             await asyncio.sleep(0.5 * (attempt + 1))
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await asyncio.to_thread(services(context).store.record_consent, update.effective_user.id)
+async def start(update: Update, context: BotContext) -> None:
+    await asyncio.to_thread(context.services.store.record_consent, update.effective_user.id)
     lang = await user_language(update, context)
     await send(update, texts.text(lang, "START"), render.topics_keyboard(lang))
 
 
-async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_(update: Update, context: BotContext) -> None:
     await send(update, texts.text(await user_language(update, context), "HELP"))
 
 
-async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def topics(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
     await send(update, texts.text(lang, "TOPICS_PROMPT"), render.topics_keyboard(lang))
 
 
-async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def privacy(update: Update, context: BotContext) -> None:
     await send(update, texts.text(await user_language(update, context), "PRIVACY"))
 
 
-async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await asyncio.to_thread(services(context).store.new_context, update.effective_user.id)
+async def new(update: Update, context: BotContext) -> None:
+    await asyncio.to_thread(context.services.store.new_context, update.effective_user.id)
     await send(update, texts.text(await user_language(update, context), "NEW"))
 
 
-async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def forget(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
-    markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(texts.text(lang, "BTN_FORGET_YES"), callback_data="forget:yes"),
-        InlineKeyboardButton(texts.text(lang, "BTN_FORGET_NO"), callback_data="forget:no"),
-    ]])
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(texts.text(lang, "BTN_FORGET_YES"), callback_data="forget:yes"),
+                InlineKeyboardButton(texts.text(lang, "BTN_FORGET_NO"), callback_data="forget:no"),
+            ]
+        ]
+    )
     await send(update, texts.text(lang, "FORGET_CONFIRM"), markup)
 
 
-async def human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def human(update: Update, context: BotContext) -> None:
     await handoff_handlers.request(update, context, "command")
 
 
-async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def non_text(update: Update, context: BotContext) -> None:
     if await handoff_handlers.intercept(update, context):  # a file for or from a consultant
         return
     await send(update, texts.text(await user_language(update, context), "NON_TEXT"))
 
 
-async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def question(update: Update, context: BotContext) -> None:
     if await handoff_handlers.intercept(update, context):  # relayed, or the intake answer: the bot stays silent
         return
     text = update.effective_message.text or ""
     await ask(update, context, text)
 
 
-async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
-    svc = services(context)
+async def ask(update: Update, context: BotContext, text: str) -> None:
+    svc = context.services
     user_id = update.effective_user.id
     too_long = len(text) > MAX_CHARS
     text = text[:MAX_CHARS]
@@ -121,25 +124,39 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> 
         pass
     started = time.perf_counter()
     answer = await asyncio.to_thread(svc.engine.answer, text, history, lang)
-    ref = await asyncio.to_thread(svc.store.add_turn, user_id, "assistant", answer.answer,
-                                  {"kind": answer.kind, "confidence": answer.confidence,
-                                   "sources": [s.doc_id for s in answer.sources], "topic": answer.topic,
-                                   "titles": [s.title for s in answer.sources]})
+    ref = await asyncio.to_thread(
+        svc.store.add_turn,
+        user_id,
+        "assistant",
+        answer.answer,
+        {
+            "kind": answer.kind,
+            "confidence": answer.confidence,
+            "sources": [s.doc_id for s in answer.sources],
+            "topic": answer.topic,
+            "titles": [s.title for s in answer.sources],
+        },
+    )
     if answer.kind == "handoff_request":
         await handoff_handlers.request(update, context, "wish")
         return
     has_buttons = answer.kind in ("answer", "abstain", "calculation")
     markup = render.answer_keyboard(ref, answer.language) if has_buttons else None
     await send(update, render.answer_html(answer), markup)
-    log.info("answered user=%s kind=%s confidence=%.2f ms=%d", user_id, answer.kind, answer.confidence,
-             (time.perf_counter() - started) * 1000)
+    log.info(
+        "answered user=%s kind=%s confidence=%.2f ms=%d",
+        user_id,
+        answer.kind,
+        answer.confidence,
+        (time.perf_counter() - started) * 1000,
+    )
     await handoff_handlers.after_answer(update, context, answer)
 
 
-async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def callback(update: Update, context: BotContext) -> None:
     query = update.callback_query
     data = query.data or ""
-    svc = services(context)
+    svc = context.services
     user_id = update.effective_user.id
     try:
         if data.startswith("fb:"):
@@ -163,8 +180,11 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             _, key, index, *rest = data.split(":")  # buttons sent before the language part was added have none
             await query.answer()
             examples = texts.examples(rest[0] if rest else "vi", key)
-            if index.isdigit() and int(index) < len(examples) and \
-                    not await handoff_handlers.relay_example(update, context, examples[int(index)]):
+            if (
+                index.isdigit()
+                and int(index) < len(examples)
+                and not await handoff_handlers.relay_example(update, context, examples[int(index)])
+            ):
                 await ask(update, context, examples[int(index)])
         elif data == "forget:yes":
             lang = await user_language(update, context)  # before the questions it is read from are deleted
@@ -193,7 +213,7 @@ async def _edit(query, text: str) -> None:
             raise
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log with context, tell the user, and tell the admins at most once a minute."""
     kind = "callback" if isinstance(update, Update) and update.callback_query else "message"
     log.error("error while handling a %s update", kind, exc_info=context.error)
@@ -207,11 +227,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             await update.effective_chat.send_message(texts.for_user(update.effective_user, "ERROR"))
         except TelegramError:
             pass
-    svc = services(context)
+    svc = context.services
     now = time.monotonic()
-    if now - context.application.bot_data.get("last_admin_alert", 0) < 60:
+    if now - context.bot_data.last_admin_alert < 60:
         return
-    context.application.bot_data["last_admin_alert"] = now
+    context.bot_data.last_admin_alert = now
     for admin in svc.settings.admin_ids:
         try:
             await context.bot.send_message(admin, f"Bot error: {type(context.error).__name__}: {context.error}"[:4000])

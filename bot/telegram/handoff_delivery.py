@@ -13,23 +13,20 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application
 
 from bot.handoff.core import Outcome
 from bot.handoff.outbox import OutMessage
 from bot.telegram import render
+from bot.telegram.context import BotContext, services_of
 
 log = logging.getLogger(__name__)
 UNREACHABLE = ("chat not found", "user not found", "bot can't initiate", "user is deactivated", "bot was blocked")
 
 
-def handoff(app: Application):
-    return app.bot_data["services"].handoff
-
-
 async def deliver(app: Application) -> None:
     """Send every pending outbox row: chats in parallel, each chat in order."""
-    svc = handoff(app)
+    svc = services_of(app).handoff
     for _ in range(4):  # an unreachable person produces new rows (tell the other side): a few passes
         chats = await asyncio.to_thread(svc.outbox.pending_chats)
         if not chats:
@@ -40,8 +37,8 @@ async def deliver(app: Application) -> None:
 
 
 async def _drain(app: Application, chat_id: int) -> bool:
-    svc = handoff(app)
-    locks = app.bot_data.setdefault("handoff_locks", {})
+    svc = services_of(app).handoff
+    locks = app.bot_data.chat_locks
     sent = False
     async with locks.setdefault(chat_id, asyncio.Lock()):
         # One row at a time: a lease covers a single send, so a crash blocks the chat only briefly.
@@ -66,7 +63,7 @@ async def _drain(app: Application, chat_id: int) -> bool:
 
 
 async def _failed(app: Application, row: OutMessage, exc: TelegramError) -> None:
-    svc = handoff(app)
+    svc = services_of(app).handoff
     text = str(exc).lower()
     if isinstance(exc, BadRequest) and "not modified" in text:
         await asyncio.to_thread(svc.outbox.mark_sent, row.id, row.edit_message_id)
@@ -88,8 +85,9 @@ async def _failed(app: Application, row: OutMessage, exc: TelegramError) -> None
 def _markup(row: OutMessage) -> InlineKeyboardMarkup | None:
     if not row.buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in line]
-                                 for line in row.buttons])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in line] for line in row.buttons]
+    )
 
 
 async def _send(app: Application, row: OutMessage) -> int | None:
@@ -97,8 +95,7 @@ async def _send(app: Application, row: OutMessage) -> int | None:
     if row.purpose == "cards":
         for chat_id, message_id in row.targets:
             try:
-                await bot.edit_message_text(render.split(row.text)[0], chat_id, message_id,
-                                            parse_mode=ParseMode.HTML)
+                await bot.edit_message_text(render.split(row.text)[0], chat_id, message_id, parse_mode=ParseMode.HTML)
             except BadRequest as exc:  # one card deleted or already showing this: the others still change
                 if "not modified" not in str(exc).lower():
                     log.warning("card %s of ticket %s not edited: %s", message_id, row.ticket_id, exc)
@@ -107,27 +104,39 @@ async def _send(app: Application, row: OutMessage) -> int | None:
         await bot.edit_message_reply_markup(row.chat_id, row.edit_message_id, reply_markup=markup)
         return row.edit_message_id
     if row.method == "edit":
-        await bot.edit_message_text(render.split(row.text)[0], row.chat_id, row.edit_message_id,
-                                    parse_mode=ParseMode.HTML, reply_markup=markup)
+        await bot.edit_message_text(
+            render.split(row.text)[0], row.chat_id, row.edit_message_id, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
         return row.edit_message_id
     if row.method == "copy":
         try:
-            sent = await bot.copy_message(row.chat_id, row.copy_chat_id, row.copy_message_id,
-                                          caption=row.text or None, parse_mode=ParseMode.HTML if row.text else None,
-                                          reply_markup=markup)
+            sent = await bot.copy_message(
+                row.chat_id,
+                row.copy_chat_id,
+                row.copy_message_id,
+                caption=row.text or None,
+                parse_mode=ParseMode.HTML if row.text else None,
+                reply_markup=markup,
+            )
         except BadRequest as exc:
             if not _too_long(exc):
                 raise
             log.warning("outbox %s: caption too long, sent shorter", row.id)
-            sent = await bot.copy_message(row.chat_id, row.copy_chat_id, row.copy_message_id,
-                                          caption=render.split(row.text, 500)[0], parse_mode=ParseMode.HTML,
-                                          reply_markup=markup)
+            sent = await bot.copy_message(
+                row.chat_id,
+                row.copy_chat_id,
+                row.copy_message_id,
+                caption=render.split(row.text, 500)[0],
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
         return sent.message_id
     message, parts = None, render.split(row.text)
     while parts:
         try:
-            message = await bot.send_message(row.chat_id, parts[0], parse_mode=ParseMode.HTML,
-                                             reply_markup=markup if len(parts) == 1 else None)
+            message = await bot.send_message(
+                row.chat_id, parts[0], parse_mode=ParseMode.HTML, reply_markup=markup if len(parts) == 1 else None
+            )
         except BadRequest as exc:  # "message is too long" (counted otherwise than here): split it smaller
             smaller = render.split(parts[0], render.utf16_len(parts[0]) // 2) if _too_long(exc) else []
             if len(smaller) < 2:
@@ -159,19 +168,19 @@ def _schedule(app: Application, ticket_id: int, at: dt.datetime) -> None:
     app.job_queue.run_once(_reannounce_job, when=when, data=ticket_id, name=name)
 
 
-async def _reannounce_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _reannounce_job(context: BotContext) -> None:
     app = context.application
     ticket_id = context.job.data
-    nxt = await asyncio.to_thread(handoff(app).reannounce, ticket_id)
+    nxt = await asyncio.to_thread(services_of(app).handoff.reannounce, ticket_id)
     await deliver(app)
     if nxt is not None:
         _schedule(app, ticket_id, nxt)
 
 
-async def _sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _sweep_job(context: BotContext) -> None:
     """Retries and anything a lost job or another replica left: send pending rows, announce overdue tickets."""
     app = context.application
-    svc = handoff(app)
+    svc = services_of(app).handoff
     now = dt.datetime.now(dt.UTC)
     for ticket_id, at in await asyncio.to_thread(svc.due):
         if at <= now - dt.timedelta(seconds=1):
@@ -187,21 +196,20 @@ async def on_start(app: Application) -> None:
         log.warning("no JobQueue (install python-telegram-bot[job-queue]): tickets will not be re-announced")
         return
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    svc = handoff(app)
+    svc = services_of(app).handoff
     if svc.settings.sqlalchemy_url.startswith("sqlite"):  # one process owns the file: its old leases are void
         await asyncio.to_thread(svc.outbox.release_all)
     due = await asyncio.to_thread(svc.due)
     for ticket_id, at in due:
         _schedule(app, ticket_id, at)
     seconds = svc.interval.total_seconds()
-    app.job_queue.run_repeating(_sweep_job, interval=max(1.0, min(15.0, seconds / 2)), first=0.5,
-                                name="handoff-sweep")
+    app.job_queue.run_repeating(_sweep_job, interval=max(1.0, min(15.0, seconds / 2)), first=0.5, name="handoff-sweep")
     app.job_queue.run_repeating(_purge_job, interval=3600, first=60, name="handoff-purge")
     log.info("handoff: %d open ticket(s) scheduled for re-announcement", len(due))
 
 
-async def _purge_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _purge_job(context: BotContext) -> None:
     """Old sent rows hold copies of conversations: they are deleted after outbox.KEEP_DAYS days."""
-    removed = await asyncio.to_thread(handoff(context.application).outbox.purge)
+    removed = await asyncio.to_thread(context.services.handoff.outbox.purge)
     if removed:
         log.info("handoff: %d old outbox row(s) deleted", removed)

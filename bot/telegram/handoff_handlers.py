@@ -8,12 +8,13 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
 from bot.handoff import texts
 from bot.handoff.core import Incoming, Outcome
-from bot.telegram.userlang import user_language
+from bot.telegram.context import BotContext
 from bot.telegram.handoff_delivery import deliver, on_start, schedule
+from bot.telegram.userlang import user_language
 
 log = logging.getLogger(__name__)
 CALLBACKS = r"^h[cqxsrtTkv]:"
@@ -22,27 +23,34 @@ COMMANDS = [("cancel", "Huỷ yêu cầu gặp chuyên gia")]
 
 def register(app: Application) -> None:
     """Consultant, admin and owner commands, the handoff buttons, and blocked-bot notices."""
-    for name, handler in (("queue", queue), ("close", close), ("transfer", transfer), ("cancel", cancel),
-                          ("consultant_add", consultant_add), ("consultant_remove", consultant_remove),
-                          ("consultants", consultants)):
+    for name, handler in (
+        ("queue", queue),
+        ("close", close),
+        ("transfer", transfer),
+        ("cancel", cancel),
+        ("consultant_add", consultant_add),
+        ("consultant_remove", consultant_remove),
+        ("consultants", consultants),
+    ):
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(CallbackQueryHandler(callback, pattern=CALLBACKS))
     app.add_handler(ChatMemberHandler(member_changed, ChatMemberHandler.MY_CHAT_MEMBER))
 
 
-def service(context: ContextTypes.DEFAULT_TYPE):
-    return context.application.bot_data["services"].handoff
-
-
-async def _after(context: ContextTypes.DEFAULT_TYPE, *outcomes: Outcome | None) -> None:
+async def _after(context: BotContext, *outcomes: Outcome | None) -> None:
     for outcome in outcomes:
         schedule(context.application, outcome)
     await deliver(context.application)
 
 
 async def _reply(update: Update, text: str, buttons: list | None = None) -> None:
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
-                                   for row in buttons]) if buttons else None
+    markup = (
+        InlineKeyboardMarkup(
+            [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in buttons]
+        )
+        if buttons
+        else None
+    )
     try:
         await update.effective_chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     except Forbidden:
@@ -50,31 +58,48 @@ async def _reply(update: Update, text: str, buttons: list | None = None) -> None
 
 
 def _incoming(message: Message) -> Incoming:
-    media = next((kind for kind in ("photo", "document", "video", "audio", "voice", "animation")
-                  if getattr(message, kind, None)), "" if message.text else "other")
+    media = next(
+        (
+            kind
+            for kind in ("photo", "document", "video", "audio", "voice", "animation")
+            if getattr(message, kind, None)
+        ),
+        "" if message.text else "other",
+    )
     file_name = message.document.file_name if message.document else ""
     reply = message.reply_to_message.message_id if message.reply_to_message else None
-    return Incoming(message.chat_id, message.message_id, message.from_user.id, message.from_user.full_name,
-                    message.text or message.caption or "", media, file_name or "", reply)
+    return Incoming(
+        message.chat_id,
+        message.message_id,
+        message.from_user.id,
+        message.from_user.full_name,
+        message.text or message.caption or "",
+        media,
+        file_name or "",
+        reply,
+    )
 
 
 # -- owners -------------------------------------------------------------------
-async def request(update: Update, context: ContextTypes.DEFAULT_TYPE, trigger: str) -> None:
+async def request(update: Update, context: BotContext, trigger: str) -> None:
     """The owner wants a consultant (button, /human, or wrote so)."""
     user = update.effective_user
-    key = f"q:{update.callback_query.id}" if update.callback_query else \
-        f"m:{update.effective_chat.id}:{update.effective_message.message_id}"
+    key = (
+        f"q:{update.callback_query.id}"
+        if update.callback_query
+        else f"m:{update.effective_chat.id}:{update.effective_message.message_id}"
+    )
     lang = await user_language(update, context)
-    outcome = await asyncio.to_thread(service(context).request, user.id, user.full_name, trigger, key, lang)
+    outcome = await asyncio.to_thread(context.services.handoff.request, user.id, user.full_name, trigger, key, lang)
     await _after(context, outcome)
 
 
-async def intercept(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def intercept(update: Update, context: BotContext) -> bool:
     """Before the bot answers a private message: intake answers and relays are not questions for the bot."""
     message = update.effective_message
     if message is None or update.effective_chat.type != "private" or message.from_user is None:
         return False
-    svc, incoming = service(context), _incoming(message)
+    svc, incoming = context.services.handoff, _incoming(message)
     first = outcome = await asyncio.to_thread(svc.on_owner_message, incoming)
     if not outcome.handled:
         outcome = await asyncio.to_thread(svc.on_consultant_message, incoming)
@@ -83,93 +108,102 @@ async def intercept(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     return outcome.handled
 
 
-async def relay_example(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> bool:
+async def relay_example(update: Update, context: BotContext, text: str) -> bool:
     """An example question pressed while a consultant holds the owner's ticket goes to the consultant."""
-    outcome = await asyncio.to_thread(service(context).relay_owner_text, update.effective_user.id, text)
+    outcome = await asyncio.to_thread(context.services.handoff.relay_owner_text, update.effective_user.id, text)
     if outcome.handled:
         await _after(context, outcome)
     return outcome.handled
 
 
-async def after_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, answer) -> None:
+async def after_answer(update: Update, context: BotContext, answer) -> None:
     """Offer a consultant after the second abstention in a row."""
-    if answer.kind == "abstain" and await asyncio.to_thread(service(context).offer_due, update.effective_user.id,
-                                                            "abstain"):
-        await asyncio.to_thread(service(context).offer, update.effective_user.id, answer.language)
+    if answer.kind == "abstain" and await asyncio.to_thread(
+        context.services.handoff.offer_due, update.effective_user.id, "abstain"
+    ):
+        await asyncio.to_thread(context.services.handoff.offer, update.effective_user.id, answer.language)
         await deliver(context.application)
 
 
-async def after_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def after_feedback(update: Update, context: BotContext) -> None:
     """Offer a consultant after the second 👎 in a row."""
-    if await asyncio.to_thread(service(context).offer_due, update.effective_user.id, "feedback"):
-        await asyncio.to_thread(service(context).offer, update.effective_user.id)
+    if await asyncio.to_thread(context.services.handoff.offer_due, update.effective_user.id, "feedback"):
+        await asyncio.to_thread(context.services.handoff.offer, update.effective_user.id)
         await deliver(context.application)
 
 
-async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def forget(update: Update, context: BotContext) -> None:
     """/forget also ends an active ticket and deletes the tickets' copies of the conversation."""
-    await asyncio.to_thread(service(context).forget_owner, update.effective_user.id)
+    await asyncio.to_thread(context.services.handoff.forget_owner, update.effective_user.id)
     await deliver(context.application)
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _after(context, await asyncio.to_thread(service(context).cancel, update.effective_user.id))
+async def cancel(update: Update, context: BotContext) -> None:
+    await _after(context, await asyncio.to_thread(context.services.handoff.cancel, update.effective_user.id))
 
 
-async def member_changed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def member_changed(update: Update, context: BotContext) -> None:
     """Someone blocked the bot in their private chat: free their tickets at once."""
     change = update.my_chat_member
     if change is None or change.chat.type != "private" or change.new_chat_member.status != "kicked":
         return
-    svc, user_id = service(context), change.chat.id
+    svc, user_id = context.services.handoff, change.chat.id
     outcomes = await asyncio.to_thread(svc.unreachable, user_id, "owner")
     outcomes += await asyncio.to_thread(svc.unreachable, user_id, "consultant")
     await _after(context, *outcomes)
 
 
 # -- consultants ----------------------------------------------------------------
-def _ticket_arg(context: ContextTypes.DEFAULT_TYPE) -> int | None:
+def _ticket_arg(context: BotContext) -> int | None:
     arg = (context.args or [""])[0].lstrip("#")
     return int(arg) if arg.isdigit() else None
 
 
-async def _consultant(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def _consultant(update: Update, context: BotContext) -> bool:
     user_id = update.effective_user.id
-    svc = service(context)
+    svc = context.services.handoff
     allowed = await asyncio.to_thread(svc.is_consultant, user_id) or user_id in svc.settings.admin_ids
     if not allowed:
         await _reply(update, texts.CONSULTANT["only_consultants"])
     return allowed
 
 
-async def queue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def queue(update: Update, context: BotContext) -> None:
     if await _consultant(update, context):
-        text, buttons = await asyncio.to_thread(service(context).queue, update.effective_user.id)
+        text, buttons = await asyncio.to_thread(context.services.handoff.queue, update.effective_user.id)
         await _reply(update, text, buttons)
 
 
-async def close(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def close(update: Update, context: BotContext) -> None:
     if await _consultant(update, context):
         reply = update.effective_message.reply_to_message
-        outcome = await asyncio.to_thread(service(context).close, update.effective_user.id, _ticket_arg(context),
-                                          reply.message_id if reply else None)
+        outcome = await asyncio.to_thread(
+            context.services.handoff.close,
+            update.effective_user.id,
+            _ticket_arg(context),
+            reply.message_id if reply else None,
+        )
         await _after(context, outcome)
 
 
-async def transfer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def transfer(update: Update, context: BotContext) -> None:
     if await _consultant(update, context):
         reply = update.effective_message.reply_to_message
-        outcome = await asyncio.to_thread(service(context).transfer_options, update.effective_user.id,
-                                          _ticket_arg(context), reply.message_id if reply else None)
+        outcome = await asyncio.to_thread(
+            context.services.handoff.transfer_options,
+            update.effective_user.id,
+            _ticket_arg(context),
+            reply.message_id if reply else None,
+        )
         await _after(context, outcome)
 
 
-async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def callback(update: Update, context: BotContext) -> None:
     """hc claim (hq: from /queue) · hx cancel · hs skip intake · hr relay choice · hT/ht transfer · hk close · hv rating."""
     query = update.callback_query
     kind, _, rest = (query.data or "").partition(":")
     args = [int(part) for part in rest.split(":") if part.lstrip("-").isdigit()]
-    user_id, svc = update.effective_user.id, service(context)
+    user_id, svc = update.effective_user.id, context.services.handoff
     ref = (query.message.chat.id, query.message.message_id) if query.message else None
     calls = {
         "hc": lambda: svc.claim(args[0], user_id, card=ref if ref and ref[0] == svc.group else None),
@@ -195,14 +229,14 @@ async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 # -- admins ---------------------------------------------------------------------
-async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    if update.effective_user.id in service(context).settings.admin_ids:
+async def _admin(update: Update, context: BotContext) -> bool:
+    if update.effective_user.id in context.services.handoff.settings.admin_ids:
         return True
     await _reply(update, texts.CONSULTANT["not_admin"])
     return False
 
 
-async def consultant_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def consultant_add(update: Update, context: BotContext) -> None:
     """/consultant_add TELEGRAM_ID topics Name (admins)."""
     if not await _admin(update, context):
         return
@@ -211,16 +245,23 @@ async def consultant_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await _reply(update, texts.e(texts.CONSULTANT["add_usage"]))
         return
     try:
-        info = await asyncio.to_thread(service(context).consultants.add, int(args[0]), " ".join(args[2:]), args[1],
-                                       update.effective_user.id)
+        info = await asyncio.to_thread(
+            context.services.handoff.consultants.add,
+            int(args[0]),
+            " ".join(args[2:]),
+            args[1],
+            update.effective_user.id,
+        )
     except ValueError as exc:
         await _reply(update, texts.e(f"{exc}\n{texts.CONSULTANT['add_usage']}"))
         return
-    await _reply(update, texts.CONSULTANT["added"].format(name=texts.e(info.name), id=info.telegram_id,
-                                                           topics=", ".join(info.topics)))
+    await _reply(
+        update,
+        texts.CONSULTANT["added"].format(name=texts.e(info.name), id=info.telegram_id, topics=", ".join(info.topics)),
+    )
 
 
-async def consultant_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def consultant_remove(update: Update, context: BotContext) -> None:
     """/consultant_remove TELEGRAM_ID (admins); their conversations go back to the queue."""
     if not await _admin(update, context):
         return
@@ -228,19 +269,30 @@ async def consultant_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     if not args or not args[0].isdigit():
         await _reply(update, texts.CONSULTANT["remove_usage"])
         return
-    removed = await asyncio.to_thread(service(context).remove_consultant, int(args[0]), update.effective_user.id)
+    removed = await asyncio.to_thread(
+        context.services.handoff.remove_consultant, int(args[0]), update.effective_user.id
+    )
     await _reply(update, texts.CONSULTANT["removed" if removed else "not_found"].format(id=int(args[0])))
     await deliver(context.application)
 
 
-async def consultants(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def consultants(update: Update, context: BotContext) -> None:
     """/consultants: the register (admins and consultants)."""
     if not await _consultant(update, context):
         return
-    rows = await asyncio.to_thread(service(context).consultants.list)
+    rows = await asyncio.to_thread(context.services.handoff.consultants.list)
     lines = [f"• {texts.e(c.name)} — id {c.telegram_id} — {', '.join(c.topics)}" for c in rows]
     await _reply(update, f"<b>Chuyên gia</b> ({len(rows)}):\n" + ("\n".join(lines) or "(chưa có)"))
 
 
-__all__ = ["COMMANDS", "after_answer", "after_feedback", "forget", "intercept", "on_start", "register",
-           "relay_example", "request"]
+__all__ = [
+    "COMMANDS",
+    "after_answer",
+    "after_feedback",
+    "forget",
+    "intercept",
+    "on_start",
+    "register",
+    "relay_example",
+    "request",
+]

@@ -5,8 +5,17 @@ from __future__ import annotations
 from telegram.ext import AIORateLimiter
 
 # Not messages: a typing indicator or a callback answer must not delay the reply that follows it.
-UNLIMITED = {"sendChatAction", "answerCallbackQuery", "getUpdates", "getMe", "getFile", "setMyCommands",
-             "setWebhook", "deleteWebhook", "getWebhookInfo"}
+UNLIMITED = {
+    "sendChatAction",
+    "answerCallbackQuery",
+    "getUpdates",
+    "getMe",
+    "getFile",
+    "setMyCommands",
+    "setWebhook",
+    "deleteWebhook",
+    "getWebhookInfo",
+}
 
 
 class MessageRateLimiter(AIORateLimiter):

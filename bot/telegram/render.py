@@ -24,23 +24,32 @@ def answer_html(answer: Answer) -> str:
 
 
 def answer_keyboard(message_ref: int, lang: str = "vi") -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton(texts.text(lang, "BTN_UP"), callback_data=f"fb:1:{message_ref}"),
-         InlineKeyboardButton(texts.text(lang, "BTN_DOWN"), callback_data=f"fb:-1:{message_ref}")],
-        [InlineKeyboardButton(texts.text(lang, "BTN_HUMAN"), callback_data="human")],
-    ])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(texts.text(lang, "BTN_UP"), callback_data=f"fb:1:{message_ref}"),
+                InlineKeyboardButton(texts.text(lang, "BTN_DOWN"), callback_data=f"fb:-1:{message_ref}"),
+            ],
+            [InlineKeyboardButton(texts.text(lang, "BTN_HUMAN"), callback_data="human")],
+        ]
+    )
 
 
 def topics_keyboard(lang: str = "vi") -> InlineKeyboardMarkup:
     labels = texts.TOPIC_LABELS_EN if lang == "en" else TOPICS
-    return InlineKeyboardMarkup([[InlineKeyboardButton(labels[key], callback_data=f"topic:{key}")]
-                                 for key in TOPICS if key != "other"])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(labels[key], callback_data=f"topic:{key}")] for key in TOPICS if key != "other"]
+    )
 
 
 def examples_keyboard(lang: str, key: str) -> InlineKeyboardMarkup:
     """Example questions of a topic; the callback carries the language, so a tap asks the question shown."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(q[:60], callback_data=f"ex:{key}:{i}:{lang}")]
-                                 for i, q in enumerate(texts.examples(lang, key))])
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(q[:60], callback_data=f"ex:{key}:{i}:{lang}")]
+            for i, q in enumerate(texts.examples(lang, key))
+        ]
+    )
 
 
 def split(text: str, limit: int = LIMIT) -> list[str]:

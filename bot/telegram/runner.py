@@ -5,47 +5,54 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from telegram import BotCommand, Update
-from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
-                          MessageHandler, filters)
-from telegram.request import HTTPXRequest
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.telegram import admin_handlers, handlers, handoff_handlers
-from bot.telegram.ratelimit import MessageRateLimiter
+from bot.telegram.context import CONTEXT_TYPES, services_of
 from bot.telegram.handoff_delivery import on_start as start_handoff_jobs
-from indexer.config import Settings
+from bot.telegram.ratelimit import MessageRateLimiter
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 log = logging.getLogger(__name__)
-COMMANDS = [("start", "Bắt đầu"), ("help", "Hướng dẫn"), ("topics", "Chủ đề và câu hỏi mẫu"),
-            ("human", "Gặp chuyên gia"), ("new", "Cuộc trò chuyện mới"), ("privacy", "Quyền riêng tư"),
-            ("forget", "Xoá dữ liệu của tôi"), *handoff_handlers.COMMANDS]
+COMMANDS = [
+    ("start", "Bắt đầu"),
+    ("help", "Hướng dẫn"),
+    ("topics", "Chủ đề và câu hỏi mẫu"),
+    ("human", "Gặp chuyên gia"),
+    ("new", "Cuộc trò chuyện mới"),
+    ("privacy", "Quyền riêng tư"),
+    ("forget", "Xoá dữ liệu của tôi"),
+    *handoff_handlers.COMMANDS,
+]
 
 
-@dataclass
-class BotServices:
-    settings: Settings
-    engine: object
-    store: object
-    handoff: object = None  # bot.handoff.service.HandoffService; built from settings and store when None
+def build_application(services: Services, request: BaseRequest | None = None) -> Application:
+    """The python-telegram-bot Application over `services`.
 
-
-def build_application(settings: Settings, services: BotServices, request=None) -> Application:
-    """`request` replaces the HTTP layer (tests pass a recording fake; nothing touches the network)."""
+    `request` replaces the HTTP layer (tests pass a recording fake; nothing touches the network).
+    """
+    settings = services.settings
     root = settings.telegram_api_url.rstrip("/")
-    app = (ApplicationBuilder().token(settings.telegram_bot_token)
-           .base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-           .request(request or HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
-           .get_updates_request(request or HTTPXRequest(read_timeout=40))
-           .concurrent_updates(True)
-           .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_messages_per_second, max_retries=3))
-           .post_init(_post_init).build())
-    if services.handoff is None:
-        from bot.handoff.service import HandoffService
-
-        services.handoff = HandoffService(settings, services.store)
-    app.bot_data["services"] = services
+    app = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .request(request or HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
+        .get_updates_request(request or HTTPXRequest(read_timeout=40))
+        .concurrent_updates(True)
+        .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_messages_per_second, max_retries=3))
+        .context_types(CONTEXT_TYPES)
+        .post_init(_post_init)
+        .build()
+    )
+    app.bot_data.services = services
     # Staff first: admins' documents must reach the knowledge-base upload, not the generic non-text reply.
     admin_handlers.register(app, settings.admin_ids)
     handoff_handlers.register(app)  # its buttons (pattern ^h?:) before the generic callback handler
@@ -69,27 +76,29 @@ async def _post_init(app: Application) -> None:
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="work"))
     try:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
-    except Exception as exc:  # commands are a convenience; never block start-up on them
+    except Exception as exc:  # noqa: BLE001 - commands are a convenience; never block start-up on them
         log.warning("could not set the command list: %s", exc)
-    await admin_handlers.set_commands(app, app.bot_data["services"].settings.admin_ids, COMMANDS)
+    await admin_handlers.set_commands(app, services_of(app).settings.admin_ids, COMMANDS)
     await start_handoff_jobs(app)
 
 
-def run_telegram(settings: Settings) -> int:
-    from bot.app import build_engine
-    from bot.storage import Store
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    services = BotServices(settings, build_engine(settings, serving=True), Store(settings.sqlalchemy_url))
-    app = build_application(settings, services)
+def run_telegram(services: Services) -> int:
+    """Serve Telegram until stopped; `services` come from `bot.app.build_services(settings, serving=True)`."""
+    settings = services.settings
+    app = build_application(services)
     log.info("bot starting (%s mode)", "webhook" if settings.webhook_url else "polling")
     if settings.webhook_url:
         from urllib.parse import urlparse
 
         # The public URL's path is where Telegram posts; the local server must listen on the same path.
-        app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, webhook_url=settings.webhook_url,
-                        url_path=urlparse(settings.webhook_url).path.lstrip("/"),
-                        secret_token=settings.webhook_secret or None, allowed_updates=Update.ALL_TYPES)
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            webhook_url=settings.webhook_url,
+            url_path=urlparse(settings.webhook_url).path.lstrip("/"),
+            secret_token=settings.webhook_secret.get_secret_value() or None,
+            allowed_updates=Update.ALL_TYPES,
+        )
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0

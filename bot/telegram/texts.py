@@ -23,13 +23,17 @@ PRIVACY = (
 FORGET_CONFIRM = "Bạn chắc chắn muốn xoá toàn bộ câu hỏi, câu trả lời và đánh giá đã lưu của mình?"
 FORGOTTEN = "Đã xoá dữ liệu của bạn ({n} tin nhắn). Bạn vẫn có thể tiếp tục hỏi bất cứ lúc nào."
 NEW = "Đã bắt đầu cuộc trò chuyện mới. Bạn cứ hỏi nhé!"
-NON_TEXT = ("Mình chỉ đọc được tin nhắn chữ. Bạn gõ câu hỏi giúp mình nhé (có dấu hay không dấu đều được), "
-            "hoặc gõ /human để gặp chuyên gia.")
+NON_TEXT = (
+    "Mình chỉ đọc được tin nhắn chữ. Bạn gõ câu hỏi giúp mình nhé (có dấu hay không dấu đều được), "
+    "hoặc gõ /human để gặp chuyên gia."
+)
 TOO_LONG = "Tin nhắn khá dài nên mình chỉ đọc phần đầu ({n} ký tự). Câu hỏi ngắn gọn sẽ cho câu trả lời sát hơn."
 THANKS_UP = "Cảm ơn bạn đã đánh giá!"
 THANKS_DOWN = "Cảm ơn bạn. Mình sẽ ghi nhận để cải thiện; bấm «Hỏi chuyên gia» nếu bạn cần người trả lời."
-SLOW_DOWN = ("Bạn đang hỏi hơi nhanh, mình cần một chút thời gian để trả lời mọi người. "
-             "Bạn vui lòng đợi khoảng một phút rồi hỏi tiếp nhé.")
+SLOW_DOWN = (
+    "Bạn đang hỏi hơi nhanh, mình cần một chút thời gian để trả lời mọi người. "
+    "Bạn vui lòng đợi khoảng một phút rồi hỏi tiếp nhé."
+)
 ERROR = "Xin lỗi, mình gặp lỗi khi xử lý tin nhắn này. Bạn thử lại sau ít phút nhé."
 TOPICS_PROMPT = "Chọn chủ đề:"
 EXAMPLES_PROMPT = "Câu hỏi mẫu (bấm để hỏi):"
@@ -51,21 +55,27 @@ EXAMPLES = {
 # --- Staff (ADMIN_IDS): knowledge base, gaps, statistics, export ---
 ADMIN_ONLY = "Lệnh này chỉ dành cho quản trị viên của Trung tâm."
 ADMIN_PRIVATE = "Dùng lệnh quản trị trong cuộc trò chuyện riêng với bot."
-KB_HELP = ("Gửi tệp PDF, DOCX, Markdown, TXT hoặc HTML vào đây để thêm vào kho (ghi mã chủ đề như <code>ip</code>, "
-           "<code>funding</code> ở phần chú thích để chọn chủ đề; gửi lại đúng tên tệp để thay bản cũ).\n"
-           "/kb_list — danh sách · /kb_remove &lt;mã&gt; — xoá · /reindex — cập nhật chỉ mục\n"
-           "/gaps — câu hỏi chưa đáp ứng · /stats — thống kê · /export YYYY-MM-DD YYYY-MM-DD [raw] — xuất CSV")
+KB_HELP = (
+    "Gửi tệp PDF, DOCX, Markdown, TXT hoặc HTML vào đây để thêm vào kho (ghi mã chủ đề như <code>ip</code>, "
+    "<code>funding</code> ở phần chú thích để chọn chủ đề; gửi lại đúng tên tệp để thay bản cũ).\n"
+    "/kb_list — danh sách · /kb_remove &lt;mã&gt; — xoá · /reindex — cập nhật chỉ mục\n"
+    "/gaps — câu hỏi chưa đáp ứng · /stats — thống kê · /export YYYY-MM-DD YYYY-MM-DD [raw] — xuất CSV"
+)
 UPLOAD_WORKING = "📥 Đang đọc và lập chỉ mục «{name}»…"
 UPLOAD_DONE = "✅ Đã thêm «{title}» ({path}, chủ đề {topic}): {chunks} đoạn đã lập chỉ mục. Bot dùng ngay tài liệu này."
-UPLOAD_REPLACED = ("✅ Đã thay «{title}» bằng bản mới ({path}, chủ đề {topic}): {chunks} đoạn đã lập chỉ mục; "
-                   "các đoạn của bản cũ đã bị xoá.")
+UPLOAD_REPLACED = (
+    "✅ Đã thay «{title}» bằng bản mới ({path}, chủ đề {topic}): {chunks} đoạn đã lập chỉ mục; "
+    "các đoạn của bản cũ đã bị xoá."
+)
 UPLOAD_REFUSED = {
     "type": "❌ Không nhận «{name}»: định dạng {detail} chưa được hỗ trợ. Gửi PDF, DOCX, Markdown, TXT hoặc HTML.",
     "size": "❌ Không nhận «{name}»: tệp lớn hơn giới hạn {detail}.",
     "unreadable": "❌ Không đọc được «{name}»: {detail}.",
     "duplicate": "❌ Không thêm «{name}»: nội dung trùng với tài liệu đã có ({detail}).",
-    "id_taken": ("❌ Không thêm «{name}»: mã tài liệu đã được dùng ({detail}). Đổi <code>id</code> trong front matter, "
-                 "hoặc gửi lại với đúng tên tệp cũ để thay thế."),
+    "id_taken": (
+        "❌ Không thêm «{name}»: mã tài liệu đã được dùng ({detail}). Đổi <code>id</code> trong front matter, "
+        "hoặc gửi lại với đúng tên tệp cũ để thay thế."
+    ),
     "busy": "⏳ Chưa thêm «{name}»: chỉ mục đang được cập nhật. Bạn gửi lại sau ít phút nhé.",
     "index": "❌ Không lập chỉ mục được «{name}»: {detail}.",
     "download": "❌ Không tải được «{name}» từ Telegram: {detail}.",
@@ -80,9 +90,13 @@ REMOVE_AMBIGUOUS = "Có nhiều tài liệu khớp «{ref}»: {detail}. Ghi rõ 
 REMOVE_CONFIRM = "Xoá «{title}» ({path}, {chunks} đoạn) khỏi kho? Bot sẽ không trả lời từ tài liệu này nữa."
 REMOVED = "🗑 Đã xoá «{title}» ({path}); {chunks} đoạn không còn trong chỉ mục."
 REMOVE_CANCELLED = "Đã huỷ, tài liệu vẫn được giữ."
-REMOVE_BUSY = "⏳ Đã xoá tệp «{title}», nhưng chỉ mục đang bận; các đoạn của nó sẽ bị xoá ở lần cập nhật tới (/reindex)."
-EXPORT_USAGE = ("Cách dùng: /export YYYY-MM-DD YYYY-MM-DD [raw] — xuất hội thoại và yêu cầu tư vấn trong khoảng ngày "
-                "ra CSV; mã người dùng được ẩn danh, thêm <code>raw</code> để giữ mã Telegram thật.")
+REMOVE_BUSY = (
+    "⏳ Đã xoá tệp «{title}», nhưng chỉ mục đang bận; các đoạn của nó sẽ bị xoá ở lần cập nhật tới (/reindex)."
+)
+EXPORT_USAGE = (
+    "Cách dùng: /export YYYY-MM-DD YYYY-MM-DD [raw] — xuất hội thoại và yêu cầu tư vấn trong khoảng ngày "
+    "ra CSV; mã người dùng được ẩn danh, thêm <code>raw</code> để giữ mã Telegram thật."
+)
 EXPORT_EMPTY = "Không có dữ liệu từ {start} đến {end}."
 EXPORT_DONE = "Đã xuất dữ liệu từ {start} đến {end} ({mode})."
 EXPORT_RAW_NOTE = "mã Telegram thật — giữ tệp cẩn thận"
@@ -102,12 +116,16 @@ EN = {
         "<i>Privacy: questions and answers are stored to follow the conversation and improve the service; "
         "see /privacy, delete with /forget.</i>"
     ),
-    "HELP": ("How to use:\n• Type your question, in English or Vietnamese.\n• /topics — topics and examples\n"
-             "• /human — talk to a consultant of the centre\n• /new — new conversation (forget the context)\n"
-             "• /privacy — what is stored\n• /forget — delete your data"),
-    "PRIVACY": ("The bot stores your questions and its answers (to follow up and to improve the documents), your "
-                "👍/👎 ratings and consultant requests. They are used by the centre only, never sold or shared. "
-                "Type /forget to delete all of it."),
+    "HELP": (
+        "How to use:\n• Type your question, in English or Vietnamese.\n• /topics — topics and examples\n"
+        "• /human — talk to a consultant of the centre\n• /new — new conversation (forget the context)\n"
+        "• /privacy — what is stored\n• /forget — delete your data"
+    ),
+    "PRIVACY": (
+        "The bot stores your questions and its answers (to follow up and to improve the documents), your "
+        "👍/👎 ratings and consultant requests. They are used by the centre only, never sold or shared. "
+        "Type /forget to delete all of it."
+    ),
     "NEW": "New conversation started. Ask away!",
     "FORGET_CONFIRM": "Delete all your stored questions, answers and ratings?",
     "FORGOTTEN": "Your data has been deleted ({n} messages). You can keep asking at any time.",
@@ -128,9 +146,12 @@ EN = {
     "BTN_FORGET_NO": "Cancel",
 }
 TOPIC_LABELS_EN = {
-    "ip": "Intellectual property", "tech_transfer": "Technology transfer",
-    "process": "Process improvement, productivity and quality", "funding": "Programmes, funds and support policies",
-    "startup": "Innovative startups", "other": "Other",
+    "ip": "Intellectual property",
+    "tech_transfer": "Technology transfer",
+    "process": "Process improvement, productivity and quality",
+    "funding": "Programmes, funds and support policies",
+    "startup": "Innovative startups",
+    "other": "Other",
 }
 EXAMPLES_EN = {
     "ip": ["How long is a trademark protected?", "Where do I register a trademark?"],
