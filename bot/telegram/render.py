@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import MessageLimit
 
 from bot.answering.engine import format_sources
 from bot.answering.types import Answer
@@ -12,7 +14,8 @@ from bot.telegram import texts
 from bot.textlen import fit, utf16_len
 from indexer.config import TOPICS
 
-LIMIT = 4096
+LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096 UTF-16 units
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*>")
 
 
 def answer_html(answer: Answer) -> str:
@@ -53,24 +56,57 @@ def examples_keyboard(lang: str, key: str) -> InlineKeyboardMarkup:
 
 
 def split(text: str, limit: int = LIMIT) -> list[str]:
-    """Split at paragraph, then line, then space boundaries; never inside an HTML tag or entity.
+    """Split Telegram HTML into messages of at most `limit` UTF-16 units, each valid on its own.
 
-    Sizes are UTF-16 code units, as Telegram counts them (an emoji takes two), of the HTML source:
-    never less than the visible text the limit applies to.
+    Cuts fall at a paragraph, then a line, then a space; never inside a tag or an entity. Tags open at a cut
+    are closed at the end of that part and opened again at the start of the next, so every part parses.
+    Sizes are counted on the HTML source, never less than the visible text Telegram's limit applies to.
     """
     parts: list[str] = []
     while utf16_len(text) > limit:
-        end = fit(text, limit)
-        cut = max(text.rfind("\n\n", 0, end), text.rfind("\n", 0, end))
-        if cut < end // 2:
-            cut = text.rfind(" ", 0, end)
-        if cut < end // 2:
-            cut = end
-        amp = text.rfind("&", 0, cut)
-        if amp > 0 and ";" not in text[amp:cut]:
-            cut = amp
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
+        budget = limit
+        while True:
+            cut = _cut(text, budget)
+            stack = _open_tags(text[:cut])
+            link = next((at for name, _, at in stack if name == "a"), -1)
+            if link > fit(text, budget) // 3:  # a mention or link is kept whole when it can be
+                cut = link
+                stack = _open_tags(text[:cut])
+            head = text[:cut].rstrip() + "".join(f"</{name}>" for name, _, _ in reversed(stack))
+            if utf16_len(head) <= limit or budget <= limit // 4:
+                break
+            budget -= utf16_len(head) - limit  # room for the closing tags
+        parts.append(head)
+        text = "".join(tag for _, tag, _ in stack) + text[cut:].lstrip()
+    if text.strip():
         parts.append(text)
     return parts
+
+
+def _cut(text: str, budget: int) -> int:
+    end = fit(text, budget)
+    cut = max(text.rfind("\n\n", 0, end), text.rfind("\n", 0, end))
+    if cut < end // 2:
+        cut = text.rfind(" ", 0, end)
+    if cut < end // 2:
+        cut = end
+    for opener, closer in (("<", ">"), ("&", ";")):
+        start = text.rfind(opener, 0, cut)
+        if start >= 0 and closer not in text[start:cut]:
+            cut = start  # the cut would fall inside a tag or an entity: cut before it
+    return cut if cut > 0 else max(1, end)
+
+
+def _open_tags(html_text: str) -> list[tuple[str, str, int]]:
+    """(name, opening tag, its position) of the tags still open at the end of `html_text`."""
+    stack: list[tuple[str, str, int]] = []
+    for match in _TAG.finditer(html_text):
+        closing, name = match.group(1), match.group(2).lower()
+        if closing:
+            for n in range(len(stack) - 1, -1, -1):
+                if stack[n][0] == name:
+                    del stack[n:]
+                    break
+        elif not match.group(0).endswith("/>"):
+            stack.append((name, match.group(0), match.start()))
+    return stack
