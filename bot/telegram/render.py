@@ -10,7 +10,7 @@ from telegram.constants import MessageLimit
 
 from bot.answering.engine import format_sources
 from bot.answering.types import Answer
-from bot.telegram import texts
+from bot.i18n import items, t
 from bot.textlen import fit, utf16_len
 from indexer.config import TOPICS
 
@@ -21,7 +21,7 @@ _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*>")
 def answer_html(answer: Answer) -> str:
     text = html.escape(answer.answer)
     if answer.sources:
-        label = "Nguồn" if answer.language == "vi" else "Sources"
+        label = t(answer.language, "common.sources")
         text += f"\n\n<b>{label}:</b>\n" + html.escape(format_sources(answer.sources, answer.language))
     return text
 
@@ -30,19 +30,27 @@ def answer_keyboard(message_ref: int, lang: str = "vi") -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.text(lang, "BTN_UP"), callback_data=f"fb:1:{message_ref}"),
-                InlineKeyboardButton(texts.text(lang, "BTN_DOWN"), callback_data=f"fb:-1:{message_ref}"),
+                InlineKeyboardButton(t(lang, "common.btn_up"), callback_data=f"fb:1:{message_ref}"),
+                InlineKeyboardButton(t(lang, "common.btn_down"), callback_data=f"fb:-1:{message_ref}"),
             ],
-            [InlineKeyboardButton(texts.text(lang, "BTN_HUMAN"), callback_data="human")],
+            [InlineKeyboardButton(t(lang, "common.btn_human"), callback_data="human")],
         ]
     )
 
 
 def topics_keyboard(lang: str = "vi") -> InlineKeyboardMarkup:
-    labels = texts.TOPIC_LABELS_EN if lang == "en" else TOPICS
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(labels[key], callback_data=f"topic:{key}")] for key in TOPICS if key != "other"]
+        [
+            [InlineKeyboardButton(t(lang, f"topics.{key}"), callback_data=f"topic:{key}")]
+            for key in TOPICS
+            if key != "other"
+        ]
     )
+
+
+def examples(lang: str, topic: str) -> list[str]:
+    """A topic's example questions (none for a topic key that is not in design.md: old or forged buttons)."""
+    return items(lang, f"topics.examples_{topic}") if topic in TOPICS else []
 
 
 def examples_keyboard(lang: str, key: str) -> InlineKeyboardMarkup:
@@ -50,7 +58,7 @@ def examples_keyboard(lang: str, key: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(q[:60], callback_data=f"ex:{key}:{i}:{lang}")]
-            for i, q in enumerate(texts.examples(lang, key))
+            for i, q in enumerate(examples(lang, key))
         ]
     )
 
@@ -60,27 +68,41 @@ def split(text: str, limit: int = LIMIT) -> list[str]:
 
     Cuts fall at a paragraph, then a line, then a space; never inside a tag or an entity. Tags open at a cut
     are closed at the end of that part and opened again at the start of the next, so every part parses.
+    When nesting leaves no room for text (a tiny limit), the rest goes out without tags rather than not at all.
     Sizes are counted on the HTML source, never less than the visible text Telegram's limit applies to.
     """
     parts: list[str] = []
+    reopened = 0  # length of the tags re-opened at the start of `text`
     while utf16_len(text) > limit:
-        budget = limit
-        while True:
+        budget, head, cut, stack = limit, "", 0, []
+        while budget > 0:
             cut = _cut(text, budget)
             stack = _open_tags(text[:cut])
             link = next((at for name, _, at in stack if name == "a"), -1)
-            if link > fit(text, budget) // 3:  # a mention or link is kept whole when it can be
+            if link > max(reopened, fit(text, budget) // 3):  # a mention or link is kept whole when it can be
                 cut = link
                 stack = _open_tags(text[:cut])
             head = text[:cut].rstrip() + "".join(f"</{name}>" for name, _, _ in reversed(stack))
-            if utf16_len(head) <= limit or budget <= limit // 4:
+            if utf16_len(head) <= limit:
                 break
             budget -= utf16_len(head) - limit  # room for the closing tags
+        if budget <= 0 or cut <= reopened:
+            return parts + _plain(_TAG.sub("", text), limit)
         parts.append(head)
-        text = "".join(tag for _, tag, _ in stack) + text[cut:].lstrip()
+        opening = "".join(tag for _, tag, _ in stack)
+        text, reopened = opening + text[cut:].lstrip(), len(opening)
     if text.strip():
         parts.append(text)
     return parts
+
+
+def _plain(text: str, limit: int) -> list[str]:
+    parts = []
+    while utf16_len(text) > limit:
+        cut = _cut(text, limit)
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*parts, text] if text.strip() else parts
 
 
 def _cut(text: str, budget: int) -> int:
