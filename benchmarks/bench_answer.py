@@ -1,6 +1,6 @@
 """Warm latency of `ask` on the shipped knowledge base, query-embedding floor, peak memory.
 
-Run: .venv/bin/python benchmarks/bench_answer.py   (needs `python -m indexer refresh` first)
+Run from the project root: .venv/bin/python -m benchmarks.bench_answer   (needs `python -m indexer refresh` first)
 Optional: --synthetic N  also measures on an index of N synthetic chunks (e.g. 100000).
 """
 
@@ -10,15 +10,13 @@ import argparse
 import json
 import resource
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from bot.app import build_services
 from bot.config import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def percentile(values, p):

@@ -1,7 +1,7 @@
 """50 simulated users, 5 questions each, all at once, through the fake Bot API against the real bot process.
 
 Prints p50/p95 time from a user's message to the bot's reply, replies lost, and the bot's peak RSS.
-Run: .venv/bin/python benchmarks/bench_bot.py   (needs `python -m indexer refresh` first)
+Run from the project root: .venv/bin/python -m benchmarks.bench_bot   (needs `python -m indexer refresh` first)
 Each user waits for the answer, reads it for THINK seconds (random 1-3 s by default; --think 0 for a flood),
 then asks the next question. The bot sends at most TELEGRAM_MESSAGES_PER_SECOND (default 30, Telegram's own
 limit) messages a second: in a flood that, not the answering, sets the pace (50 users / 30 per s ≈ 1.7 s).
@@ -20,10 +20,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.support.botapi import FakeBotAPI
 
-from tests.fakebotapi import FakeBotAPI
+ROOT = Path(__file__).resolve().parents[1]
 
 USERS = 50
 QUESTIONS = 5

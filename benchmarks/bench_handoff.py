@@ -5,7 +5,7 @@ either direction -> the relayed copy (time.monotonic() stamps of the fake server
 request received). Rounds are paced so that the group stays under Telegram's 20 messages a minute,
 which the bot's rate limiter enforces (with --pace 0 the limiter's waits show in the figures).
 
-Run: .venv/bin/python benchmarks/bench_handoff.py [--rounds 10] [--pace 9]
+Run from the project root: .venv/bin/python -m benchmarks.bench_handoff [--rounds 10] [--pace 9]
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from bot.config import Settings
 from indexer.embedding import offline_environment
 from indexer.pipeline import Indexer
-from tests.fakebotapi import FakeBotAPI
+from tests.support.botapi import FakeBotAPI
+
+ROOT = Path(__file__).resolve().parents[1]
 
 OWNER, CONSULTANT, GROUP = 1001, 2001, -1001234567890
 

@@ -1,24 +1,22 @@
 """Indexer throughput vs raw model encode on the same chunks, no-op refresh time, peak memory.
 
-Run: .venv/bin/python benchmarks/bench_index.py
+Run from the project root: .venv/bin/python -m benchmarks.bench_index
 """
 
 from __future__ import annotations
 
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings
 from indexer import chunking, loaders
 from indexer.embedding import get_embedder, offline_environment
 from indexer.pipeline import Indexer, scan
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.handoff.service import HandoffService
+from bot.needs.rules import load as load_rules
+from bot.needs.service import NeedsService
 from bot.storage import Store
 
 if TYPE_CHECKING:
@@ -37,8 +39,10 @@ class Services:
     ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        rules = load_rules(settings.needs_rules_file)  # a broken rules file stops the start before anything opens
         self.store = Store(settings.sqlalchemy_url)
         self.handoff = HandoffService(settings, self.store)
+        self.needs = NeedsService(settings, self.store, self.handoff, rules)
         self._embedder = embedder
         self._composer = composer
 
@@ -64,6 +68,9 @@ class Services:
         from bot.knowledge_admin import KnowledgeAdmin
 
         return KnowledgeAdmin(self.settings, self.engine.searcher.embedder)
+
+    def close(self) -> None:
+        self.store.close()
 
     def serve(self) -> None:
         """Prepare for many users at once (the Telegram bot).

@@ -55,21 +55,23 @@ def _ask(args, services: Services) -> int:
 
 
 def _eval(args, services: Services) -> int:
-    from bot.answering.evaluation import evaluate, render_table
+    from bot.answering.evaluation import evaluate_parts, render_kinds, render_table
 
-    report = evaluate(services.engine, services.settings, Path(args.file))
+    try:
+        report = evaluate_parts(services.engine, services.settings, Path(args.file), args.part)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
-        slim = {name: {k: v for k, v in r.items() if k != "rows"} for name, r in report.items()}
+        slim = {name: {k: v for k, v in r.items() if k != "rows"} for name, r in report["legacy"].items()}
+        slim["by_kind"] = report["by_kind"]
         if args.rows:
-            slim["rows"] = report["engine"]["rows"]
+            slim["rows"] = report["rows"]
         print(json.dumps(slim, ensure_ascii=False, indent=1))
     else:
-        print(render_table(report))
-        misses = [
-            r
-            for r in report["engine"]["rows"]
-            if not r["abstain_ok"] or not r.get("hit3", True) or (not r["oos"] and not r["fact"])
-        ]
+        print(render_kinds(report))
+        print(render_table(report["legacy"]))
+        misses = [r for r in report["rows"] if not r["correct"]["engine"]]
         if misses and args.rows:
             print("engine misses:")
             for r in misses:
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("file")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--rows", action="store_true", help="also print per-question results")
+    ev.add_argument("--part", choices=("tune", "test", "all"), help="part of a split set (default: each part)")
     cons = sub.add_parser("consultants", help="manage consultants")
     cons_sub = cons.add_subparsers(dest="action", required=True)
     add = cons_sub.add_parser("add")
@@ -108,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.reports.cli import add_parser as add_report_parser
 
     add_report_parser(sub)
+    from bot.needs.cli import add_parser as add_needs_parser
+
+    add_needs_parser(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "chromadb", "sentence_transformers", "telegram.ext.Application", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     console = args.command == "chat" or (args.command == "start" and not settings.token)
-    if args.command in ("ask", "eval", "report") or console:
+    if args.command in ("ask", "eval", "report", "needs") or console:
         logging.getLogger().setLevel(logging.WARNING)  # keep the terminal for the conversation
     if args.command == "setup":
         from indexer.embedding import offline_environment, resolve_model_path
@@ -149,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from bot.app import build_services
 
-    services = build_services(settings, serving=args.command in ("run", "start") and not console)
+    try:
+        services = build_services(settings, serving=args.command in ("run", "start") and not console)
+    except SettingsError as exc:  # e.g. a broken NEEDS_RULES_FILE, named with its problems
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "warmup":
         engine = services.engine
         done = engine.fill_sentence_cache()
@@ -159,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         return _ask(args, services)
     if args.command == "eval":
         return _eval(args, services)
+    if args.command == "needs":
+        from bot.needs.cli import run as run_needs
+
+        return run_needs(args, services)
     if args.command == "report":
         from bot.reports.cli import run as run_report
 

@@ -7,6 +7,7 @@ the variable, instead of failing later in a handler. Secrets are `SecretStr`, so
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -71,6 +72,7 @@ class Settings(IndexerSettings):
     reannounce_minutes: float = Field(default=30, gt=0)  # fractions allowed (0.05 = 3 s, for tests)
     handoff_response_minutes: int = Field(default=60, ge=1)
     export_secret: SecretStr = SecretStr("")
+    needs_rules_file: Path | None = None  # empty: the shipped bot/needs/rules.yaml
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -84,6 +86,11 @@ class Settings(IndexerSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @field_validator("needs_rules_file", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("consultants_chat_id", mode="before")
     @classmethod

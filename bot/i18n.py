@@ -18,6 +18,7 @@ import yaml
 LOCALES = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("vi", "en")
 DEFAULT = "vi"
+STAFF = "vi"  # consultants and admins read Vietnamese; their texts have English forms for when that changes
 
 Message = str | list[str]
 

@@ -28,7 +28,9 @@ from bot.answering.language import language_evidence
 from bot.answering.types import Turn
 
 # Modules that define further tables on `Base`; imported before the schema is created.
-MODEL_MODULES: list[str] = ["bot.handoff.models"]
+MODEL_MODULES: list[str] = ["bot.handoff.models", "bot.needs.models"]
+# Functions (session, user_id) that delete a feature's own rows about a user in the /forget transaction.
+FORGET_HOOKS: list = []
 
 
 def _now() -> dt.datetime:
@@ -147,6 +149,10 @@ class Store:
         self._admit_lock = threading.Lock()
         self.migrate()
 
+    def close(self) -> None:
+        """Close the pooled connections (a process that ends closes them anyway; tests open many stores)."""
+        self.engine.dispose()
+
     def migrate(self) -> None:
         """Ordered migrations recorded in schema_version; version 1 creates the tables."""
         import importlib
@@ -258,9 +264,21 @@ class Store:
                 update(UserState).where(UserState.user_id == user_id).values(context_epoch=UserState.context_epoch + 1)
             )
 
-    def add_feedback(self, user_id: int, message_id: int, value: int) -> None:
+    def add_feedback(self, user_id: int, message_id: int, value: int) -> bool:
+        """Record 👍 (+1) or 👎 (-1) on one of the bot's answers to this user; a second press replaces the first.
+
+        Button data comes from the network, so the answer must exist and have been given to the presser:
+        otherwise nothing is stored and False comes back (forged or stale presses never reach /stats).
+        """
+        if value not in (1, -1):
+            return False
         with self.session.begin() as s:
+            owner = s.scalar(select(Message.user_id).where(Message.id == message_id, Message.role == "assistant"))
+            if owner != user_id:
+                return False
+            s.execute(delete(Feedback).where(Feedback.user_id == user_id, Feedback.message_id == message_id))
             s.add(Feedback(user_id=user_id, message_id=message_id, value=value))
+            return True
 
     def forget(self, user_id: int) -> int:
         """Delete everything stored about a user; returns the number of messages removed."""
@@ -269,4 +287,6 @@ class Store:
             s.execute(delete(Message).where(Message.user_id == user_id))
             s.execute(delete(Feedback).where(Feedback.user_id == user_id))
             s.execute(delete(UserState).where(UserState.user_id == user_id))
+            for hook in FORGET_HOOKS:
+                hook(s, user_id)
             return count

@@ -33,6 +33,24 @@ def _clean_env(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
+@pytest.fixture(autouse=True)
+def _close_stores(monkeypatch):
+    """Every database a test opened is closed when it ends (unclosed connections are warnings, hence errors)."""
+    from bot.storage import Store
+
+    opened: list[Store] = []
+    original = Store.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(Store, "__init__", recording_init)
+    yield
+    for store in opened:
+        store.close()
+
+
 @pytest.fixture(scope="session")
 def model_settings() -> Settings:
     """Where the converted model lives: the project's data dir, converted once per machine."""

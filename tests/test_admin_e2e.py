@@ -16,8 +16,8 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from tests.fakebotapi import FakeBotAPI
 from tests.pdfmaker import make_pdf
+from tests.support.botapi import FakeBotAPI
 from tests.workspace import bot_env, indexed_sample, stop_bot
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,9 @@ import time
 import pytest
 from telegram import Update
 
+from bot import i18n
 from bot.app import build_services
 from bot.config import Settings
-from bot.telegram import texts
 from bot.telegram.runner import build_application
 from indexer.pipeline import Indexer
 from tests.conftest import SAMPLE_KB, changed
@@ -100,6 +100,38 @@ async def test_feedback_button_is_answered(app):
     assert app.request_log.sent("answerCallbackQuery")
 
 
+def _owner_press(data, user=USER, query_id="q"):
+    message = {"message_id": 1, "date": int(time.time()), "chat": {"id": user["id"], "type": "private"}, "text": "x"}
+    return {
+        "update_id": next(_ids),
+        "callback_query": {"id": query_id, "from": user, "chat_instance": "c", "data": data, "message": message},
+    }
+
+
+def _feedback_rows(app):
+    from sqlalchemy import select
+
+    from bot.storage import Feedback
+
+    with app.bot_data.services.store.session() as s:
+        return [(f.user_id, f.message_id, f.value) for f in s.scalars(select(Feedback))]
+
+
+async def test_feedback_is_stored_once_per_answer_and_only_for_its_asker(app):
+    await _push(app, _message("bằng sáng chế hiệu lực mấy năm"))
+    data = app.request_log.sent("sendMessage")[-1]["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    ref = int(data.rsplit(":", 1)[1])
+    await _push(app, _owner_press(data))
+    await _push(app, _owner_press(data))  # pressed twice: one vote
+    stranger = {**USER, "id": 777, "first_name": "X"}
+    await _push(app, _owner_press(data, user=stranger, query_id="forged"))  # someone else's answer
+    for forged in (f"fb:1000:{ref}", f"fb:-7:{ref}", "fb:1:" + "9" * 40, "fb:1", "zz:1:2", ""):
+        await _push(app, _owner_press(forged, query_id="bad"))
+    assert _feedback_rows(app) == [(USER["id"], ref, -1)]
+    answered = {q["callback_query_id"] for q in app.request_log.sent("answerCallbackQuery")}
+    assert {"forged", "bad"} <= answered  # every press is answered, none crashes the handler
+
+
 async def test_sticker_gets_a_helpful_reply(app):
     sticker = {
         "file_id": "s",
@@ -111,14 +143,14 @@ async def test_sticker_gets_a_helpful_reply(app):
         "type": "regular",
     }
     await _push(app, _message(sticker=sticker))
-    assert app.request_log.sent("sendMessage")[-1]["text"] == texts.NON_TEXT
+    assert app.request_log.sent("sendMessage")[-1]["text"] == i18n.t("vi", "common.non_text")
 
 
 async def test_rate_limit_is_polite(app):
     for _ in range(4):
         await _push(app, _message("nhãn hiệu bảo hộ bao lâu"))
     await _push(app, _message("nhãn hiệu bảo hộ bao lâu"))
-    assert app.request_log.sent("sendMessage")[-1]["text"] == texts.SLOW_DOWN
+    assert app.request_log.sent("sendMessage")[-1]["text"] == i18n.t("vi", "common.slow_down")
 
 
 async def test_long_message_is_read_in_part(app):
@@ -165,7 +197,7 @@ async def test_rate_limit_holds_for_a_burst(app):
         data["message"]["chat"]["id"] = 888
     await asyncio.gather(*[_push(app, data) for data in burst])
     replies = [m["text"] for m in app.request_log.sent("sendMessage") if m["chat_id"] == 888]
-    assert sum(t == texts.SLOW_DOWN for t in replies) == 4  # the limit is 4 a minute
+    assert sum(t == i18n.t("vi", "common.slow_down") for t in replies) == 4  # the limit is 4 a minute
 
 
 async def test_a_failing_button_is_still_answered(app, monkeypatch):
@@ -244,7 +276,7 @@ async def test_a_user_who_writes_english_is_answered_in_english_whatever_the_pho
         "type": "regular",
     }
     await _push(app, _as(901, _message(sticker=sticker)))
-    assert _to(app, 901)[-1]["text"] == texts.EN["NON_TEXT"]
+    assert _to(app, 901)[-1]["text"] == i18n.t("en", "common.non_text")
 
 
 async def test_an_english_phone_that_writes_vietnamese_gets_vietnamese(app):
@@ -260,11 +292,11 @@ async def test_an_english_phone_that_writes_vietnamese_gets_vietnamese(app):
 async def test_english_topic_examples_ask_the_english_question(app):
     await _push(app, _as(903, _message("/topics"), "en"))
     topics = _to(app, 903)[-1]
-    assert topics["text"] == texts.EN["TOPICS_PROMPT"]
-    assert topics["reply_markup"]["inline_keyboard"][0][0]["text"] == texts.TOPIC_LABELS_EN["ip"]
+    assert topics["text"] == i18n.t("en", "common.topics_prompt")
+    assert topics["reply_markup"]["inline_keyboard"][0][0]["text"] == i18n.t("en", "topics.ip")
     await _push(app, _press(903, "topic:ip", "en"))
     examples = _to(app, 903)[-1]["reply_markup"]["inline_keyboard"]
-    assert examples[0][0]["text"] == texts.EXAMPLES_EN["ip"][0]
+    assert examples[0][0]["text"] == i18n.items("en", "topics.examples_ip")[0]
     await _push(app, _press(903, examples[0][0]["callback_data"], "en"))
     answer = _to(app, 903)[-1]["text"]
     assert answer.startswith("From the centre&#x27;s guidance") and "10 năm" in answer

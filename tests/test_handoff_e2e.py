@@ -13,42 +13,14 @@ import time
 import pytest
 
 from tests.conftest import ROOT
-from tests.fakebotapi import FakeBotAPI
-from tests.workspace import bot_env, indexed_sample, stop_bot
+from tests.support.botapi import FakeBotAPI
+from tests.workspace import BotProcess, bot_env, indexed_sample
 
 pytestmark = pytest.mark.slow
 OWNER, OWNER2, CONS, CONS2, STRANGER, ADMIN = 1001, 1002, 2001, 2002, 3001, 9001
 GROUP = -1001234567890
 REANNOUNCE_SECONDS = 3.6
 TIMINGS: dict[str, list[float]] = {"card": [], "consultant_to_owner": [], "owner_to_consultant": []}
-
-
-class Bot:
-    """The bot process; start() waits until it polls, stop() terminates or kills it."""
-
-    def __init__(self, api: FakeBotAPI, env: dict, log_path) -> None:
-        self.api, self.env, self.log_path, self.proc = api, env, log_path, None
-
-    def start(self) -> None:
-        since = time.monotonic()
-        log = open(self.log_path, "a")  # noqa: SIM115 - the process owns it
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.api.wait_until(
-            lambda: any(c["at"] > since for c in self.api.calls_to("getUpdates")), timeout=90, message="the bot to poll"
-        )
-
-    def stop(self, kill: bool = False) -> None:
-        if self.proc is None:
-            return
-        stop_bot(self.proc, kill)
-        self.proc = None
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +71,7 @@ def world(tmp_path_factory, embedder):
         check=False,
     )
     assert cli.returncode == 0, cli.stderr
-    bot = Bot(api, env, root / "bot.log")
+    bot = BotProcess(api, env, root / "bot.log")
     bot.start()
     try:
         yield api, bot, env

@@ -5,7 +5,7 @@ import time
 import pytest
 from telegram import Update
 
-from bot.telegram import texts
+from bot.i18n import items
 from bot.telegram.handoff_delivery import deliver
 from tests.conftest import changed
 from tests.test_handlers import indexed, recording_app  # noqa: F401 - indexed: the sample knowledge base
@@ -62,7 +62,7 @@ async def test_example_button_goes_to_the_consultant_while_a_ticket_is_claimed(a
     calls = log.calls[before:]
     assert [name for name, _ in calls].count("answerCallbackQuery") == 1
     to_minh = [p for name, p in calls if name == "sendMessage" and int(p["chat_id"]) == MINH["id"]]
-    assert any(texts.EXAMPLES["ip"][0] in p["text"] and "Lan" in p["text"] for p in to_minh)
+    assert any(items("vi", "topics.examples_ip")[0] in p["text"] and "Lan" in p["text"] for p in to_minh)
     assert not [
         p for name, p in calls if name in ("sendMessage", "sendChatAction") and int(p["chat_id"]) == OWNER["id"]
     ]  # the bot does not answer in the consultant's place

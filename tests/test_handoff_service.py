@@ -69,7 +69,9 @@ def env(tmp_path, database_url):
 
 def converse(store, user, question, kind="answer", topic="ip", titles=("Nhãn hiệu",)):
     store.add_turn(user, "user", question)
-    store.add_turn(user, "assistant", "Trả lời " + question, {"kind": kind, "topic": topic, "titles": list(titles)})
+    return store.add_turn(
+        user, "assistant", "Trả lời " + question, {"kind": kind, "topic": topic, "titles": list(titles)}
+    )
 
 
 def open_ticket(svc, store, tg, user, name="Lan", question="Nhãn hiệu được bảo hộ bao lâu?"):
@@ -503,10 +505,11 @@ def test_offer_after_two_abstentions_or_two_thumbs_down(env):
     assert svc.offer_due(OWNER, "abstain")
     converse(store, OWNER, "q3", kind="abstain")
     assert not svc.offer_due(OWNER, "abstain")  # offered once per run
-    store.add_feedback(OWNER2, 1, -1)
-    store.add_feedback(OWNER2, 1, -1)
+    first = converse(store, OWNER2, "q4")
+    second = converse(store, OWNER2, "q5")
+    assert store.add_feedback(OWNER2, first, -1) and store.add_feedback(OWNER2, first, -1)
     assert not svc.offer_due(OWNER2, "feedback")  # the same answer twice is one vote
-    store.add_feedback(OWNER2, 2, -1)
+    assert store.add_feedback(OWNER2, second, -1)
     assert svc.offer_due(OWNER2, "feedback")
     svc.offer(OWNER2, "vi")
     offer = tg.flush()[0]

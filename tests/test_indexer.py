@@ -224,6 +224,7 @@ def test_refresh_killed_with_sigkill_is_repaired(settings, embedder, kb, tmp_pat
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     hits = HybridSearcher(settings, embedder).search("thời hạn bảo hộ nhãn hiệu", k=3)
     assert hits[0].meta["doc_id"] == "ip-trademark-term"
     result = Indexer(settings, embedder_factory=lambda: embedder).refresh()

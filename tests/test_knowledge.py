@@ -100,7 +100,7 @@ def test_a_replaced_instrument_is_never_presented_alone(path):
 
 
 def _qa_section(content: str) -> str:
-    head, _, rest = content.partition("\n## Hỏi đáp")
+    _head, _, rest = content.partition("\n## Hỏi đáp")
     return rest.split("\n## ", 1)[0] if rest else ""
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, postgres_database
-from tests.fakebotapi import FakeBotAPI
+from tests.support.botapi import FakeBotAPI
 from tests.workspace import bot_env, indexed_sample, stop_bot
 
 pytestmark = pytest.mark.slow

@@ -6,6 +6,8 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from bot.config import Settings
@@ -48,3 +50,28 @@ def stop_bot(proc: subprocess.Popen, kill: bool = False) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    # A pipe left open is a ResourceWarning, and warnings are errors in this suite.
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+class BotProcess:
+    """The real bot process (`python -m bot run`); start() waits until it polls, stop() ends or kills it."""
+
+    def __init__(self, api, env: dict, log_path: Path) -> None:
+        self.api, self.env, self.log_path, self.proc = api, env, log_path, None
+
+    def start(self) -> None:
+        since = time.monotonic()
+        with open(self.log_path, "a") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        self.api.wait_until(
+            lambda: any(c["at"] > since for c in self.api.calls_to("getUpdates")), timeout=90, message="the bot to poll"
+        )
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None:
+            stop_bot(self.proc, kill)
+            self.proc = None

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.answering.retrieval import RetrievedDoc, content_tokens
+from bot.answering.sentences import split_sentences
 from indexer.textnorm import fold, tokens
 
 MAX_CHARS = 650
@@ -29,7 +30,6 @@ _LIST_Q = re.compile(
     r"(nhung (gi|giay to|buoc|muc|noi dung|dieu kien|viec)|gom (nhung )?gi|cac buoc|buoc nao|"
     r"giay to gi|ho so (gom|can)|can (chuan bi )?(gi|nhung)|what (documents|steps)|which steps|list)"
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ỹ0-9\"“(«])")
 _MARKUP = re.compile(r"(\*\*|__|`|^#+\s*|^>\s*)", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
 
@@ -79,7 +79,7 @@ def split_units(chunk_text: str) -> list[tuple[str, str]]:
         line = _BULLET.sub("", line)
         if line.startswith("|"):
             line = " ".join(cell.strip() for cell in line.strip("|").split("|"))
-        for sentence in _SENTENCE_END.split(clean(line)):
+        for sentence in split_sentences(clean(line)):
             if len(sentence) >= 12:
                 units.append((sentence, ""))
     return units

@@ -16,6 +16,7 @@ from indexer.textnorm import fold
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"(?<![\w/.,-])\d+(?:[.,/-]\d+)*(?![\w/])")  # "QH15" or "07/2022/QH15" hold no "15"
+_LEGAL_REF = re.compile(r"(?<![\w/])\d{1,4}/\d{4}/[a-z][a-z0-9-]*")  # folded "80/2021/nd-cp", "07/2022/qh15"
 _QUANTITY = re.compile(r"(\d+(?:[.,]\d+)*)\s*(nam|thang|ngay|tuan|lan|%|trieu|ty|dong|years?|months?|days?)\b")
 SYSTEM = (
     "Bạn là trợ lý tư vấn của Trung tâm Ứng dụng tiến bộ KH&CN cho chủ doanh nghiệp nhỏ và vừa. "
@@ -38,6 +39,9 @@ def check_faithful(text: str, sources: list[Source]) -> None:
     for number in _NUMBER.findall(fold(body)):
         if number not in corpus_numbers and number.replace(",", ".") not in corpus_numbers:
             raise GuardError(f"number {number!r} is not in the sources")
+    for reference in _LEGAL_REF.findall(fold(body)):
+        if reference not in corpus:  # an instrument the sources never name is invented
+            raise GuardError(f"legal instrument number {reference!r} is not in the sources")
     corpus_quantities = set(_QUANTITY.findall(corpus))
     for quantity in _QUANTITY.findall(fold(body)):
         if quantity not in corpus_quantities:

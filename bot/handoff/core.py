@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.handoff import outbox, texts
+from bot import callbacks, i18n
+from bot.handoff import cards, outbox
 from bot.handoff.consultants import ConsultantRegistry
 from bot.handoff.hours import WorkingHours
 from bot.handoff.models import CLAIMED, OPEN, Consultant, Ticket, TicketMessage, now, utc
@@ -22,6 +23,14 @@ from bot.storage import Message, UserState, written_language
 
 TRANSCRIPT_TURNS = 12  # bot conversation copied into a new ticket
 MAX_BACKOFF = 8  # re-announcements slow down to at most 8 x REANNOUNCE_MINUTES
+STATE_LINES = {  # what a card says once the ticket moved on
+    "claimed": "consultant.state_claimed",
+    "transferred": "consultant.state_transferred",
+    "closed": "consultant.state_closed",
+    "cancelled": "consultant.state_cancelled",
+    "owner_blocked": "consultant.state_owner_blocked",
+    "requeued": "consultant.state_requeued",
+}
 
 
 @dataclass
@@ -93,8 +102,8 @@ class Core:
         at = at or now()
         hours = self.hours.describe(lang)
         if self.hours.is_open(at):
-            return texts.owner(lang, "eta_open", hours=hours, minutes=self.settings.handoff_response_minutes)
-        return texts.owner(lang, "eta_closed", hours=hours, next=self.hours.describe_next(at, lang))
+            return i18n.t(lang, "handoff.eta_open", hours=hours, minutes=self.settings.handoff_response_minutes)
+        return i18n.t(lang, "handoff.eta_closed", hours=hours, next=self.hours.describe_next(at, lang))
 
     def next_announcement(self, at: dt.datetime, count: int) -> dt.datetime:
         """After `count` announcements: wait REANNOUNCE_MINUTES x 2^count (capped), within working time."""
@@ -136,7 +145,7 @@ class Core:
         )
 
     def send_transcript(self, s: Session, t: Ticket, consultant_id: int, header: str = "") -> None:
-        for part in texts.transcript(t, self.lines(s, t.id), header):
+        for part in cards.transcript(t, self.lines(s, t.id), header):
             outbox.add(s, consultant_id, "consultant", "transcript", part, ticket_id=t.id)
         # Files the owner attached while waiting follow the transcript.
         for line in self.lines(s, t.id):
@@ -162,14 +171,14 @@ class Core:
             return next((t for t in mine if t.id == ticket_id), None), mine
         return (mine[0] if len(mine) == 1 else None), mine
 
-    def choose(self, s, consultant_id: int, mine: list, key: str, prefix: str, message) -> None:
+    def choose(self, s, consultant_id: int, mine: list, key: str, kind: str, message) -> None:
         if message:  # a stale choice button: nothing to ask again
             return
         if not mine:
-            outbox.add(s, consultant_id, "consultant", "notice", texts.CONSULTANT["none_active"])
+            outbox.add(s, consultant_id, "consultant", "notice", i18n.t(i18n.STAFF, "consultant.none_active"))
             return
-        buttons = [[[f"#{t.id} {t.user_name or t.user_id}"[:40], f"{prefix}:{t.id}"]] for t in mine]
-        outbox.add(s, consultant_id, "consultant", "notice", texts.CONSULTANT[key], buttons=buttons)
+        buttons = [[[f"#{t.id} {t.user_name or t.user_id}"[:40], callbacks.encode(kind, t.id)]] for t in mine]
+        outbox.add(s, consultant_id, "consultant", "notice", i18n.t(i18n.STAFF, key), buttons=buttons)
 
     # -- cards -----------------------------------------------------------------
     def card_body(self, s: Session, t: Ticket) -> str:
@@ -181,7 +190,7 @@ class Core:
                 if title not in titles:
                     titles.append(title)
         experts = matching([c for c in s.scalars(select(Consultant).where(Consultant.active.is_(True)))], t.topic)
-        return texts.card(t, questions[-3:], titles, experts)
+        return cards.card(t, questions[-3:], titles, experts)
 
     def post_card(self, s: Session, t: Ticket, header: str = "") -> None:
         body = self.card_body(s, t)
@@ -192,7 +201,7 @@ class Core:
             "card",
             (header + "\n" if header else "") + body,
             ticket_id=t.id,
-            buttons=[[[texts.CLAIM_BUTTON, f"hc:{t.id}"]]],
+            buttons=[[[i18n.t(i18n.STAFF, "consultant.claim_button"), callbacks.encode("claim", t.id)]]],
             require_status=OPEN,
         )
 
@@ -211,7 +220,8 @@ class Core:
         (same chat, sent in order), so a card still on its way is edited too.
         """
         when = dt.datetime.now(self.hours.tz).strftime("%H:%M")
-        text = self.card_body(s, t) + "\n\n" + texts.STATE_LINE[state].format(name=texts.e(name), time=when)
+        line = i18n.t(i18n.STAFF, STATE_LINES[state], name=cards.e(name), time=when)
+        text = self.card_body(s, t) + "\n\n" + line
         if not only_extra:
             outbox.add(s, self.group, "group", "cards", text, ticket_id=t.id, method="edit")
         # The pressed message needs its own edit unless the "cards" row covers it: a card already recorded
@@ -227,7 +237,7 @@ class Core:
     def tell_owner(
         self, s: Session, t: Ticket, key: str, buttons: list | None = None, purpose: str = "notice", **values: object
     ) -> None:
-        text = texts.owner(t.language, key, id=t.id, **values)
+        text = i18n.t(t.language, key, id=t.id, **values)
         outbox.add(s, t.user_id, "owner", purpose, text, ticket_id=t.id, buttons=buttons)
 
     @staticmethod
@@ -238,14 +248,14 @@ class Core:
 
     @staticmethod
     def owner_label(t: Ticket) -> str:
-        return texts.CONSULTANT["relay_label"].format(name=texts.e(t.user_name or str(t.user_id)), id=t.id)
+        return i18n.t(i18n.STAFF, "consultant.relay_label", name=cards.e(t.user_name or str(t.user_id)), id=t.id)
 
     def cancel_button(self, t: Ticket) -> list:
-        return [[[texts.owner(t.language, "cancel"), f"hx:{t.id}"]]]
+        return [[[i18n.t(t.language, "handoff.cancel"), callbacks.encode("cancel", t.id)]]]
 
     @staticmethod
     def rating_buttons(t: Ticket) -> list:
-        return [[[f"{n} ⭐", f"hv:{t.id}:{n}"] for n in range(1, 6)]]
+        return [[[f"{n} ⭐", callbacks.encode("rate", t.id, n)] for n in range(1, 6)]]
 
     @staticmethod
     def move(s: Session, t: Ticket, expected: tuple[str, ...], holder: int | None = None, **values: object) -> bool:

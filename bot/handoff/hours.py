@@ -6,8 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-WEEKDAYS_VI = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"]
-WEEKDAYS_EN = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+from bot.i18n import items
 
 
 def _minutes(text: str) -> int:
@@ -69,12 +68,12 @@ class WorkingHours:
     def describe_next(self, when: dt.datetime, lang: str) -> str:
         """'08:00 Thứ Hai 12/5' — when consultants are back."""
         local = self.next_open(when).astimezone(self.tz)
-        names = WEEKDAYS_VI if lang == "vi" else WEEKDAYS_EN
+        names = items(lang, "handoff.weekdays")  # Monday first
         return f"{local:%H:%M} {names[local.weekday()]} {local.day}/{local.month}"
 
     def describe(self, lang: str) -> str:
         """'08:00-17:00, Thứ Hai–Thứ Sáu' for the owner."""
-        names = WEEKDAYS_VI if lang == "vi" else WEEKDAYS_EN
+        names = items(lang, "handoff.weekdays")  # Monday first
         ordered = sorted(self.days)
         if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 1:
             days = f"{names[ordered[0] - 1]}–{names[ordered[-1] - 1]}"

@@ -6,13 +6,18 @@ import datetime as dt
 
 from sqlalchemy import delete, select
 
-from bot.handoff import outbox, texts
+from bot import callbacks, i18n
+from bot.handoff import cards, outbox
 from bot.handoff.consultants import audit
 from bot.handoff.core import Core, Outcome
 from bot.handoff.models import ACTIVE, CANCELLED, CLAIMED, CLOSED, OPEN, AuditLog, Ticket, TicketMessage, now, utc
 from bot.handoff.routing import rank_consultants
 
 ADMIN_ALERT_EVERY = dt.timedelta(hours=1)  # an unreachable consultants' group is reported at most this often
+REQUEUE_HEADERS = {  # why a ticket went back to the queue without its consultant asking
+    "consultant_unreachable": "consultant.consultant_unreachable",
+    "consultant_removed": "consultant.consultant_removed",
+}
 
 
 class Moves(Core):
@@ -27,12 +32,15 @@ class Moves(Core):
         with self.session.begin() as s:
             t, mine = self.pick(s, consultant_id, ticket_id, reply_to)
             if t is None:
-                self.choose(s, consultant_id, mine, "choose_transfer", "hT", message)
-                return Outcome(toast=texts.CONSULTANT["stale_choice"] if message else "")
+                self.choose(s, consultant_id, mine, "consultant.choose_transfer", "transfer_options", message)
+                return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice") if message else "")
             others = [c for c in rank_consultants(self.consultants.list(), t.topic) if c.telegram_id != consultant_id]
-            buttons = [[[f"{c.name} ({', '.join(c.topics)})"[:40], f"ht:{t.id}:{c.telegram_id}"]] for c in others[:12]]
-            buttons.append([[texts.CONSULTANT["requeue_button"], f"ht:{t.id}:0"]])
-            text = texts.CONSULTANT["transfer_to"].format(id=t.id)
+            buttons = [
+                [[f"{c.name} ({', '.join(c.topics)})"[:40], callbacks.encode("transfer", t.id, c.telegram_id)]]
+                for c in others[:12]
+            ]
+            buttons.append([[i18n.t(i18n.STAFF, "consultant.requeue_button"), callbacks.encode("transfer", t.id, 0)]])
+            text = i18n.t(i18n.STAFF, "consultant.transfer_to", id=t.id)
             if message:
                 outbox.add(
                     s,
@@ -59,19 +67,21 @@ class Moves(Core):
         with self.session.begin() as s:
             t = s.get(Ticket, ticket_id)
             if t is None or target is None or target_id == consultant_id:
-                return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+                return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice"), alert=True)
             if not self.move(s, t, (CLAIMED,), consultant_id, consultant_id=target_id, claimed_at=now()):
-                return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+                return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice"), alert=True)
             audit(s, consultant_id, "transfer", t.id, to=target_id)
             old = self.consultants.name_of(s, consultant_id)
             self.sync_transcript(s, t)
             self.edit_cards(s, t, "transferred", target.name)
-            ack = texts.CONSULTANT["transferred_ack"].format(id=t.id, name=texts.e(target.name))
+            ack = i18n.t(i18n.STAFF, "consultant.transferred_ack", id=t.id, name=cards.e(target.name))
             self._ack(s, consultant_id, t, ack, message)
-            header = texts.CONSULTANT["transferred_in"].format(old=texts.e(old), id=t.id)
+            header = i18n.t(i18n.STAFF, "consultant.transferred_in", old=cards.e(old), id=t.id)
             self.send_transcript(s, t, target_id, header)
-            self.tell_owner(s, t, "transferred", name=texts.e(target.name))
-            return Outcome(toast=texts.CONSULTANT["transferred_ack"].format(id=t.id, name=target.name), ticket_id=t.id)
+            self.tell_owner(s, t, "handoff.transferred", name=cards.e(target.name))
+            return Outcome(
+                toast=i18n.t(i18n.STAFF, "consultant.transferred_ack", id=t.id, name=target.name), ticket_id=t.id
+            )
 
     def requeue(
         self, consultant_id: int | None, ticket_id: int, message: tuple[int, int] | None = None, reason: str = "requeue"
@@ -80,7 +90,7 @@ class Moves(Core):
         with self.session.begin() as s:
             t = s.get(Ticket, ticket_id)
             if t is None:
-                return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+                return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice"), alert=True)
             holder = t.consultant_id
             at = now()
             if not self.move(
@@ -93,18 +103,18 @@ class Moves(Core):
                 opened_at=at,
                 next_announce_at=self.next_announcement(at, 0),
             ):
-                return Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+                return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice"), alert=True)
             audit(s, consultant_id if consultant_id is not None else holder, reason, t.id)
             name = self.consultants.name_of(s, holder)
             self.edit_cards(s, t, "requeued", name)
             if reason == "requeue":
-                self._ack(s, holder, t, texts.CONSULTANT["requeued_ack"].format(id=t.id), message)
-                header = f"↩️ <b>{texts.e(name)}</b> trả yêu cầu #{t.id} về hàng chờ."
+                self._ack(s, holder, t, i18n.t(i18n.STAFF, "consultant.requeued_ack", id=t.id), message)
+                header = i18n.t(i18n.STAFF, "consultant.requeue_header", name=cards.e(name), id=t.id)
             else:
-                header = texts.CONSULTANT[reason].format(name=texts.e(name), id=t.id)
+                header = i18n.t(i18n.STAFF, REQUEUE_HEADERS[reason], name=cards.e(name), id=t.id)
             self.sync_transcript(s, t)
             self.post_card(s, t, header)
-            self.tell_owner(s, t, "released")
+            self.tell_owner(s, t, "handoff.released")
             return Outcome(ticket_id=t.id, announce_at=t.next_announce_at)
 
     def _ack(self, s, consultant_id: int, t: Ticket, text: str, message: tuple[int, int] | None) -> None:
@@ -139,7 +149,9 @@ class Moves(Core):
                     holder,
                     "consultant",
                     "notice",
-                    texts.CONSULTANT["owner_blocked"].format(name=texts.e(t.user_name or str(t.user_id)), id=t.id),
+                    i18n.t(
+                        i18n.STAFF, "consultant.owner_blocked", name=cards.e(t.user_name or str(t.user_id)), id=t.id
+                    ),
                     ticket_id=t.id,
                 )
             return [Outcome(ticket_id=t.id)]
@@ -156,7 +168,7 @@ class Moves(Core):
                 )
                 if told is None:
                     audit(s, None, "group_down_owner", t.id)
-                    self.tell_owner(s, t, "group_down", self.cancel_button(t))
+                    self.tell_owner(s, t, "handoff.group_down", self.cancel_button(t))
             last = s.scalar(
                 select(AuditLog.created_at)
                 .where(AuditLog.action == "group_down_admins")
@@ -166,7 +178,7 @@ class Moves(Core):
             if last is not None and utc(last) > now() - ADMIN_ALERT_EVERY:
                 return False
             audit(s, None, "group_down_admins", None, error=error[:200])
-            text = texts.CONSULTANT["group_down"].format(chat=self.group, error=texts.e(error[:200]))
+            text = i18n.t(i18n.STAFF, "admin.group_down", chat=self.group, error=cards.e(error[:200]))
             for admin in self.settings.admin_ids:
                 outbox.add(s, admin, "admin", "notice", text)
             return True
@@ -191,7 +203,7 @@ class Moves(Core):
                             holder,
                             "consultant",
                             "notice",
-                            texts.CONSULTANT["owner_ended"].format(id=t.id),
+                            i18n.t(i18n.STAFF, "consultant.owner_ended", id=t.id),
                             ticket_id=t.id,
                         )
             return len(ids)

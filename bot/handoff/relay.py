@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from bot.handoff import outbox, texts
+from bot import callbacks, i18n
+from bot.handoff import cards, outbox
 from bot.handoff.core import Core, Incoming, Outcome
 from bot.handoff.models import CLAIMED, OPEN, Ticket, TicketMessage
 from bot.textlen import clip, visible_len
@@ -37,7 +38,7 @@ class Relay(Core):
                 return Outcome(handled=False)
             s.add(TicketMessage(ticket_id=t.id, role="user", author_id=user_id, text=text, relayed=True))
             outbox.add(
-                s, t.consultant_id, "consultant", "relay", f"{self.owner_label(t)}\n{texts.e(text)}", ticket_id=t.id
+                s, t.consultant_id, "consultant", "relay", f"{self.owner_label(t)}\n{cards.e(text)}", ticket_id=t.id
             )
             return Outcome(ticket_id=t.id)
 
@@ -50,7 +51,7 @@ class Relay(Core):
                     return Outcome(handled=False)
                 line = self._record(s, t.id, "user", msg)
                 line.relayed = False
-                self.tell_owner(s, t, "attached")
+                self.tell_owner(s, t, "handoff.attached")
                 return Outcome(ticket_id=t.id)
         except IntegrityError:
             return Outcome()
@@ -67,13 +68,16 @@ class Relay(Core):
                 if t is not None:
                     self._relay(s, t, msg, t.user_id, "owner", self._consultant_label(s, t))
                     return Outcome(ticket_id=t.id)
-                buttons = [[[f"#{x.id} {x.user_name or x.user_id}"[:40], f"hr:{line.id}:{x.id}"]] for x in mine]
+                buttons = [
+                    [[f"#{x.id} {x.user_name or x.user_id}"[:40], callbacks.encode("relay_choice", line.id, x.id)]]
+                    for x in mine
+                ]
                 outbox.add(
                     s,
                     msg.user_id,
                     "consultant",
                     "notice",
-                    texts.CONSULTANT["choose"].format(n=len(mine)),
+                    i18n.t(i18n.STAFF, "consultant.choose", n=len(mine)),
                     buttons=buttons,
                 )
                 return Outcome()
@@ -84,7 +88,7 @@ class Relay(Core):
         self, consultant_id: int, line_id: int, ticket_id: int, message: tuple[int, int] | None = None
     ) -> Outcome:
         """The consultant picked the ticket for a message that waited for "which one?"."""
-        stale = Outcome(toast=texts.CONSULTANT["stale_choice"], alert=True)
+        stale = Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice"), alert=True)
         with self.session.begin() as s:
             t = s.get(Ticket, ticket_id)
             if t is None or t.status != CLAIMED or t.consultant_id != consultant_id:
@@ -111,7 +115,7 @@ class Relay(Core):
                 (line.meta or {}).get("file_name", ""),
             )
             self._relay(s, t, msg, t.user_id, "owner", self._consultant_label(s, t))
-            done = texts.CONSULTANT["relayed"].format(id=t.id)
+            done = i18n.t(i18n.STAFF, "consultant.relayed", id=t.id)
             if message:
                 outbox.add(
                     s, message[0], "consultant", "edit", done, ticket_id=t.id, method="edit", edit_message_id=message[1]
@@ -138,7 +142,7 @@ class Relay(Core):
         return line
 
     def _consultant_label(self, s, t: Ticket) -> str:
-        return texts.owner(t.language, "consultant", name=texts.e(self.consultants.name_of(s, t.consultant_id)))
+        return i18n.t(t.language, "handoff.consultant", name=cards.e(self.consultants.name_of(s, t.consultant_id)))
 
     @staticmethod
     def _relay(s, t: Ticket, msg: Incoming, to: int, role: str, label: str) -> None:
@@ -147,9 +151,9 @@ class Relay(Core):
             outbox.add(s, to, role, "relay", "", ticket_id=t.id, method="copy", copy_from=(msg.chat_id, msg.message_id))
         elif msg.media:
             room = CAPTION_LIMIT - visible_len(label) - 1
-            caption = label + ("\n" + texts.e(clip(msg.text, room)) if msg.text else "")
+            caption = label + ("\n" + cards.e(clip(msg.text, room)) if msg.text else "")
             outbox.add(
                 s, to, role, "relay", caption, ticket_id=t.id, method="copy", copy_from=(msg.chat_id, msg.message_id)
             )
         else:
-            outbox.add(s, to, role, "relay", f"{label}\n{texts.e(msg.text)}", ticket_id=t.id)
+            outbox.add(s, to, role, "relay", f"{label}\n{cards.e(msg.text)}", ticket_id=t.id)

@@ -6,7 +6,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.handoff import outbox, texts
+from bot import i18n
+from bot.handoff import outbox
 from bot.handoff.core import Incoming, Outcome
 from bot.handoff.models import CLAIMED, INTAKE, OPEN, TicketMessage, now, utc
 from bot.handoff.moves import Moves
@@ -113,8 +114,8 @@ class HandoffService(TicketFlow, Moves, Relay):
                 user_id,
                 "owner",
                 "notice",
-                texts.owner(lang, "offer"),
-                buttons=[[[texts.owner(lang, "offer_button"), "human"]]],
+                i18n.t(lang, "handoff.offer"),
+                buttons=[[[i18n.t(lang, "handoff.offer_button"), "human"]]],
             )
 
 

@@ -7,13 +7,20 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.handoff import outbox, texts
+from bot import callbacks, i18n
+from bot.handoff import cards, outbox
 from bot.handoff.consultants import audit
 from bot.handoff.core import Core, Outcome
 from bot.handoff.models import CANCELLED, CLAIMED, CLOSED, INTAKE, OPEN, Ticket, TicketMessage, now, utc
 from bot.handoff.routing import detect_topic
 
-STATE_WORDS = {CLOSED: "đóng", CANCELLED: "bị huỷ", CLAIMED: "có người nhận", INTAKE: "chưa gửi", OPEN: "mở"}
+STATUS_WORDS = {  # Ticket.status -> how a consultant's toast names it
+    CLOSED: "consultant.status_closed",
+    CANCELLED: "consultant.status_cancelled",
+    CLAIMED: "consultant.status_claimed",
+    INTAKE: "consultant.status_intake",
+    OPEN: "consultant.status_open",
+}
 
 
 class TicketFlow(Core):
@@ -25,14 +32,24 @@ class TicketFlow(Core):
         trigger: str = "command",
         origin_key: str | None = None,
         lang: str | None = None,
+        *,
+        topic: str | None = None,
+        brief: str = "",
+        intake: str = "",
     ) -> Outcome:
-        """The owner asks for a consultant: a new ticket (intake question or straight to the queue)."""
+        """The owner asks for a consultant: a new ticket (intake question or straight to the queue).
+
+        A caller that already knows the case (a technology-needs profile) gives its `topic`, a `brief` shown on
+        the card instead of the conversation summary, and the `intake` line (company, province): no question.
+        """
         if not self.group:
             with self.session.begin() as s:
-                outbox.add(s, user_id, "owner", "notice", texts.owner(lang or self.language(s, user_id), "unavailable"))
+                outbox.add(
+                    s, user_id, "owner", "notice", i18n.t(lang or self.language(s, user_id), "handoff.unavailable")
+                )
             return Outcome()
         try:
-            return self._request(user_id, user_name, trigger, origin_key, lang)
+            return self._request(user_id, user_name, trigger, origin_key, lang, topic, brief, intake)
         except IntegrityError:  # a concurrent request of the same owner, or a redelivered update
             with self.session.begin() as s:
                 t = self.active_ticket(s, user_id)
@@ -40,13 +57,13 @@ class TicketFlow(Core):
                     self._remind(s, t)
                 return Outcome(ticket_id=t.id if t else None)
 
-    def _request(self, user_id, user_name, trigger, origin_key, lang) -> Outcome:
+    def _request(self, user_id, user_name, trigger, origin_key, lang, topic=None, brief="", intake="") -> Outcome:
         with self.session.begin() as s:
             t = self.active_ticket(s, user_id)
             if t is not None:
                 self._remind(s, t)
                 return Outcome(ticket_id=t.id)
-            known = s.scalar(
+            known = intake[:300] or s.scalar(
                 select(Ticket.intake)
                 .where(Ticket.user_id == user_id, Ticket.intake != "")
                 .order_by(Ticket.id.desc())
@@ -67,8 +84,10 @@ class TicketFlow(Core):
             self.sync_transcript(s, t, first=True)
             lines = self.lines(s, t.id)
             questions = [m.text for m in lines if m.role == "user"]
-            t.topic = detect_topic([(m.meta or {}).get("topic", "") for m in lines if m.role == "bot"], questions)
-            t.summary = self._summary(t, lines)
+            t.topic = topic or detect_topic(
+                [(m.meta or {}).get("topic", "") for m in lines if m.role == "bot"], questions
+            )
+            t.summary = brief or self._summary(t, lines)
             audit(s, user_id, "ticket_request", t.id, trigger=trigger)
             if known:
                 return Outcome(ticket_id=t.id, announce_at=self._open(s, t))
@@ -77,10 +96,13 @@ class TicketFlow(Core):
                 user_id,
                 "owner",
                 "notice",
-                texts.owner(t.language, "intake"),
+                i18n.t(t.language, "handoff.intake"),
                 ticket_id=t.id,
                 buttons=[
-                    [[texts.owner(t.language, "skip"), f"hs:{t.id}"], [texts.owner(t.language, "cancel"), f"hx:{t.id}"]]
+                    [
+                        [i18n.t(t.language, "handoff.skip"), callbacks.encode("skip_intake", t.id)],
+                        [i18n.t(t.language, "handoff.cancel"), callbacks.encode("cancel", t.id)],
+                    ]
                 ],
             )
             return Outcome(ticket_id=t.id)
@@ -89,12 +111,16 @@ class TicketFlow(Core):
     def _summary(t: Ticket, lines: list[TicketMessage]) -> str:
         asked = [m for m in lines if m.role == "user"]
         if not asked:
-            return "Khách muốn trao đổi với chuyên gia (chưa hỏi bot câu nào)."
+            return i18n.t(i18n.STAFF, "consultant.summary_none")
         last = asked[-1].text.strip().replace("\n", " ")
         last = last if len(last) <= 160 else last[:160].rsplit(" ", 1)[0] + " …"
         unanswered = sum(1 for m in lines if m.role == "bot" and (m.meta or {}).get("kind") == "abstain")
-        text = f"«{last}»" + (f" — đã hỏi bot {len(asked)} câu" if len(asked) > 1 else "")
-        return text + (f", bot chưa trả lời được {unanswered} câu." if unanswered else ".")
+        text = f"«{last}»"
+        if len(asked) > 1:
+            text += " — " + i18n.t(i18n.STAFF, "consultant.summary_asked", n=len(asked))
+        if unanswered:
+            text += ", " + i18n.t(i18n.STAFF, "consultant.summary_unanswered", n=unanswered)
+        return text + "."
 
     def _remind(self, s, t: Ticket) -> None:
         if t.status == INTAKE:
@@ -103,16 +129,21 @@ class TicketFlow(Core):
                 t.user_id,
                 "owner",
                 "notice",
-                texts.owner(t.language, "intake"),
+                i18n.t(t.language, "handoff.intake"),
                 ticket_id=t.id,
                 buttons=[
-                    [[texts.owner(t.language, "skip"), f"hs:{t.id}"], [texts.owner(t.language, "cancel"), f"hx:{t.id}"]]
+                    [
+                        [i18n.t(t.language, "handoff.skip"), callbacks.encode("skip_intake", t.id)],
+                        [i18n.t(t.language, "handoff.cancel"), callbacks.encode("cancel", t.id)],
+                    ]
                 ],
             )
         elif t.status == OPEN:
-            self.tell_owner(s, t, "waiting", self.cancel_button(t), pos=self.position(s, t), eta=self.eta(t.language))
+            self.tell_owner(
+                s, t, "handoff.waiting", self.cancel_button(t), pos=self.position(s, t), eta=self.eta(t.language)
+            )
         else:
-            self.tell_owner(s, t, "talking", name=texts.e(self.consultants.name_of(s, t.consultant_id)))
+            self.tell_owner(s, t, "handoff.talking", name=cards.e(self.consultants.name_of(s, t.consultant_id)))
 
     def _open(self, s, t: Ticket) -> dt.datetime | None:
         """intake -> open: the card goes to the group, the owner learns their place and the expected wait."""
@@ -123,9 +154,9 @@ class TicketFlow(Core):
         self.tell_owner(
             s,
             t,
-            "queued",
+            "handoff.queued",
             self.cancel_button(t),
-            topic=texts.e(texts.topic_label(t.topic)),
+            topic=cards.e(cards.topic_label(t.topic, t.language)),
             pos=self.position(s, t),
             eta=self.eta(t.language, at),
         )
@@ -160,7 +191,7 @@ class TicketFlow(Core):
         with self.session.begin() as s:
             t = s.get(Ticket, ticket_id)
             if t is None or t.user_id != user_id or t.status != INTAKE:
-                return Outcome(toast=texts.owner(t.language if t else "vi", "nothing"))
+                return Outcome(toast=i18n.t(t.language if t else None, "handoff.nothing"))
             self.drop_buttons(s, message)
             return Outcome(ticket_id=t.id, announce_at=self._open(s, t))
 
@@ -171,29 +202,29 @@ class TicketFlow(Core):
             if t is None or (ticket_id is not None and t.id != ticket_id):
                 lang = t.language if t else self.language(s, user_id)
                 if ticket_id is None:
-                    outbox.add(s, user_id, "owner", "notice", texts.owner(lang, "nothing"))
-                return Outcome(toast=texts.owner(lang, "nothing"))
+                    outbox.add(s, user_id, "owner", "notice", i18n.t(lang, "handoff.nothing"))
+                return Outcome(toast=i18n.t(lang, "handoff.nothing"))
             self.drop_buttons(s, message)
             if t.status == CLAIMED:
                 if not self.move(s, t, (CLAIMED,), **self.ending(CLOSED, "owner_ended")):
-                    return Outcome(toast=texts.owner(t.language, "nothing"))
+                    return Outcome(toast=i18n.t(t.language, "handoff.nothing"))
                 audit(s, user_id, "owner_ended", t.id)
                 outbox.add(
                     s,
                     t.consultant_id,
                     "consultant",
                     "notice",
-                    texts.CONSULTANT["owner_ended"].format(id=t.id),
+                    i18n.t(i18n.STAFF, "consultant.owner_ended", id=t.id),
                     ticket_id=t.id,
                 )
                 self.edit_cards(s, t, "closed", self.consultants.name_of(s, t.consultant_id))
-                self.tell_owner(s, t, "ended", self.rating_buttons(t), purpose="rating")
+                self.tell_owner(s, t, "handoff.ended", self.rating_buttons(t), purpose="rating")
                 return Outcome(ticket_id=t.id)
             if not self.move(s, t, (INTAKE, OPEN), **self.ending(CANCELLED, "owner_cancelled")):
-                return Outcome(toast=texts.owner(t.language, "nothing"))
+                return Outcome(toast=i18n.t(t.language, "handoff.nothing"))
             audit(s, user_id, "owner_cancelled", t.id)
             self.edit_cards(s, t, "cancelled")
-            self.tell_owner(s, t, "cancelled")
+            self.tell_owner(s, t, "handoff.cancelled")
             return Outcome(ticket_id=t.id)
 
     def rate(self, user_id: int, ticket_id: int, value: int, message: tuple[int, int] | None = None) -> Outcome:
@@ -210,8 +241,8 @@ class TicketFlow(Core):
             t = s.get(Ticket, ticket_id)
             lang = t.language if t else "vi"
             if not got:
-                return Outcome(toast=texts.owner(lang, "rated", n=t.rating if t and t.rating else value))
-            thanks = texts.owner(lang, "rated", n=value)
+                return Outcome(toast=i18n.t(lang, "handoff.rated", n=t.rating if t and t.rating else value))
+            thanks = i18n.t(lang, "handoff.rated", n=value)
             if message:
                 outbox.add(
                     s, message[0], "owner", "edit", thanks, ticket_id=t.id, method="edit", edit_message_id=message[1]
@@ -222,7 +253,7 @@ class TicketFlow(Core):
                     t.consultant_id,
                     "consultant",
                     "notice",
-                    texts.CONSULTANT["rating"].format(id=t.id, n=value),
+                    i18n.t(i18n.STAFF, "consultant.rating", id=t.id, n=value),
                     ticket_id=t.id,
                 )
             return Outcome(toast=thanks, ticket_id=t.id)
@@ -234,7 +265,7 @@ class TicketFlow(Core):
         with self.session.begin() as s:
             if me is None:
                 audit(s, consultant_id, "claim_refused", ticket_id)
-                return Outcome(toast=texts.CONSULTANT["not_consultant"], alert=True)
+                return Outcome(toast=i18n.t(i18n.STAFF, "consultant.not_consultant"), alert=True)
             got = s.execute(
                 update(Ticket)
                 .where(Ticket.id == ticket_id, Ticket.status == OPEN)
@@ -242,23 +273,24 @@ class TicketFlow(Core):
             ).rowcount
             t = s.get(Ticket, ticket_id)
             if t is None:
-                return Outcome(toast=texts.CONSULTANT["stale"].format(id=ticket_id, state="đóng"), alert=True)
+                state = i18n.t(i18n.STAFF, "consultant.status_closed")
+                return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale", id=ticket_id, state=state), alert=True)
             if not got:
                 return self._claim_lost(s, t, consultant_id, card)
             audit(s, consultant_id, "claim", t.id, waited_s=int((now() - (utc(t.opened_at) or now())).total_seconds()))
             self.sync_transcript(s, t)
             self.edit_cards(s, t, "claimed", me.name, extra=card)
             self.send_transcript(s, t, consultant_id)
-            self.tell_owner(s, t, "claimed", name=texts.e(me.name))
-            return Outcome(toast=texts.CONSULTANT["claimed_toast"].format(id=t.id), ticket_id=t.id)
+            self.tell_owner(s, t, "handoff.claimed", name=cards.e(me.name))
+            return Outcome(toast=i18n.t(i18n.STAFF, "consultant.claimed_toast", id=t.id), ticket_id=t.id)
 
     def _claim_lost(self, s, t: Ticket, consultant_id: int, card) -> Outcome:
         if t.status == CLAIMED and t.consultant_id == consultant_id:
-            return Outcome(toast=texts.CONSULTANT["yours"].format(id=t.id), ticket_id=t.id)
+            return Outcome(toast=i18n.t(i18n.STAFF, "consultant.yours", id=t.id), ticket_id=t.id)
         audit(s, consultant_id, "claim_lost", t.id, status=t.status)
         if t.status == CLAIMED:
             name = self.consultants.name_of(s, t.consultant_id)
-            return Outcome(toast=texts.CONSULTANT["taken"].format(id=t.id, name=name), alert=True, ticket_id=t.id)
+            return Outcome(toast=i18n.t(i18n.STAFF, "consultant.taken", id=t.id, name=name), alert=True, ticket_id=t.id)
         if card and t.status in (CLOSED, CANCELLED) and card not in outbox.sent_messages(s, t.id, "card"):
             # A card the outbox does not know (every known card was edited when the ticket ended).
             state = (
@@ -269,8 +301,8 @@ class TicketFlow(Core):
                 else "closed"
             )
             self.edit_cards(s, t, state, self.consultants.name_of(s, t.consultant_id), extra=card, only_extra=True)
-        state = STATE_WORDS.get(t.status, t.status)
-        return Outcome(toast=texts.CONSULTANT["stale"].format(id=t.id, state=state), alert=True, ticket_id=t.id)
+        state = i18n.t(i18n.STAFF, STATUS_WORDS[t.status]) if t.status in STATUS_WORDS else t.status
+        return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale", id=t.id, state=state), alert=True, ticket_id=t.id)
 
     def close(
         self,
@@ -282,21 +314,21 @@ class TicketFlow(Core):
         with self.session.begin() as s:
             t, mine = self.pick(s, consultant_id, ticket_id, reply_to)
             if t is None:
-                self.choose(s, consultant_id, mine, "choose_close", "hk", message)
-                return Outcome(toast=texts.CONSULTANT["stale_choice"] if message else "")
+                self.choose(s, consultant_id, mine, "consultant.choose_close", "close", message)
+                return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice") if message else "")
             if not self.move(s, t, (CLAIMED,), consultant_id, **self.ending(CLOSED, "consultant")):
-                return Outcome(toast=texts.CONSULTANT["stale_choice"])
+                return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice"))
             audit(s, consultant_id, "close", t.id)
             name = self.consultants.name_of(s, consultant_id)
             self.edit_cards(s, t, "closed", name)
-            ack = texts.CONSULTANT["closed_ack"].format(id=t.id)
+            ack = i18n.t(i18n.STAFF, "consultant.closed_ack", id=t.id)
             if message:
                 outbox.add(
                     s, message[0], "consultant", "edit", ack, ticket_id=t.id, method="edit", edit_message_id=message[1]
                 )
             else:
                 outbox.add(s, consultant_id, "consultant", "notice", ack, ticket_id=t.id)
-            self.tell_owner(s, t, "closed", self.rating_buttons(t), purpose="rating", name=texts.e(name))
+            self.tell_owner(s, t, "handoff.closed", self.rating_buttons(t), purpose="rating", name=cards.e(name))
             return Outcome(toast=ack, ticket_id=t.id)
 
     # -- service level ---------------------------------------------------------
@@ -333,10 +365,10 @@ class TicketFlow(Core):
             if not got:  # another job or replica did it
                 return None
             waited = self.waited_minutes(t, at)
-            header = f"⏰ <b>Nhắc lại:</b> yêu cầu #{t.id} đã chờ {waited} phút, chưa có ai nhận."
+            header = i18n.t(i18n.STAFF, "consultant.reannounce_header", id=t.id, minutes=waited)
             self.post_card(s, t, header)
             if not warned:
-                self.tell_owner(s, t, "waiting_long", self.cancel_button(t), eta=self.eta(t.language, at))
+                self.tell_owner(s, t, "handoff.waiting_long", self.cancel_button(t), eta=self.eta(t.language, at))
             return nxt
 
     def queue(self, viewer_id: int) -> tuple[str, list]:
@@ -345,17 +377,22 @@ class TicketFlow(Core):
         with self.session() as s:
             open_ = list(s.scalars(select(Ticket).where(Ticket.status == OPEN).order_by(Ticket.opened_at).limit(20)))
             mine = self.claimed_by(s, viewer_id)
-        lines = [f"<b>Hàng chờ</b>: {len(open_)} yêu cầu chưa có người nhận."]
+        lines = [i18n.t(i18n.STAFF, "consultant.queue_head", n=len(open_))]
         for t in open_:
             lines.append(
-                f"• #{t.id} · {texts.e(texts.topic_label(t.topic))} · {texts.e(t.user_name or str(t.user_id))}"
-                f" · chờ {self.waited_minutes(t, at)} phút"
+                i18n.t(
+                    i18n.STAFF,
+                    "consultant.queue_item",
+                    id=t.id,
+                    topic=cards.e(cards.topic_label(t.topic)),
+                    owner=cards.e(t.user_name or str(t.user_id)),
+                    minutes=self.waited_minutes(t, at),
+                )
             )
         if mine:
-            lines.append(
-                "\n<b>Bạn đang phụ trách:</b> "
-                + ", ".join(f"#{t.id} {texts.e(t.user_name or str(t.user_id))}" for t in mine)
-            )
+            held = ", ".join(f"#{t.id} {cards.e(t.user_name or str(t.user_id))}" for t in mine)
+            lines.append("\n" + i18n.t(i18n.STAFF, "consultant.queue_mine", tickets=held))
         # "hq", not "hc": claiming from this list must not turn the list message into a card.
-        buttons = [[[f"{texts.CLAIM_BUTTON} #{t.id}", f"hq:{t.id}"]] for t in open_[:10]]
+        claim = i18n.t(i18n.STAFF, "consultant.claim_button")
+        buttons = [[[f"{claim} #{t.id}", callbacks.encode("claim_listed", t.id)]] for t in open_[:10]]
         return "\n".join(lines), buttons

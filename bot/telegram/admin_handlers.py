@@ -11,15 +11,17 @@ import mimetypes
 from html import escape
 from zoneinfo import ZoneInfo
 
-from telegram import BotCommand, BotCommandScopeChat, Message, Update
+from telegram import Message, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import callbacks
+from bot.i18n import STAFF, t
 from bot.knowledge_admin import AddResult
 from bot.reports import chart, export, gaps, stats
 from bot.reports.data import Period
-from bot.telegram import admin_render, texts
+from bot.telegram import admin_render
 from bot.telegram.context import BotContext
 from bot.telegram.handlers import send
 from indexer.config import TOPICS
@@ -31,17 +33,18 @@ except ImportError:
     handoff_handlers = None
 
 log = logging.getLogger(__name__)
-COMMANDS = [
-    ("kb", "Kho tài liệu"),
-    ("kb_list", "Danh sách tài liệu"),
-    ("kb_remove", "Xoá tài liệu"),
-    ("reindex", "Cập nhật chỉ mục"),
-    ("gaps", "Câu hỏi bot chưa đáp ứng"),
-    ("stats", "Thống kê"),
-    ("export", "Xuất dữ liệu CSV"),
-]
 GAPS_DAYS, STATS_DAYS = 90, 30
 GAPS_SHOWN = 10
+REFUSALS = {  # AddResult.reason -> message
+    "type": "admin.refused_type",
+    "size": "admin.refused_size",
+    "unreadable": "admin.refused_unreadable",
+    "duplicate": "admin.refused_duplicate",
+    "id_taken": "admin.refused_id_taken",
+    "busy": "admin.refused_busy",
+    "index": "admin.refused_index",
+    "download": "admin.refused_download",
+}
 
 
 def register(app: Application, admin_ids: list[int]) -> None:
@@ -56,23 +59,13 @@ def register(app: Application, admin_ids: list[int]) -> None:
         ("export", export_),
     ):
         app.add_handler(CommandHandler(name, handler))
-    app.add_handler(CallbackQueryHandler(remove_pressed, pattern=r"^kbrm:"))
+    app.add_handler(CallbackQueryHandler(remove_pressed, pattern=callbacks.pattern("kb_remove")))
     app.add_handler(
         MessageHandler(
             filters.ChatType.PRIVATE & filters.Document.ALL & filters.User(user_id=admin_ids, allow_empty=False),
             document,
         )
     )
-
-
-async def set_commands(app: Application, admin_ids: list[int], base: list[tuple[str, str]]) -> None:
-    """Admins see the staff commands in their command menu as well."""
-    commands = [BotCommand(c, d) for c, d in [*base, *COMMANDS]]
-    for admin in admin_ids:
-        try:
-            await app.bot.set_my_commands(commands, scope=BotCommandScopeChat(admin))
-        except TelegramError as exc:  # an admin who never opened the bot: nothing to show yet
-            log.info("no staff command menu for %s: %s", admin, exc)
 
 
 def admin_only(func):
@@ -84,10 +77,10 @@ def admin_only(func):
         private = chat is not None and chat.type == "private"
         if user is None or user.id not in context.services.settings.admin_ids:
             if private:
-                await send(update, texts.ADMIN_ONLY)
+                await send(update, t(STAFF, "admin.admin_only"))
             return
         if not private:
-            await send(update, texts.ADMIN_PRIVATE)
+            await send(update, t(STAFF, "admin.admin_private"))
             return
         await func(update, context)
 
@@ -115,7 +108,7 @@ class ProgressMessage:
     def report(self, done: int, total: int) -> None:
         """Progress callback for the indexer; waits for the edit so every step is shown in order."""
         future = asyncio.run_coroutine_threadsafe(
-            self.edit(texts.REINDEX_PROGRESS.format(done=done, total=total)), self.loop
+            self.edit(t(STAFF, "admin.reindex_progress", done=done, total=total)), self.loop
         )
         try:
             future.result(timeout=15)
@@ -127,7 +120,9 @@ class ProgressMessage:
 async def kb(update: Update, context: BotContext) -> None:
     svc = context.services
     data = await asyncio.to_thread(context.services.knowledge.status)
-    await send(update, admin_render.kb_status(data, ZoneInfo(svc.settings.timezone)) + "\n\n" + texts.KB_HELP)
+    await send(
+        update, admin_render.kb_status(data, ZoneInfo(svc.settings.timezone)) + "\n\n" + t(STAFF, "admin.kb_help")
+    )
 
 
 @admin_only
@@ -139,20 +134,20 @@ async def kb_list(update: Update, context: BotContext) -> None:
 async def kb_remove(update: Update, context: BotContext) -> None:
     ref = " ".join(context.args or []).strip()
     if not ref:
-        await send(update, texts.REMOVE_USAGE)
+        await send(update, t(STAFF, "admin.remove_usage"))
         return
     found = await asyncio.to_thread(context.services.knowledge.find, ref)
     if not found:
-        await send(update, texts.REMOVE_NOT_FOUND.format(ref=escape(ref)))
+        await send(update, t(STAFF, "admin.remove_not_found", ref=escape(ref)))
     elif len(found) > 1:
         await send(
-            update, texts.REMOVE_AMBIGUOUS.format(ref=escape(ref), detail=escape(", ".join(d.path for d in found)))
+            update, t(STAFF, "admin.remove_ambiguous", ref=escape(ref), detail=escape(", ".join(d.path for d in found)))
         )
     else:
         doc = found[0]
         await send(
             update,
-            texts.REMOVE_CONFIRM.format(title=escape(doc.title), path=escape(doc.path), chunks=doc.chunks),
+            t(STAFF, "admin.remove_confirm", title=escape(doc.title), path=escape(doc.path), chunks=doc.chunks),
             admin_render.remove_keyboard(doc),
         )
 
@@ -160,22 +155,26 @@ async def kb_remove(update: Update, context: BotContext) -> None:
 async def remove_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if update.effective_user.id not in context.services.settings.admin_ids:
-        await query.answer(texts.ADMIN_ONLY, show_alert=True)
+        await query.answer(t(STAFF, "admin.admin_only"), show_alert=True)
         return
-    key = (query.data or "").split(":", 1)[1]
+    press = callbacks.decode(query.data)
+    if press is None:
+        await query.answer(t(STAFF, "common.stale_button"))
+        return
+    key = str(press[0])
     if key == "no":
         await query.answer()
-        await _edit_query(query, texts.REMOVE_CANCELLED)
+        await _edit_query(query, t(STAFF, "admin.remove_cancelled"))
         return
-    await query.answer("Đang xoá…")
+    await query.answer(t(STAFF, "admin.removing"))
     result = await asyncio.to_thread(context.services.knowledge.remove, key)
     doc = result.document
     if result.ok and doc is not None:
-        text = texts.REMOVED.format(title=escape(doc.title), path=escape(doc.path), chunks=doc.chunks)
+        text = t(STAFF, "admin.removed", title=escape(doc.title), path=escape(doc.path), chunks=doc.chunks)
     elif result.reason == "busy" and doc is not None:
-        text = texts.REMOVE_BUSY.format(title=escape(doc.title))
+        text = t(STAFF, "admin.remove_busy", title=escape(doc.title))
     else:
-        text = texts.REMOVE_NOT_FOUND.format(ref=escape(doc.path if doc else key))
+        text = t(STAFF, "admin.remove_not_found", ref=escape(doc.path if doc else key))
     await _edit_query(query, text)
 
 
@@ -189,7 +188,7 @@ async def _edit_query(query, text: str) -> None:
 
 @admin_only
 async def reindex(update: Update, context: BotContext) -> None:
-    message = await update.effective_chat.send_message(texts.REINDEX_START)
+    message = await update.effective_chat.send_message(t(STAFF, "admin.reindex_start"))
     context.application.create_task(_reindex(message, context), update=update)
 
 
@@ -198,10 +197,10 @@ async def _reindex(message: Message, context: BotContext) -> None:
     try:
         summary = await asyncio.to_thread(context.services.knowledge.refresh, progress.report)
     except IndexBusy:
-        await progress.edit(texts.REINDEX_BUSY)
+        await progress.edit(t(STAFF, "admin.reindex_busy"))
         return
     except FileNotFoundError as exc:
-        await progress.edit(texts.REINDEX_FAILED.format(detail=escape(str(exc))))
+        await progress.edit(t(STAFF, "admin.reindex_failed", detail=escape(str(exc))))
         return
     await progress.edit(admin_render.summary(summary))
 
@@ -221,7 +220,7 @@ async def document(update: Update, context: BotContext) -> None:
         await send(update, _refusal(name, refused))
         return
     reply = await update.effective_chat.send_message(
-        texts.UPLOAD_WORKING.format(name=escape(name)), parse_mode=ParseMode.HTML
+        t(STAFF, "admin.upload_working", name=escape(name)), parse_mode=ParseMode.HTML
     )
     progress = ProgressMessage(reply)
     try:
@@ -233,9 +232,10 @@ async def document(update: Update, context: BotContext) -> None:
     if not result.ok:
         await progress.edit(_refusal(name, result))
         return
-    template = texts.UPLOAD_REPLACED if result.replaced else texts.UPLOAD_DONE
     await progress.edit(
-        template.format(
+        t(
+            STAFF,
+            "admin.upload_replaced" if result.replaced else "admin.upload_done",
             title=escape(result.title),
             path=escape(result.path),
             topic=escape(admin_render.topic_label(result.topic)),
@@ -245,8 +245,8 @@ async def document(update: Update, context: BotContext) -> None:
 
 
 def _refusal(name: str, result: AddResult) -> str:
-    template = texts.UPLOAD_REFUSED.get(result.reason, texts.UPLOAD_REFUSED["index"])
-    return template.format(name=escape(name), detail=escape(result.detail))
+    key = REFUSALS.get(result.reason, REFUSALS["index"])
+    return t(STAFF, key, name=escape(name), detail=escape(result.detail))
 
 
 def _days(context: BotContext, default: int) -> int:
@@ -273,7 +273,7 @@ async def stats_(update: Update, context: BotContext) -> None:
     figures = await asyncio.to_thread(stats.compute, svc.store, Period.last_days(days, svc.settings.timezone))
     png = await asyncio.to_thread(chart.render_png, figures)
     await send(update, admin_render.stats(figures))
-    await update.effective_chat.send_photo(png, caption=f"Câu hỏi mỗi ngày, {days} ngày qua")
+    await update.effective_chat.send_photo(png, caption=t(STAFF, "admin.stats_caption", days=days))
 
 
 @admin_only
@@ -283,15 +283,15 @@ async def export_(update: Update, context: BotContext) -> None:
     try:
         period = Period.between(dt.date.fromisoformat(args[0]), dt.date.fromisoformat(args[1]), svc.settings.timezone)
     except (ValueError, IndexError):
-        await send(update, texts.EXPORT_USAGE)
+        await send(update, t(STAFF, "admin.export_usage"))
         return
     raw = len(args) > 2 and args[2].lower() == "raw"
     files = await asyncio.to_thread(export.export, svc.store, svc.settings, period, raw)
     span = {"start": f"{period.start:%d/%m/%Y}", "end": f"{period.end:%d/%m/%Y}"}
     if all(content.count(b"\n") <= 1 for content in files.values()):
-        await send(update, texts.EXPORT_EMPTY.format(**span))
+        await send(update, t(STAFF, "admin.export_empty", **span))
         return
     for name, content in files.items():
         await update.effective_chat.send_document(content, filename=name)
-    mode = texts.EXPORT_RAW_NOTE if raw else texts.EXPORT_PSEUDO_NOTE
-    await send(update, texts.EXPORT_DONE.format(**span, mode=mode))
+    mode = t(STAFF, "admin.export_raw_note") if raw else t(STAFF, "admin.export_pseudo_note")
+    await send(update, t(STAFF, "admin.export_done", **span, mode=mode))

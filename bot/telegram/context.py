@@ -39,7 +39,6 @@ class BotContext(CallbackContext[ExtBot, dict, dict, BotData]):
 
 
 CONTEXT_TYPES = ContextTypes(context=BotContext, bot_data=BotData)
-BotApplication = Application[ExtBot, BotContext, dict, dict, BotData, object]
 
 
 def services_of(app: Application) -> Services:

@@ -10,10 +10,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 
+from bot import callbacks
 from bot.answering.language import detect_language
-from bot.telegram import handoff_handlers, render, texts
+from bot.i18n import STAFF, t
+from bot.telegram import handoff_handlers, needs_handlers, render
 from bot.telegram.context import BotContext
-from bot.telegram.userlang import user_language
+from bot.telegram.userlang import language_of, user_language
 
 log = logging.getLogger(__name__)
 MAX_CHARS = 1500
@@ -52,25 +54,25 @@ async def _with_retries(call, attempts: int = 3):
 async def start(update: Update, context: BotContext) -> None:
     await asyncio.to_thread(context.services.store.record_consent, update.effective_user.id)
     lang = await user_language(update, context)
-    await send(update, texts.text(lang, "START"), render.topics_keyboard(lang))
+    await send(update, t(lang, "common.start"), needs_handlers.with_start_button(render.topics_keyboard(lang), lang))
 
 
 async def help_(update: Update, context: BotContext) -> None:
-    await send(update, texts.text(await user_language(update, context), "HELP"))
+    await send(update, t(await user_language(update, context), "common.help"))
 
 
 async def topics(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
-    await send(update, texts.text(lang, "TOPICS_PROMPT"), render.topics_keyboard(lang))
+    await send(update, t(lang, "common.topics_prompt"), render.topics_keyboard(lang))
 
 
 async def privacy(update: Update, context: BotContext) -> None:
-    await send(update, texts.text(await user_language(update, context), "PRIVACY"))
+    await send(update, t(await user_language(update, context), "common.privacy"))
 
 
 async def new(update: Update, context: BotContext) -> None:
     await asyncio.to_thread(context.services.store.new_context, update.effective_user.id)
-    await send(update, texts.text(await user_language(update, context), "NEW"))
+    await send(update, t(await user_language(update, context), "common.new"))
 
 
 async def forget(update: Update, context: BotContext) -> None:
@@ -78,12 +80,12 @@ async def forget(update: Update, context: BotContext) -> None:
     markup = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.text(lang, "BTN_FORGET_YES"), callback_data="forget:yes"),
-                InlineKeyboardButton(texts.text(lang, "BTN_FORGET_NO"), callback_data="forget:no"),
+                InlineKeyboardButton(t(lang, "common.btn_forget_yes"), callback_data=callbacks.encode("forget", "yes")),
+                InlineKeyboardButton(t(lang, "common.btn_forget_no"), callback_data=callbacks.encode("forget", "no")),
             ]
         ]
     )
-    await send(update, texts.text(lang, "FORGET_CONFIRM"), markup)
+    await send(update, t(lang, "common.forget_confirm"), markup)
 
 
 async def human(update: Update, context: BotContext) -> None:
@@ -93,7 +95,7 @@ async def human(update: Update, context: BotContext) -> None:
 async def non_text(update: Update, context: BotContext) -> None:
     if await handoff_handlers.intercept(update, context):  # a file for or from a consultant
         return
-    await send(update, texts.text(await user_language(update, context), "NON_TEXT"))
+    await send(update, t(await user_language(update, context), "common.non_text"))
 
 
 async def question(update: Update, context: BotContext) -> None:
@@ -111,13 +113,13 @@ async def ask(update: Update, context: BotContext, text: str) -> None:
     history = await asyncio.to_thread(svc.store.history, user_id)  # before this question is stored
     # This message's language, else the conversation's, else the user's Telegram language.
     earlier = [t.text for t in reversed(history) if t.role == "user"]
-    lang = texts.language_of(update.effective_user, detect_language(text, earlier, default=None))
+    lang = language_of(update.effective_user, detect_language(text, earlier, default=None))
     admitted = await asyncio.to_thread(svc.store.admit_question, user_id, text, svc.settings.rate_limit_per_minute)
     if admitted is None:
-        await send(update, texts.text(lang, "SLOW_DOWN"))
+        await send(update, t(lang, "common.slow_down"))
         return
     if too_long:
-        await send(update, texts.text(lang, "TOO_LONG").format(n=MAX_CHARS))
+        await send(update, t(lang, "common.too_long", n=MAX_CHARS))
     try:
         await update.effective_chat.send_action(ChatAction.TYPING)
     except TelegramError:
@@ -154,55 +156,62 @@ async def ask(update: Update, context: BotContext, text: str) -> None:
 
 
 async def callback(update: Update, context: BotContext) -> None:
+    """The owner's buttons: feedback, a consultant, topics and their examples, /forget's confirmation."""
     query = update.callback_query
-    data = query.data or ""
+    press = callbacks.decode(query.data)
     svc = context.services
     user_id = update.effective_user.id
+    lang = await user_language(update, context)  # before /forget deletes what it is read from
+    if press is None:
+        log.info("callback from %s with data that is not ours", user_id)
+        await _answer(query, t(lang, "common.stale_button"))
+        return
     try:
-        if data.startswith("fb:"):
-            _, value, ref = data.split(":")
-            await asyncio.to_thread(svc.store.add_feedback, user_id, int(ref), int(value))
+        if press.kind == "feedback":
+            value, ref = int(press[0]), int(press[1])
+            if not await asyncio.to_thread(svc.store.add_feedback, user_id, ref, value):
+                await _answer(query, t(lang, "common.stale_button"))
+                return
             # 👍: a short toast is enough; 👎: the message below says what happens next.
-            lang = await user_language(update, context)
-            await query.answer(texts.text(lang, "THANKS_UP") if value == "1" else None, show_alert=False)
-            if value != "1":
-                await send(update, texts.text(lang, "THANKS_DOWN"))
+            await _answer(query, t(lang, "common.thanks_up") if value == 1 else None)
+            if value != 1:
+                await send(update, t(lang, "common.thanks_down"))
                 await handoff_handlers.after_feedback(update, context)
-        elif data == "human":
-            await query.answer()
+        elif press.kind == "human":
+            await _answer(query)
             await handoff_handlers.request(update, context, "button")
-        elif data.startswith("topic:"):
-            key = data.split(":", 1)[1]
-            lang = await user_language(update, context)
-            await query.answer()
-            await send(update, texts.text(lang, "EXAMPLES_PROMPT"), render.examples_keyboard(lang, key))
-        elif data.startswith("ex:"):
-            _, key, index, *rest = data.split(":")  # buttons sent before the language part was added have none
-            await query.answer()
-            examples = texts.examples(rest[0] if rest else "vi", key)
-            if (
-                index.isdigit()
-                and int(index) < len(examples)
-                and not await handoff_handlers.relay_example(update, context, examples[int(index)])
+        elif press.kind == "topic":
+            await _answer(query)
+            await send(update, t(lang, "common.examples_prompt"), render.examples_keyboard(lang, press[0]))
+        elif press.kind == "example":
+            key, index, *rest = press.values  # buttons sent before the language part was added have none
+            await _answer(query)
+            examples = render.examples(str(rest[0]) if rest else "vi", str(key))
+            if int(index) < len(examples) and not await handoff_handlers.relay_example(
+                update, context, examples[int(index)]
             ):
                 await ask(update, context, examples[int(index)])
-        elif data == "forget:yes":
-            lang = await user_language(update, context)  # before the questions it is read from are deleted
+        elif press.kind == "forget" and press[0] == "yes":
             count = await asyncio.to_thread(svc.store.forget, user_id)
             await handoff_handlers.forget(update, context)
-            await query.answer()
-            await _edit(query, texts.text(lang, "FORGOTTEN").format(n=count))
-        elif data == "forget:no":
-            await query.answer()
-            await _edit(query, texts.text(await user_language(update, context), "FORGET_CANCELLED"))
+            await _answer(query)
+            await _edit(query, t(lang, "common.forgotten", n=count))
+        elif press.kind == "forget":
+            await _answer(query)
+            await _edit(query, t(lang, "common.forget_cancelled"))
         else:
-            await query.answer(texts.text(await user_language(update, context), "STALE_BUTTON"))
-    except (ValueError, BadRequest) as exc:
-        log.info("callback %r not handled: %s", data, exc)
-        try:
-            await query.answer()
-        except TelegramError:
-            pass
+            await _answer(query, t(lang, "common.stale_button"))
+    except BadRequest as exc:
+        log.info("callback %s not handled: %s", press.kind, exc)
+        await _answer(query)
+
+
+async def _answer(query, text: str | None = None) -> None:
+    """Answer a press; one answered twice or too late is harmless."""
+    try:
+        await query.answer(text, show_alert=False)
+    except TelegramError as exc:
+        log.debug("callback not answered: %s", exc)
 
 
 async def _edit(query, text: str) -> None:
@@ -219,12 +228,12 @@ async def on_error(update: object, context: BotContext) -> None:
     log.error("error while handling a %s update", kind, exc_info=context.error)
     if isinstance(update, Update) and update.callback_query:
         try:  # a pressed button must stop spinning even when its handler failed
-            await update.callback_query.answer(texts.for_user(update.effective_user, "ERROR")[:190])
+            await update.callback_query.answer(t(language_of(update.effective_user), "common.error")[:190])
         except TelegramError:
             pass
     elif isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
         try:  # never post an apology into the consultants group
-            await update.effective_chat.send_message(texts.for_user(update.effective_user, "ERROR"))
+            await update.effective_chat.send_message(t(language_of(update.effective_user), "common.error"))
         except TelegramError:
             pass
     svc = context.services
@@ -234,6 +243,7 @@ async def on_error(update: object, context: BotContext) -> None:
     context.bot_data.last_admin_alert = now
     for admin in svc.settings.admin_ids:
         try:
-            await context.bot.send_message(admin, f"Bot error: {type(context.error).__name__}: {context.error}"[:4000])
+            alert = t(STAFF, "admin.error_alert", kind=type(context.error).__name__, error=context.error)
+            await context.bot.send_message(admin, alert[:4000])
         except TelegramError:
             pass

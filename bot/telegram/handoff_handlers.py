@@ -10,15 +10,20 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
-from bot.handoff import texts
+from bot import callbacks
+from bot.handoff.cards import e
 from bot.handoff.core import Incoming, Outcome
+from bot.i18n import STAFF, t
+from bot.telegram import menus
 from bot.telegram.context import BotContext
 from bot.telegram.handoff_delivery import deliver, on_start, schedule
 from bot.telegram.userlang import user_language
+from indexer.config import TOPICS
 
 log = logging.getLogger(__name__)
-CALLBACKS = r"^h[cqxsrtTkv]:"
-COMMANDS = [("cancel", "Huỷ yêu cầu gặp chuyên gia")]
+CALLBACKS = callbacks.pattern(
+    "claim", "claim_listed", "cancel", "skip_intake", "relay_choice", "transfer_options", "transfer", "close", "rate"
+)
 
 
 def register(app: Application) -> None:
@@ -164,7 +169,7 @@ async def _consultant(update: Update, context: BotContext) -> bool:
     svc = context.services.handoff
     allowed = await asyncio.to_thread(svc.is_consultant, user_id) or user_id in svc.settings.admin_ids
     if not allowed:
-        await _reply(update, texts.CONSULTANT["only_consultants"])
+        await _reply(update, t(STAFF, "consultant.only_consultants"))
     return allowed
 
 
@@ -199,32 +204,34 @@ async def transfer(update: Update, context: BotContext) -> None:
 
 
 async def callback(update: Update, context: BotContext) -> None:
-    """hc claim (hq: from /queue) · hx cancel · hs skip intake · hr relay choice · hT/ht transfer · hk close · hv rating."""
+    """Ticket buttons: claim, cancel, skip the intake, relay choice, transfer, close and rating.
+
+    Each service call checks that the presser may do it (the ticket's owner or consultant, a registered
+    consultant for a claim) inside its own transaction, so a forged press changes nothing.
+    """
     query = update.callback_query
-    kind, _, rest = (query.data or "").partition(":")
-    args = [int(part) for part in rest.split(":") if part.lstrip("-").isdigit()]
+    press = callbacks.decode(query.data)
     user_id, svc = update.effective_user.id, context.services.handoff
     ref = (query.message.chat.id, query.message.message_id) if query.message else None
     calls = {
-        "hc": lambda: svc.claim(args[0], user_id, card=ref if ref and ref[0] == svc.group else None),
-        "hq": lambda: svc.claim(args[0], user_id),  # from a /queue list: that message is no card
-        "hx": lambda: svc.cancel(user_id, args[0], message=ref),
-        "hs": lambda: svc.skip_intake(user_id, args[0], message=ref),
-        "hr": lambda: svc.choose_relay(user_id, args[0], args[1], ref),
-        "hT": lambda: svc.transfer_options(user_id, args[0], message=ref),
-        "ht": lambda: svc.transfer(user_id, args[0], args[1], ref),
-        "hk": lambda: svc.close(user_id, args[0], message=ref),
-        "hv": lambda: svc.rate(user_id, args[0], args[1], ref),
+        "claim": lambda a: svc.claim(a[0], user_id, card=ref if ref and ref[0] == svc.group else None),
+        "claim_listed": lambda a: svc.claim(a[0], user_id),  # from a /queue list: that message is no card
+        "cancel": lambda a: svc.cancel(user_id, a[0], message=ref),
+        "skip_intake": lambda a: svc.skip_intake(user_id, a[0], message=ref),
+        "relay_choice": lambda a: svc.choose_relay(user_id, a[0], a[1], ref),
+        "transfer_options": lambda a: svc.transfer_options(user_id, a[0], message=ref),
+        "transfer": lambda a: svc.transfer(user_id, a[0], a[1], ref),
+        "close": lambda a: svc.close(user_id, a[0], message=ref),
+        "rate": lambda a: svc.rate(user_id, a[0], a[1], ref),
     }
-    needed = 2 if kind in ("hr", "ht", "hv") else 1
-    if kind not in calls or len(args) < needed:
-        await query.answer("Nút này đã cũ, bạn thử lại nhé.")
+    if press is None or press.kind not in calls:
+        await query.answer(t(await user_language(update, context), "common.stale_button"))
         return
-    outcome = await asyncio.to_thread(calls[kind])
+    outcome = await asyncio.to_thread(calls[press.kind], press.values)
     try:
         await query.answer(outcome.toast[:200] or None, show_alert=outcome.alert)
     except TelegramError as exc:  # a callback answered too late is harmless; the outbox still goes out
-        log.info("callback %s not answered: %s", kind, exc)
+        log.info("callback %s not answered: %s", press.kind, exc)
     await _after(context, outcome)
 
 
@@ -232,7 +239,7 @@ async def callback(update: Update, context: BotContext) -> None:
 async def _admin(update: Update, context: BotContext) -> bool:
     if update.effective_user.id in context.services.handoff.settings.admin_ids:
         return True
-    await _reply(update, texts.CONSULTANT["not_admin"])
+    await _reply(update, t(STAFF, "admin.not_admin"))
     return False
 
 
@@ -241,8 +248,9 @@ async def consultant_add(update: Update, context: BotContext) -> None:
     if not await _admin(update, context):
         return
     args = context.args or []
+    usage = t(STAFF, "admin.consultant_add_usage", topics=", ".join(TOPICS))
     if len(args) < 3 or not args[0].isdigit():
-        await _reply(update, texts.e(texts.CONSULTANT["add_usage"]))
+        await _reply(update, e(usage))
         return
     try:
         info = await asyncio.to_thread(
@@ -253,12 +261,11 @@ async def consultant_add(update: Update, context: BotContext) -> None:
             update.effective_user.id,
         )
     except ValueError as exc:
-        await _reply(update, texts.e(f"{exc}\n{texts.CONSULTANT['add_usage']}"))
+        await _reply(update, e(f"{exc}\n{usage}"))
         return
-    await _reply(
-        update,
-        texts.CONSULTANT["added"].format(name=texts.e(info.name), id=info.telegram_id, topics=", ".join(info.topics)),
-    )
+    added = t(STAFF, "admin.consultant_added", name=e(info.name), id=info.telegram_id, topics=", ".join(info.topics))
+    await _reply(update, added)
+    await menus.refresh(context.application, info.telegram_id)
 
 
 async def consultant_remove(update: Update, context: BotContext) -> None:
@@ -267,13 +274,16 @@ async def consultant_remove(update: Update, context: BotContext) -> None:
         return
     args = context.args or []
     if not args or not args[0].isdigit():
-        await _reply(update, texts.CONSULTANT["remove_usage"])
+        await _reply(update, t(STAFF, "admin.consultant_remove_usage"))
         return
     removed = await asyncio.to_thread(
         context.services.handoff.remove_consultant, int(args[0]), update.effective_user.id
     )
-    await _reply(update, texts.CONSULTANT["removed" if removed else "not_found"].format(id=int(args[0])))
+    key = "admin.consultant_removed" if removed else "admin.consultant_not_found"
+    await _reply(update, t(STAFF, key, id=int(args[0])))
     await deliver(context.application)
+    if removed:
+        await menus.refresh(context.application, int(args[0]))
 
 
 async def consultants(update: Update, context: BotContext) -> None:
@@ -281,12 +291,14 @@ async def consultants(update: Update, context: BotContext) -> None:
     if not await _consultant(update, context):
         return
     rows = await asyncio.to_thread(context.services.handoff.consultants.list)
-    lines = [f"• {texts.e(c.name)} — id {c.telegram_id} — {', '.join(c.topics)}" for c in rows]
-    await _reply(update, f"<b>Chuyên gia</b> ({len(rows)}):\n" + ("\n".join(lines) or "(chưa có)"))
+    lines = [
+        t(STAFF, "admin.consultants_item", name=e(c.name), id=c.telegram_id, topics=", ".join(c.topics)) for c in rows
+    ]
+    listed = "\n".join(lines) or t(STAFF, "admin.consultants_none")
+    await _reply(update, t(STAFF, "admin.consultants_head", n=len(rows)) + "\n" + listed)
 
 
 __all__ = [
-    "COMMANDS",
     "after_answer",
     "after_feedback",
     "forget",

@@ -8,6 +8,7 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit
 
+from bot import callbacks
 from bot.answering.engine import format_sources
 from bot.answering.types import Answer
 from bot.i18n import items, t
@@ -30,10 +31,14 @@ def answer_keyboard(message_ref: int, lang: str = "vi") -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(t(lang, "common.btn_up"), callback_data=f"fb:1:{message_ref}"),
-                InlineKeyboardButton(t(lang, "common.btn_down"), callback_data=f"fb:-1:{message_ref}"),
+                InlineKeyboardButton(
+                    t(lang, "common.btn_up"), callback_data=callbacks.encode("feedback", 1, message_ref)
+                ),
+                InlineKeyboardButton(
+                    t(lang, "common.btn_down"), callback_data=callbacks.encode("feedback", -1, message_ref)
+                ),
             ],
-            [InlineKeyboardButton(t(lang, "common.btn_human"), callback_data="human")],
+            [InlineKeyboardButton(t(lang, "common.btn_human"), callback_data=callbacks.encode("human"))],
         ]
     )
 
@@ -41,7 +46,7 @@ def answer_keyboard(message_ref: int, lang: str = "vi") -> InlineKeyboardMarkup:
 def topics_keyboard(lang: str = "vi") -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(t(lang, f"topics.{key}"), callback_data=f"topic:{key}")]
+            [InlineKeyboardButton(t(lang, f"topics.{key}"), callback_data=callbacks.encode("topic", key))]
             for key in TOPICS
             if key != "other"
         ]
@@ -57,7 +62,7 @@ def examples_keyboard(lang: str, key: str) -> InlineKeyboardMarkup:
     """Example questions of a topic; the callback carries the language, so a tap asks the question shown."""
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(q[:60], callback_data=f"ex:{key}:{i}:{lang}")]
+            [InlineKeyboardButton(q[:60], callback_data=callbacks.encode("example", key, i, lang))]
             for i, q in enumerate(examples(lang, key))
         ]
     )

@@ -7,12 +7,12 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.telegram import admin_handlers, handlers, handoff_handlers
-from bot.telegram.context import CONTEXT_TYPES, services_of
+from bot.telegram import admin_handlers, handlers, handoff_handlers, menus, needs_handlers
+from bot.telegram.context import CONTEXT_TYPES
 from bot.telegram.handoff_delivery import on_start as start_handoff_jobs
 from bot.telegram.ratelimit import MessageRateLimiter
 
@@ -20,16 +20,6 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger(__name__)
-COMMANDS = [
-    ("start", "Bắt đầu"),
-    ("help", "Hướng dẫn"),
-    ("topics", "Chủ đề và câu hỏi mẫu"),
-    ("human", "Gặp chuyên gia"),
-    ("new", "Cuộc trò chuyện mới"),
-    ("privacy", "Quyền riêng tư"),
-    ("forget", "Xoá dữ liệu của tôi"),
-    *handoff_handlers.COMMANDS,
-]
 
 
 def build_application(services: Services, request: BaseRequest | None = None) -> Application:
@@ -56,6 +46,7 @@ def build_application(services: Services, request: BaseRequest | None = None) ->
     # Staff first: admins' documents must reach the knowledge-base upload, not the generic non-text reply.
     admin_handlers.register(app, settings.admin_ids)
     handoff_handlers.register(app)  # its buttons (pattern ^h?:) before the generic callback handler
+    needs_handlers.register(app)  # its buttons (^n[fd]:) too; form answers in an earlier group than questions
     app.add_handler(CommandHandler("start", handlers.start))
     app.add_handler(CommandHandler("help", handlers.help_))
     app.add_handler(CommandHandler("topics", handlers.topics))
@@ -74,11 +65,7 @@ async def _post_init(app: Application) -> None:
     # Handlers hop to threads for the database and the engine; with the default pool of cores+4
     # workers, quick database calls queue behind answers waiting for the model.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="work"))
-    try:
-        await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
-    except Exception as exc:  # noqa: BLE001 - commands are a convenience; never block start-up on them
-        log.warning("could not set the command list: %s", exc)
-    await admin_handlers.set_commands(app, services_of(app).settings.admin_ids, COMMANDS)
+    await menus.install(app)  # a menu Telegram refuses is logged, never fatal
     await start_handoff_jobs(app)
 
 

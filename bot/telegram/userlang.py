@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import Update
+from telegram import Update, User
 
-from bot.telegram import texts
 from bot.telegram.context import BotContext
+
+
+def language_of(user: User | None, written: str | None = None) -> str:
+    """The language to talk to a user in: what they last wrote, else their Telegram's language."""
+    if written in ("vi", "en"):
+        return written
+    return "en" if user is not None and (user.language_code or "").lower().startswith("en") else "vi"
 
 
 async def user_language(update: Update, context: BotContext) -> str:
@@ -15,4 +21,4 @@ async def user_language(update: Update, context: BotContext) -> str:
     user = update.effective_user
     store = context.services.store
     written = await asyncio.to_thread(store.written_language, user.id) if user else None
-    return texts.language_of(user, written)
+    return language_of(user, written)

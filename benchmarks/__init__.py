@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks; run each as a module from the project root: `python -m benchmarks.bench_bot`."""

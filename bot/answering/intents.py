@@ -1,0 +1,201 @@
+"""What kind of message this is, learned from labelled examples (`intents.jsonl`) instead of word lists.
+
+A multinomial logistic regression on the E5 query embedding the engine computes for retrieval anyway, so
+classifying costs one small matrix product. It is trained from the examples in the repository at start-up
+(a few seconds: the examples are embedded once as written and once folded, as owners often type without
+diacritics) and cached under DATA_DIR/cache, keyed by the examples' hash and the model's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.textnorm import fold, has_diacritics, nfc
+
+log = logging.getLogger(__name__)
+EXAMPLES = Path(__file__).with_name("intents.jsonl")
+LABELS = ("question", "human", "greeting", "thanks", "out_of_remit", "size", "own_case")
+# Part of the cache key: a change to how the model is trained must not read an older model.
+RECIPE = "softmax-l2-standardised-v1"
+
+
+@dataclass
+class Intent:
+    label: str
+    probability: float
+    probabilities: dict[str, float]
+
+    def p(self, label: str) -> float:
+        return self.probabilities.get(label, 0.0)
+
+
+def load_examples(path: Path = EXAMPLES) -> list[tuple[str, str]]:
+    """(text, label) pairs; an unknown label is an error in the file, not something to skip."""
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row["intent"] not in LABELS:
+            raise ValueError(f"{path}:{n}: unknown intent {row['intent']!r}")
+        rows.append((nfc(row["text"]), row["intent"]))
+    return rows
+
+
+def variants(text: str) -> list[str]:
+    """The forms a model should learn from: as written, and folded when it has diacritics."""
+    return [text, fold(text)] if has_diacritics(text) else [text]
+
+
+def embed_examples(embedder, examples: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, label indices, example index of each vector) — the index keeps variants in one fold."""
+    texts, labels, groups = [], [], []
+    for n, (text, label) in enumerate(examples):
+        for form in variants(text):
+            texts.append(form)
+            labels.append(LABELS.index(label))
+            groups.append(n)
+    vectors = np.concatenate([embedder.embed_queries(texts[i : i + 64]) for i in range(0, len(texts), 64)])
+    return vectors.astype(np.float32), np.asarray(labels), np.asarray(groups)
+
+
+class SoftmaxRegression:
+    """Multinomial logistic regression with L2, class-balanced, fitted by full-batch Adam (numpy only)."""
+
+    def __init__(self, l2: float = 3e-3, steps: int = 400, rate: float = 0.05) -> None:
+        self.l2, self.steps, self.rate = l2, steps, rate
+        self.mean = self.scale = self.weights = self.bias = None
+
+    def fit(self, x: np.ndarray, y: np.ndarray, classes: int) -> SoftmaxRegression:
+        self.mean = x.mean(axis=0)
+        self.scale = x.std(axis=0) + 1e-6
+        z = (x - self.mean) / self.scale
+        n, d = z.shape
+        onehot = np.eye(classes, dtype=np.float64)[y]
+        counts = np.bincount(y, minlength=classes).astype(np.float64)
+        sample_weight = (n / (classes * np.maximum(counts, 1)))[y][:, None] / n
+        w = np.zeros((d, classes))
+        b = np.zeros(classes)
+        moments = [np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)]
+        for step in range(1, self.steps + 1):
+            p = _softmax(z @ w + b)
+            error = (p - onehot) * sample_weight
+            grads = (z.T @ error + self.l2 * w, error.sum(axis=0))
+            for k, (param, grad) in enumerate(zip((w, b), grads)):
+                m, v = moments[2 * k], moments[2 * k + 1]
+                m *= 0.9
+                m += 0.1 * grad
+                v *= 0.999
+                v += 0.001 * grad * grad
+                param -= self.rate * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+        self.weights, self.bias = w.astype(np.float32), b.astype(np.float32)
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return _softmax(((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class IntentClassifier:
+    def __init__(self, model: SoftmaxRegression) -> None:
+        self.model = model
+
+    @classmethod
+    def train(cls, embedder, examples: list[tuple[str, str]] | None = None) -> IntentClassifier:
+        x, y, _ = embed_examples(embedder, examples or load_examples())
+        return cls(SoftmaxRegression().fit(x, y, len(LABELS)))
+
+    @classmethod
+    def load_or_train(cls, embedder, cache_dir: Path | None, path: Path = EXAMPLES) -> IntentClassifier:
+        """Read the cached model for these examples and this embedding model, or train and cache it."""
+        cache = None
+        if cache_dir is not None:
+            digest = hashlib.sha256(path.read_bytes() + RECIPE.encode()).hexdigest()[:16]
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", getattr(embedder, "name", "model"))
+            cache = cache_dir / f"intents-{name}-{digest}.npz"
+            loaded = cls._load(cache)
+            if loaded is not None:
+                return loaded
+        classifier = cls.train(embedder, load_examples(path))
+        if cache is not None:
+            classifier._save(cache)
+        return classifier
+
+    def classify(self, vector: np.ndarray) -> Intent:
+        probs = self.model.predict_proba(vector)[0]
+        best = int(probs.argmax())
+        return Intent(LABELS[best], float(probs[best]), {label: float(p) for label, p in zip(LABELS, probs)})
+
+    # -- persistence -----------------------------------------------------------
+    @classmethod
+    def _load(cls, path: Path) -> IntentClassifier | None:
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if tuple(str(s) for s in data["labels"]) != LABELS:
+                    return None
+                model = SoftmaxRegression()
+                model.mean, model.scale = data["mean"], data["scale"]
+                model.weights, model.bias = data["weights"], data["bias"]
+        except Exception as exc:  # noqa: BLE001 - a damaged cache only costs a retraining
+            log.warning("ignoring the intent model cache %s: %s", path, exc)
+            return None
+        return cls(model)
+
+    def _save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        m = self.model
+        with open(tmp, "wb") as fh:
+            np.savez(fh, labels=np.asarray(LABELS), mean=m.mean, scale=m.scale, weights=m.weights, bias=m.bias)
+        os.replace(tmp, path)
+
+
+class LazyIntents:
+    """The classifier, trained or loaded on first use (the engine's warm-up pays for it, not a user)."""
+
+    def __init__(self, embedder, cache_dir: Path | None) -> None:
+        self.embedder, self.cache_dir = embedder, cache_dir
+        self._classifier: IntentClassifier | None = None
+        self._lock = threading.Lock()
+
+    def classify(self, vector: np.ndarray) -> Intent:
+        if self._classifier is None:
+            with self._lock:
+                if self._classifier is None:
+                    self._classifier = IntentClassifier.load_or_train(self.embedder, self.cache_dir)
+        return self._classifier.classify(vector)
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0) -> dict:
+    """Macro-F1 and per-label F1 over `folds` folds; all forms of one example stay in the same fold."""
+    rng = np.random.default_rng(seed)
+    example_ids = np.unique(groups)
+    fold_of = dict(zip(rng.permutation(example_ids), np.arange(len(example_ids)) % folds))
+    assignment = np.asarray([fold_of[g] for g in groups])
+    predicted = np.zeros_like(y)
+    for k in range(folds):
+        test = assignment == k
+        model = SoftmaxRegression().fit(x[~test], y[~test], len(LABELS))
+        predicted[test] = model.predict_proba(x[test]).argmax(axis=1)
+    f1 = {}
+    for n, label in enumerate(LABELS):
+        tp = int(((predicted == n) & (y == n)).sum())
+        fp = int(((predicted == n) & (y != n)).sum())
+        fn = int(((predicted != n) & (y == n)).sum())
+        f1[label] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return {"macro_f1": float(np.mean(list(f1.values()))), "f1": f1, "accuracy": float((predicted == y).mean())}

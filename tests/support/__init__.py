@@ -1,0 +1,1 @@
+"""Test support shared by the tests and the benchmarks (the fake Bot API lives in `botapi`)."""

@@ -1,0 +1,72 @@
+"""The error handler (tell the user, alert admins at most once a minute) and a user blocking the bot."""
+
+import time
+
+import pytest
+from telegram import Update
+
+from bot.handoff.models import CANCELLED, Ticket
+from tests.conftest import changed
+from tests.test_handlers import USER, _message, _push, indexed, recording_app  # noqa: F401
+
+ADMIN = 9001
+
+
+@pytest.fixture
+async def app(indexed, embedder, tmp_path):  # noqa: F811
+    settings = changed(
+        indexed,
+        {
+            "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+            "admin_ids": [ADMIN],
+            "consultants_chat_id": -100500,
+            "working_hours": "00:00-24:00",
+            "working_days": "1-7",
+        },
+    )
+    application = await recording_app(settings, embedder)
+    yield application
+    await application.shutdown()
+
+
+def _sent_to(app, chat_id):
+    return [m for m in app.request_log.sent("sendMessage") if str(m["chat_id"]) == str(chat_id)]
+
+
+async def test_a_failing_question_apologises_and_alerts_admins_once_a_minute(app, monkeypatch):
+    engine = app.bot_data.services.engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("index unavailable")
+
+    monkeypatch.setattr(engine, "answer", broken)
+    for n in range(3):
+        await _push(app, _message(f"nhan hieu bao ho bao lau {n}"))
+    apologies = [m for m in _sent_to(app, USER["id"]) if "lỗi" in m["text"]]
+    alerts = _sent_to(app, ADMIN)
+    assert len(apologies) == 3  # every user hears what happened
+    assert len(alerts) == 1 and "RuntimeError" in alerts[0]["text"]  # admins once, not once per error
+    app.bot_data.last_admin_alert = time.monotonic() - 61  # a minute later
+    await _push(app, _message("nhan hieu bao ho bao lau 4"))
+    assert len(_sent_to(app, ADMIN)) == 2
+
+
+async def test_an_owner_who_blocks_the_bot_frees_their_request(app):
+    svc = app.bot_data.services.handoff
+    outcome = svc.request(USER["id"], "Lan", "command", "m:1")
+    svc.skip_intake(USER["id"], outcome.ticket_id)
+    change = {
+        "chat": {"id": USER["id"], "type": "private"},
+        "from": USER,
+        "date": int(time.time()),
+        "old_chat_member": {"user": {"id": 1, "is_bot": True, "first_name": "bot"}, "status": "member"},
+        "new_chat_member": {
+            "user": {"id": 1, "is_bot": True, "first_name": "bot"},
+            "status": "kicked",
+            "until_date": 0,
+        },
+    }
+    await app.process_update(Update.de_json({"update_id": 77, "my_chat_member": change}, app.bot))
+    with svc.session() as s:
+        ticket = s.get(Ticket, outcome.ticket_id)
+        assert ticket.status == CANCELLED
