@@ -78,7 +78,7 @@ def env(tmp_path_factory, embedder):
         text=True,
     )
     try:
-        api.wait_for_call("getUpdates", timeout=90)
+        api.wait_for_call("getUpdates", timeout=240)
         yield api, kb
     finally:
         stop_bot(proc)

@@ -48,7 +48,7 @@ def bot(request, tmp_path_factory, embedder):
         text=True,
     )
     try:
-        api.wait_for_call("setWebhook" if request.param == "webhook" else "getUpdates", timeout=90)
+        api.wait_for_call("setWebhook" if request.param == "webhook" else "getUpdates", timeout=240)
         if request.param == "webhook":
             hook = env["WEBHOOK_URL"]
             deadline = time.monotonic() + 30

@@ -67,9 +67,15 @@ class BotProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        self.api.wait_until(
-            lambda: any(c["at"] > since for c in self.api.calls_to("getUpdates")), timeout=90, message="the bot to poll"
-        )
+        try:
+            self.api.wait_until(
+                lambda: any(c["at"] > since for c in self.api.calls_to("getUpdates")),
+                timeout=240,
+                message="the bot to poll",
+            )
+        except BaseException:
+            self.stop()  # a bot that never came up must not outlive the test
+            raise
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is not None:

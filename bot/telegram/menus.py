@@ -21,7 +21,7 @@ from bot.telegram.context import services_of
 log = logging.getLogger(__name__)
 
 OWNER = ("start", "help", "topics", "human", "new", "privacy", "forget", "cancel", "nhucau", "huy")
-CONSULTANT = ("queue", "close", "transfer", "consultants")
+CONSULTANT = ("queue", "close", "transfer", "consultants", "needs_show", "needs_note", "needs_status")
 STAFF = (
     "kb",
     "kb_list",
@@ -33,6 +33,8 @@ STAFF = (
     "consultant_add",
     "consultant_remove",
     "consultants",
+    "needs",
+    "needs_export",
 )
 LANGUAGES = (("vi", None), ("en", "en"))  # (catalog language, Telegram's language_code: None = every language)
 

@@ -36,7 +36,6 @@ from bot.telegram.userlang import user_language
 log = logging.getLogger(__name__)
 CALLBACKS = r"^n[fd]:"
 FORM_GROUP = -1  # before the generic private-text handler of group 0
-COMMANDS = [("nhucau", "Đăng ký nhu cầu công nghệ"), ("huy", "Dừng điền hồ sơ nhu cầu")]
 _CLEARS = ("submit", "edit", "menu", "review", "programmes")  # actions whose message is done with its buttons
 
 
