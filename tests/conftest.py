@@ -117,6 +117,8 @@ def postgres_database(request) -> str:
     """A new, empty database on the session's PostgreSQL server (the test is skipped without one)."""
     server = request.getfixturevalue("_postgres")
     if server is None:
+        if os.environ.get("REQUIRE_POSTGRES"):  # set by .ci/run: there a missing server is a failure
+            pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES) but could not be started")
         pytest.skip("PostgreSQL is not installed on this machine")
     from tests.postgres import create_database
 
