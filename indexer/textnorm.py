@@ -9,9 +9,14 @@ from functools import lru_cache
 _WORD = re.compile(r"[0-9a-z]+(?:[.,/][0-9]+)*")
 
 
+# Invisible characters pasted from web pages and chat apps: inside a word they split it for search
+# ("nh\u200bãn hiệu" matches nothing). The zero-width joiner is kept between emoji, where it builds one symbol.
+_INVISIBLE = re.compile("[\u200b\u200c\u2060\ufeff\u00ad]|(?<=\\w)\u200d|\u200d(?=\\w)")
+
+
 def nfc(text: str) -> str:
-    """NFC-normalise text; every text entering the system passes here first."""
-    return unicodedata.normalize("NFC", text or "")
+    """NFC-normalise text and drop invisible characters; every text entering the system passes here first."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFC", text or ""))
 
 
 @lru_cache(maxsize=65536)

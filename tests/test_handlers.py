@@ -80,6 +80,11 @@ async def test_question_gets_answer_with_sources_and_buttons(app):
     assert app.request_log.sent("sendChatAction")
 
 
+async def test_invisible_characters_do_not_make_a_question_unanswerable(app):
+    await _push(app, _message("nh\u200bãn hi\u200bệu đư\u200bợc bảo hộ bao lâu"))
+    assert "10 năm" in app.request_log.sent("sendMessage")[-1]["text"]
+
+
 async def test_feedback_button_is_answered(app):
     await _push(app, _message("bằng sáng chế hiệu lực mấy năm"))
     markup = app.request_log.sent("sendMessage")[-1]["reply_markup"]
