@@ -15,16 +15,21 @@ CAPTION_LIMIT = 1024  # UTF-16 code units of visible text, as Telegram counts th
 CAPTIONED = {"photo", "document", "video", "audio", "voice", "animation"}
 
 
-class Relay(Core):
+class Relay:
+    """Messages between an owner and the consultant holding the ticket, over the shared `Core`."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
     def relay_owner(self, msg: Incoming) -> Outcome:
         """An owner's message while a consultant holds the ticket goes to that consultant, and nowhere else."""
         try:
-            with self.session.begin() as s:
-                t = self.active_ticket(s, msg.user_id)
+            with self.core.session.begin() as s:
+                t = self.core.active_ticket(s, msg.user_id)
                 if t is None or t.status != CLAIMED:
                     return Outcome(handled=False)
                 self._record(s, t.id, "user", msg)
-                self._relay(s, t, msg, t.consultant_id, "consultant", self.owner_label(t))
+                self._relay(s, t, msg, t.consultant_id, "consultant", self.core.owner_label(t))
                 return Outcome(ticket_id=t.id)
         except IntegrityError:  # this Telegram message was already taken (an update delivered twice)
             return Outcome()
@@ -32,26 +37,31 @@ class Relay(Core):
     def relay_owner_text(self, user_id: int, text: str) -> Outcome:
         """A question the owner picked from a button (no message of theirs) while a consultant holds the ticket:
         it goes to the consultant; `handled=False` when no consultant holds a ticket of theirs."""
-        with self.session.begin() as s:
-            t = self.active_ticket(s, user_id)
+        with self.core.session.begin() as s:
+            t = self.core.active_ticket(s, user_id)
             if t is None or t.status != CLAIMED:
                 return Outcome(handled=False)
             s.add(TicketMessage(ticket_id=t.id, role="user", author_id=user_id, text=text, relayed=True))
             outbox.add(
-                s, t.consultant_id, "consultant", "relay", f"{self.owner_label(t)}\n{cards.e(text)}", ticket_id=t.id
+                s,
+                t.consultant_id,
+                "consultant",
+                "relay",
+                f"{self.core.owner_label(t)}\n{cards.e(text)}",
+                ticket_id=t.id,
             )
             return Outcome(ticket_id=t.id)
 
     def attach(self, msg: Incoming) -> Outcome:
         """A file sent while the ticket waits is kept for the consultant who takes it."""
         try:
-            with self.session.begin() as s:
-                t = self.active_ticket(s, msg.user_id)
+            with self.core.session.begin() as s:
+                t = self.core.active_ticket(s, msg.user_id)
                 if t is None or t.status != OPEN:
                     return Outcome(handled=False)
                 line = self._record(s, t.id, "user", msg)
                 line.relayed = False
-                self.tell_owner(s, t, "handoff.attached")
+                self.core.tell_owner(s, t, "handoff.attached")
                 return Outcome(ticket_id=t.id)
         except IntegrityError:
             return Outcome()
@@ -60,8 +70,8 @@ class Relay(Core):
         """A consultant's message goes to the owner of the ticket it replies to, or of their only ticket;
         with several tickets and no reply, the bot asks which."""
         try:
-            with self.session.begin() as s:
-                t, mine = self.pick(s, msg.user_id, None, msg.reply_to)
+            with self.core.session.begin() as s:
+                t, mine = self.core.pick(s, msg.user_id, None, msg.reply_to)
                 if not mine:
                     return Outcome(handled=False)
                 line = self._record(s, t.id if t else None, "consultant", msg)
@@ -89,7 +99,7 @@ class Relay(Core):
     ) -> Outcome:
         """The consultant picked the ticket for a message that waited for "which one?"."""
         stale = Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice"), alert=True)
-        with self.session.begin() as s:
+        with self.core.session.begin() as s:
             t = s.get(Ticket, ticket_id)
             if t is None or t.status != CLAIMED or t.consultant_id != consultant_id:
                 return stale
@@ -142,7 +152,7 @@ class Relay(Core):
         return line
 
     def _consultant_label(self, s, t: Ticket) -> str:
-        return i18n.t(t.language, "handoff.consultant", name=cards.e(self.consultants.name_of(s, t.consultant_id)))
+        return i18n.t(t.language, "handoff.consultant", name=cards.e(self.core.consultants.name_of(s, t.consultant_id)))
 
     @staticmethod
     def _relay(s, t: Ticket, msg: Incoming, to: int, role: str, label: str) -> None:

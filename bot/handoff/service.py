@@ -1,4 +1,9 @@
-"""HandoffService: the one object front ends use. Use cases live in tickets.py, moves.py and relay.py."""
+"""HandoffService: the one object front ends use, composed of parts that share one `Core`.
+
+The use cases live in tickets.py (the ticket state machine), moves.py (transfers, unreachable people, /forget)
+and relay.py (messages both ways); each part holds the core and none knows the others, so this class is the
+only place where a message is routed between them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from sqlalchemy import select
 
 from bot import i18n
 from bot.handoff import outbox
-from bot.handoff.core import Incoming, Outcome
+from bot.handoff.core import Core, Incoming, Outcome
 from bot.handoff.models import CLAIMED, INTAKE, OPEN, TicketMessage, now, utc
 from bot.handoff.moves import Moves
 from bot.handoff.relay import Relay
@@ -18,8 +23,32 @@ from bot.storage import Feedback, Message
 INTAKE_TIMEOUT = dt.timedelta(minutes=10)  # an unanswered intake question no longer takes the next message
 
 
-class HandoffService(TicketFlow, Moves, Relay):
+class HandoffService(Core):
     """Tickets, routing, relay and service level over the bot's database (see states.mmd)."""
+
+    def __init__(self, settings, store) -> None:
+        super().__init__(settings, store)
+        self.tickets, self.moves, self.relay = TicketFlow(self), Moves(self), Relay(self)
+        # The parts' use cases, offered under their own names: front ends do not need to know the parts.
+        t, m, r = self.tickets, self.moves, self.relay
+        self.request, self.intake_answer, self.skip_intake, self.cancel = (
+            t.request,
+            t.intake_answer,
+            t.skip_intake,
+            t.cancel,
+        )
+        self.rate, self.claim, self.close, self.due, self.reannounce, self.queue = (
+            t.rate,
+            t.claim,
+            t.close,
+            t.due,
+            t.reannounce,
+            t.queue,
+        )
+        self.transfer_options, self.transfer, self.requeue = m.transfer_options, m.transfer, m.requeue
+        self.unreachable, self.group_unreachable, self.forget_owner = m.unreachable, m.group_unreachable, m.forget_owner
+        self.relay_owner, self.relay_owner_text, self.attach = r.relay_owner, r.relay_owner_text, r.attach
+        self.relay_consultant, self.choose_relay = r.relay_consultant, r.choose_relay
 
     def on_owner_message(self, msg: Incoming) -> Outcome:
         """Route a private message of someone with an active ticket; `handled=False` lets the bot answer."""

@@ -23,7 +23,12 @@ STATUS_WORDS = {  # Ticket.status -> how a consultant's toast names it
 }
 
 
-class TicketFlow(Core):
+class TicketFlow:
+    """The ticket state machine's use cases over the shared `Core` (tickets, cards, outbox)."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
     # -- owner side ------------------------------------------------------------
     def request(
         self,
@@ -42,24 +47,24 @@ class TicketFlow(Core):
         A caller that already knows the case (a technology-needs profile) gives its `topic`, a `brief` shown on
         the card instead of the conversation summary, and the `intake` line (company, province): no question.
         """
-        if not self.group:
-            with self.session.begin() as s:
+        if not self.core.group:
+            with self.core.session.begin() as s:
                 outbox.add(
-                    s, user_id, "owner", "notice", i18n.t(lang or self.language(s, user_id), "handoff.unavailable")
+                    s, user_id, "owner", "notice", i18n.t(lang or self.core.language(s, user_id), "handoff.unavailable")
                 )
             return Outcome()
         try:
             return self._request(user_id, user_name, trigger, origin_key, lang, topic, brief, intake)
         except IntegrityError:  # a concurrent request of the same owner, or a redelivered update
-            with self.session.begin() as s:
-                t = self.active_ticket(s, user_id)
+            with self.core.session.begin() as s:
+                t = self.core.active_ticket(s, user_id)
                 if t is not None:
                     self._remind(s, t)
                 return Outcome(ticket_id=t.id if t else None)
 
     def _request(self, user_id, user_name, trigger, origin_key, lang, topic=None, brief="", intake="") -> Outcome:
-        with self.session.begin() as s:
-            t = self.active_ticket(s, user_id)
+        with self.core.session.begin() as s:
+            t = self.core.active_ticket(s, user_id)
             if t is not None:
                 self._remind(s, t)
                 return Outcome(ticket_id=t.id)
@@ -74,15 +79,15 @@ class TicketFlow(Core):
                 active_owner=user_id,
                 origin_key=origin_key,
                 user_name=user_name[:128],
-                language=lang or self.language(s, user_id),
+                language=lang or self.core.language(s, user_id),
                 status=INTAKE,
                 trigger=trigger,
                 intake=known or "",
             )
             s.add(t)
             s.flush()
-            self.sync_transcript(s, t, first=True)
-            lines = self.lines(s, t.id)
+            self.core.sync_transcript(s, t, first=True)
+            lines = self.core.lines(s, t.id)
             questions = [m.text for m in lines if m.role == "user"]
             t.topic = topic or detect_topic(
                 [(m.meta or {}).get("topic", "") for m in lines if m.role == "bot"], questions
@@ -139,34 +144,43 @@ class TicketFlow(Core):
                 ],
             )
         elif t.status == OPEN:
-            self.tell_owner(
-                s, t, "handoff.waiting", self.cancel_button(t), pos=self.position(s, t), eta=self.eta(t.language)
+            self.core.tell_owner(
+                s,
+                t,
+                "handoff.waiting",
+                self.core.cancel_button(t),
+                pos=self.core.position(s, t),
+                eta=self.core.eta(t.language),
             )
         else:
-            self.tell_owner(s, t, "handoff.talking", name=cards.e(self.consultants.name_of(s, t.consultant_id)))
+            self.core.tell_owner(
+                s, t, "handoff.talking", name=cards.e(self.core.consultants.name_of(s, t.consultant_id))
+            )
 
     def _open(self, s, t: Ticket) -> dt.datetime | None:
         """intake -> open: the card goes to the group, the owner learns their place and the expected wait."""
         at = now()
-        if not self.move(s, t, (INTAKE,), status=OPEN, opened_at=at, next_announce_at=self.next_announcement(at, 0)):
+        if not self.core.move(
+            s, t, (INTAKE,), status=OPEN, opened_at=at, next_announce_at=self.core.next_announcement(at, 0)
+        ):
             return None
-        self.post_card(s, t)
-        self.tell_owner(
+        self.core.post_card(s, t)
+        self.core.tell_owner(
             s,
             t,
             "handoff.queued",
-            self.cancel_button(t),
+            self.core.cancel_button(t),
             topic=cards.e(cards.topic_label(t.topic, t.language)),
-            pos=self.position(s, t),
-            eta=self.eta(t.language, at),
+            pos=self.core.position(s, t),
+            eta=self.core.eta(t.language, at),
         )
         return utc(t.next_announce_at)
 
     def intake_answer(self, user_id: int, text: str, chat_id: int, message_id: int) -> Outcome:
         """The owner's answer to the optional intake question; not handled when no intake is pending."""
         try:
-            with self.session.begin() as s:
-                t = self.active_ticket(s, user_id)
+            with self.core.session.begin() as s:
+                t = self.core.active_ticket(s, user_id)
                 if t is None or t.status != INTAKE:
                     return Outcome(handled=False)
                 s.add(
@@ -188,25 +202,25 @@ class TicketFlow(Core):
             return Outcome()
 
     def skip_intake(self, user_id: int, ticket_id: int, message: tuple[int, int] | None = None) -> Outcome:
-        with self.session.begin() as s:
+        with self.core.session.begin() as s:
             t = s.get(Ticket, ticket_id)
             if t is None or t.user_id != user_id or t.status != INTAKE:
                 return Outcome(toast=i18n.t(t.language if t else None, "handoff.nothing"))
-            self.drop_buttons(s, message)
+            self.core.drop_buttons(s, message)
             return Outcome(ticket_id=t.id, announce_at=self._open(s, t))
 
     def cancel(self, user_id: int, ticket_id: int | None = None, message: tuple[int, int] | None = None) -> Outcome:
         """The owner cancels while waiting, or ends a conversation with a consultant."""
-        with self.session.begin() as s:
-            t = self.active_ticket(s, user_id)
+        with self.core.session.begin() as s:
+            t = self.core.active_ticket(s, user_id)
             if t is None or (ticket_id is not None and t.id != ticket_id):
-                lang = t.language if t else self.language(s, user_id)
+                lang = t.language if t else self.core.language(s, user_id)
                 if ticket_id is None:
                     outbox.add(s, user_id, "owner", "notice", i18n.t(lang, "handoff.nothing"))
                 return Outcome(toast=i18n.t(lang, "handoff.nothing"))
-            self.drop_buttons(s, message)
+            self.core.drop_buttons(s, message)
             if t.status == CLAIMED:
-                if not self.move(s, t, (CLAIMED,), **self.ending(CLOSED, "owner_ended")):
+                if not self.core.move(s, t, (CLAIMED,), **self.core.ending(CLOSED, "owner_ended")):
                     return Outcome(toast=i18n.t(t.language, "handoff.nothing"))
                 audit(s, user_id, "owner_ended", t.id)
                 outbox.add(
@@ -217,20 +231,20 @@ class TicketFlow(Core):
                     i18n.t(i18n.STAFF, "consultant.owner_ended", id=t.id),
                     ticket_id=t.id,
                 )
-                self.edit_cards(s, t, "closed", self.consultants.name_of(s, t.consultant_id))
-                self.tell_owner(s, t, "handoff.ended", self.rating_buttons(t), purpose="rating")
+                self.core.edit_cards(s, t, "closed", self.core.consultants.name_of(s, t.consultant_id))
+                self.core.tell_owner(s, t, "handoff.ended", self.core.rating_buttons(t), purpose="rating")
                 return Outcome(ticket_id=t.id)
-            if not self.move(s, t, (INTAKE, OPEN), **self.ending(CANCELLED, "owner_cancelled")):
+            if not self.core.move(s, t, (INTAKE, OPEN), **self.core.ending(CANCELLED, "owner_cancelled")):
                 return Outcome(toast=i18n.t(t.language, "handoff.nothing"))
             audit(s, user_id, "owner_cancelled", t.id)
-            self.edit_cards(s, t, "cancelled")
-            self.tell_owner(s, t, "handoff.cancelled")
+            self.core.edit_cards(s, t, "cancelled")
+            self.core.tell_owner(s, t, "handoff.cancelled")
             return Outcome(ticket_id=t.id)
 
     def rate(self, user_id: int, ticket_id: int, value: int, message: tuple[int, int] | None = None) -> Outcome:
         if not 1 <= value <= 5:
             return Outcome(toast="?")
-        with self.session.begin() as s:
+        with self.core.session.begin() as s:
             got = s.execute(
                 update(Ticket)
                 .where(
@@ -261,8 +275,8 @@ class TicketFlow(Core):
     # -- consultant side -------------------------------------------------------
     def claim(self, ticket_id: int, consultant_id: int, card: tuple[int, int] | None = None) -> Outcome:
         """Exactly one consultant wins: an UPDATE conditional on the ticket still being open."""
-        me = self.consultants.get(consultant_id)
-        with self.session.begin() as s:
+        me = self.core.consultants.get(consultant_id)
+        with self.core.session.begin() as s:
             if me is None:
                 audit(s, consultant_id, "claim_refused", ticket_id)
                 return Outcome(toast=i18n.t(i18n.STAFF, "consultant.not_consultant"), alert=True)
@@ -278,10 +292,10 @@ class TicketFlow(Core):
             if not got:
                 return self._claim_lost(s, t, consultant_id, card)
             audit(s, consultant_id, "claim", t.id, waited_s=int((now() - (utc(t.opened_at) or now())).total_seconds()))
-            self.sync_transcript(s, t)
-            self.edit_cards(s, t, "claimed", me.name, extra=card)
-            self.send_transcript(s, t, consultant_id)
-            self.tell_owner(s, t, "handoff.claimed", name=cards.e(me.name))
+            self.core.sync_transcript(s, t)
+            self.core.edit_cards(s, t, "claimed", me.name, extra=card)
+            self.core.send_transcript(s, t, consultant_id)
+            self.core.tell_owner(s, t, "handoff.claimed", name=cards.e(me.name))
             return Outcome(toast=i18n.t(i18n.STAFF, "consultant.claimed_toast", id=t.id), ticket_id=t.id)
 
     def _claim_lost(self, s, t: Ticket, consultant_id: int, card) -> Outcome:
@@ -289,7 +303,7 @@ class TicketFlow(Core):
             return Outcome(toast=i18n.t(i18n.STAFF, "consultant.yours", id=t.id), ticket_id=t.id)
         audit(s, consultant_id, "claim_lost", t.id, status=t.status)
         if t.status == CLAIMED:
-            name = self.consultants.name_of(s, t.consultant_id)
+            name = self.core.consultants.name_of(s, t.consultant_id)
             return Outcome(toast=i18n.t(i18n.STAFF, "consultant.taken", id=t.id, name=name), alert=True, ticket_id=t.id)
         if card and t.status in (CLOSED, CANCELLED) and card not in outbox.sent_messages(s, t.id, "card"):
             # A card the outbox does not know (every known card was edited when the ticket ended).
@@ -300,7 +314,9 @@ class TicketFlow(Core):
                 if t.status == CANCELLED
                 else "closed"
             )
-            self.edit_cards(s, t, state, self.consultants.name_of(s, t.consultant_id), extra=card, only_extra=True)
+            self.core.edit_cards(
+                s, t, state, self.core.consultants.name_of(s, t.consultant_id), extra=card, only_extra=True
+            )
         state = i18n.t(i18n.STAFF, STATUS_WORDS[t.status]) if t.status in STATUS_WORDS else t.status
         return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale", id=t.id, state=state), alert=True, ticket_id=t.id)
 
@@ -311,16 +327,16 @@ class TicketFlow(Core):
         reply_to: int | None = None,
         message: tuple[int, int] | None = None,
     ) -> Outcome:
-        with self.session.begin() as s:
-            t, mine = self.pick(s, consultant_id, ticket_id, reply_to)
+        with self.core.session.begin() as s:
+            t, mine = self.core.pick(s, consultant_id, ticket_id, reply_to)
             if t is None:
-                self.choose(s, consultant_id, mine, "consultant.choose_close", "close", message)
+                self.core.choose(s, consultant_id, mine, "consultant.choose_close", "close", message)
                 return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice") if message else "")
-            if not self.move(s, t, (CLAIMED,), consultant_id, **self.ending(CLOSED, "consultant")):
+            if not self.core.move(s, t, (CLAIMED,), consultant_id, **self.core.ending(CLOSED, "consultant")):
                 return Outcome(toast=i18n.t(i18n.STAFF, "consultant.stale_choice"))
             audit(s, consultant_id, "close", t.id)
-            name = self.consultants.name_of(s, consultant_id)
-            self.edit_cards(s, t, "closed", name)
+            name = self.core.consultants.name_of(s, consultant_id)
+            self.core.edit_cards(s, t, "closed", name)
             ack = i18n.t(i18n.STAFF, "consultant.closed_ack", id=t.id)
             if message:
                 outbox.add(
@@ -328,13 +344,15 @@ class TicketFlow(Core):
                 )
             else:
                 outbox.add(s, consultant_id, "consultant", "notice", ack, ticket_id=t.id)
-            self.tell_owner(s, t, "handoff.closed", self.rating_buttons(t), purpose="rating", name=cards.e(name))
+            self.core.tell_owner(
+                s, t, "handoff.closed", self.core.rating_buttons(t), purpose="rating", name=cards.e(name)
+            )
             return Outcome(toast=ack, ticket_id=t.id)
 
     # -- service level ---------------------------------------------------------
     def due(self) -> list[tuple[int, dt.datetime]]:
         """Open tickets and when each is to be announced again (to schedule jobs at start)."""
-        with self.session() as s:
+        with self.core.session() as s:
             rows = s.execute(
                 select(Ticket.id, Ticket.next_announce_at).where(
                     Ticket.status == OPEN, Ticket.next_announce_at.is_not(None)
@@ -345,7 +363,7 @@ class TicketFlow(Core):
     def reannounce(self, ticket_id: int, at: dt.datetime | None = None) -> dt.datetime | None:
         """Announce an unclaimed ticket again and, the first time, tell the owner; returns the next time."""
         at = at or now()
-        with self.session.begin() as s:
+        with self.core.session.begin() as s:
             t = s.get(Ticket, ticket_id)
             if t is None or t.status != OPEN or t.next_announce_at is None:
                 return None
@@ -353,10 +371,12 @@ class TicketFlow(Core):
             if due > at:
                 return due
             count, warned = t.announcements, t.owner_warned
-            nxt = self.next_announcement(at, count + 1)
-            if not self.hours.is_open(at):
-                s.execute(update(Ticket).where(Ticket.id == t.id).values(next_announce_at=self.hours.next_open(at)))
-                return self.hours.next_open(at)
+            nxt = self.core.next_announcement(at, count + 1)
+            if not self.core.hours.is_open(at):
+                s.execute(
+                    update(Ticket).where(Ticket.id == t.id).values(next_announce_at=self.core.hours.next_open(at))
+                )
+                return self.core.hours.next_open(at)
             got = s.execute(
                 update(Ticket)
                 .where(Ticket.id == t.id, Ticket.status == OPEN, Ticket.announcements == count)
@@ -364,19 +384,21 @@ class TicketFlow(Core):
             ).rowcount
             if not got:  # another job or replica did it
                 return None
-            waited = self.waited_minutes(t, at)
+            waited = self.core.waited_minutes(t, at)
             header = i18n.t(i18n.STAFF, "consultant.reannounce_header", id=t.id, minutes=waited)
-            self.post_card(s, t, header)
+            self.core.post_card(s, t, header)
             if not warned:
-                self.tell_owner(s, t, "handoff.waiting_long", self.cancel_button(t), eta=self.eta(t.language, at))
+                self.core.tell_owner(
+                    s, t, "handoff.waiting_long", self.core.cancel_button(t), eta=self.core.eta(t.language, at)
+                )
             return nxt
 
     def queue(self, viewer_id: int) -> tuple[str, list]:
         """Open tickets (oldest first) and the viewer's own: HTML text and claim buttons."""
         at = now()
-        with self.session() as s:
+        with self.core.session() as s:
             open_ = list(s.scalars(select(Ticket).where(Ticket.status == OPEN).order_by(Ticket.opened_at).limit(20)))
-            mine = self.claimed_by(s, viewer_id)
+            mine = self.core.claimed_by(s, viewer_id)
         lines = [i18n.t(i18n.STAFF, "consultant.queue_head", n=len(open_))]
         for t in open_:
             lines.append(
@@ -386,7 +408,7 @@ class TicketFlow(Core):
                     id=t.id,
                     topic=cards.e(cards.topic_label(t.topic)),
                     owner=cards.e(t.user_name or str(t.user_id)),
-                    minutes=self.waited_minutes(t, at),
+                    minutes=self.core.waited_minutes(t, at),
                 )
             )
         if mine:
