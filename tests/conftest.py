@@ -11,6 +11,9 @@ import pytest
 from bot.config import Settings
 from indexer.embedding import get_embedder, offline_environment
 
+# Fixtures shared by several test modules (the handoff service on a fresh database).
+pytest_plugins = ["tests.support.handoff_env"]
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_KB = DATA / "kb_sample"
