@@ -235,3 +235,18 @@ async def test_message_too_long_is_split_and_sent_not_dropped():
     row = OutMessage(1, OWNER, "owner", "relay", "send", text, [[["x", "y"]]])
     assert await handoff_delivery._send(app, row) == len(sent) and len(sent) >= 3
     assert "\n".join(sent) == text
+
+
+def test_a_caption_telegram_would_cut_follows_in_full_as_a_message(env):
+    svc, store, tg = env
+    ticket_id, _ = open_ticket(svc, store, tg, OWNER)
+    claim(svc, tg, ticket_id)
+    short, long = "Ảnh hợp đồng", "Điều khoản " * 92 + "cuối cùng"  # ~1,020 units: fits alone, not with the label
+    svc.on_owner_message(Incoming(OWNER, 301, OWNER, "Lan", short, media="photo"))
+    svc.on_owner_message(Incoming(OWNER, 302, OWNER, "Lan", long, media="photo"))
+    rows = to(tg.flush(), MINH)
+    copies = [r for r in rows if r.method == "copy"]
+    assert [r.copy_message_id for r in copies] == [301, 302]
+    assert short in copies[0].text and long not in copies[1].text
+    follow = [r for r in rows if r.method == "send" and "cuối cùng" in r.text]
+    assert len(follow) == 1 and long in follow[0].text  # nothing of the owner's text is lost

@@ -9,7 +9,7 @@ from bot import callbacks, i18n
 from bot.handoff import cards, outbox
 from bot.handoff.core import Core, Incoming, Outcome
 from bot.handoff.models import CLAIMED, OPEN, Ticket, TicketMessage
-from bot.textlen import clip, visible_len
+from bot.textlen import visible_len
 
 CAPTION_LIMIT = 1024  # UTF-16 code units of visible text, as Telegram counts them
 CAPTIONED = {"photo", "document", "video", "audio", "voice", "animation"}
@@ -160,10 +160,12 @@ class Relay:
             outbox.add(s, to, role, "relay", label, ticket_id=t.id)
             outbox.add(s, to, role, "relay", "", ticket_id=t.id, method="copy", copy_from=(msg.chat_id, msg.message_id))
         elif msg.media:
-            room = CAPTION_LIMIT - visible_len(label) - 1
-            caption = label + ("\n" + cards.e(clip(msg.text, room)) if msg.text else "")
+            fits = visible_len(label) + 1 + visible_len(msg.text) <= CAPTION_LIMIT
+            caption = label + ("\n" + cards.e(msg.text) if msg.text and fits else "")
             outbox.add(
                 s, to, role, "relay", caption, ticket_id=t.id, method="copy", copy_from=(msg.chat_id, msg.message_id)
             )
+            if msg.text and not fits:  # Telegram would cut a long caption: the whole text follows as a message
+                outbox.add(s, to, role, "relay", f"{label}\n{cards.e(msg.text)}", ticket_id=t.id)
         else:
             outbox.add(s, to, role, "relay", f"{label}\n{cards.e(msg.text)}", ticket_id=t.id)
