@@ -70,3 +70,28 @@ async def test_an_owner_who_blocks_the_bot_frees_their_request(app):
     with svc.session() as s:
         ticket = s.get(Ticket, outcome.ticket_id)
         assert ticket.status == CANCELLED
+
+
+def _joined(chat_id: int, chat_type: str = "supergroup") -> dict:
+    bot = {"id": 1, "is_bot": True, "first_name": "bot"}
+    change = {
+        "chat": {"id": chat_id, "type": chat_type, "title": "Nhóm"},
+        "from": {"id": 4242, "is_bot": False, "first_name": "Lạ"},
+        "date": int(time.time()),
+        "old_chat_member": {"user": bot, "status": "left"},
+        "new_chat_member": {"user": bot, "status": "member"},
+    }
+    return {"update_id": int(time.time() * 1000) % 10**9, "my_chat_member": change}
+
+
+async def test_a_stranger_cannot_put_the_bot_to_work_in_their_group(app):
+    await app.process_update(Update.de_json(_joined(-100777), app.bot))
+    assert [c for c in app.request_log.sent("leaveChat") if str(c["chat_id"]) == "-100777"]
+    await app.process_update(Update.de_json(_joined(-100500), app.bot))  # the consultants' group: stays
+    assert not [c for c in app.request_log.sent("leaveChat") if str(c["chat_id"]) == "-100500"]
+    group_message = _message("/human")
+    group_message["message"]["chat"] = {"id": -100777, "type": "supergroup", "title": "Nhóm"}
+    await _push(app, group_message)
+    svc = app.bot_data.services.handoff
+    assert not svc.has_active(USER["id"])  # no ticket opened from a group
+    assert not _sent_to(app, -100777)

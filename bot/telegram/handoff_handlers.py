@@ -8,7 +8,7 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, filters
 
 from bot import callbacks
 from bot.handoff.cards import e
@@ -32,12 +32,12 @@ def register(app: Application) -> None:
         ("queue", queue),
         ("close", close),
         ("transfer", transfer),
-        ("cancel", cancel),
         ("consultant_add", consultant_add),
         ("consultant_remove", consultant_remove),
         ("consultants", consultants),
     ):
         app.add_handler(CommandHandler(name, handler))
+    app.add_handler(CommandHandler("cancel", cancel, filters=filters.ChatType.PRIVATE))  # an owner's own request
     app.add_handler(CallbackQueryHandler(callback, pattern=CALLBACKS))
     app.add_handler(ChatMemberHandler(member_changed, ChatMemberHandler.MY_CHAT_MEMBER))
 
@@ -148,9 +148,21 @@ async def cancel(update: Update, context: BotContext) -> None:
 
 
 async def member_changed(update: Update, context: BotContext) -> None:
-    """Someone blocked the bot in their private chat: free their tickets at once."""
+    """Someone blocked the bot in their private chat: free their tickets at once. Added to a group other than
+    the consultants': leave it, so nobody can open tickets or read answers from a chat the centre does not run."""
     change = update.my_chat_member
-    if change is None or change.chat.type != "private" or change.new_chat_member.status != "kicked":
+    if change is None:
+        return
+    if change.chat.type != "private":
+        joined = change.new_chat_member.status in ("member", "administrator")
+        if joined and change.chat.id != context.services.settings.consultants_chat_id:
+            log.info("added to chat %s by %s: not the consultants' group, leaving", change.chat.id, change.from_user.id)
+            try:
+                await context.bot.leave_chat(change.chat.id)
+            except TelegramError as exc:
+                log.info("could not leave chat %s: %s", change.chat.id, exc)
+        return
+    if change.new_chat_member.status != "kicked":
         return
     svc, user_id = context.services.handoff, change.chat.id
     outcomes = await asyncio.to_thread(svc.unreachable, user_id, "owner")

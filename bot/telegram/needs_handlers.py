@@ -44,9 +44,9 @@ def register(app: Application) -> None:
     app.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, form_text), group=FORM_GROUP
     )
+    for name, handler in (("nhucau", nhucau), ("huy", huy)):  # an owner's own form: private chats only
+        app.add_handler(CommandHandler(name, handler, filters=filters.ChatType.PRIVATE))
     for name, handler in (
-        ("nhucau", nhucau),
-        ("huy", huy),
         ("needs", needs_stats),
         ("needs_export", needs_export),
         ("needs_note", needs_note),
