@@ -350,3 +350,11 @@ def test_csv_cells_cannot_run_as_formulas():
     data = csvfile.to_bytes(["question"], [['=HYPERLINK("http://x")'], ["-1+2"], ["bình thường"], [-5]])
     text = data.decode("utf-8-sig").splitlines()
     assert text[1].startswith("\"'=HYPERLINK") and text[2] == "'-1+2" and text[3] == "bình thường" and text[4] == "-5"
+
+
+def test_periods_outside_the_calendar_datetime_handles_are_refused():
+    for start, end in ((dt.date(1, 1, 1), dt.date(2026, 1, 1)), (dt.date(2026, 1, 1), dt.date(9999, 12, 31))):
+        with pytest.raises(ValueError):
+            Period.between(start, end, TZ)
+    edge = Period.between(dt.date(1970, 1, 1), dt.date(9998, 12, 31), TZ)
+    assert edge.since < edge.until

@@ -40,6 +40,9 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(9998, 12, 31)
+
+
 @dataclass(frozen=True)
 class Period:
     """Whole local days [start, end] in the centre's time zone."""
@@ -58,6 +61,8 @@ class Period:
     def between(cls, start: dt.date, end: dt.date, timezone: str) -> Period:
         if end < start:
             raise ValueError("the end date is before the start date")
+        if start < EARLIEST or end > LATEST:  # outside, the period's bounds overflow datetime in some time zones
+            raise ValueError(f"dates must lie between {EARLIEST} and {LATEST}")
         return cls(start, end, ZoneInfo(timezone))
 
     @property

@@ -251,7 +251,12 @@ def _refusal(name: str, result: AddResult) -> str:
 
 def _days(context: BotContext, default: int) -> int:
     args = context.args or []
-    return max(1, min(int(args[0]), 3650)) if args and args[0].isdigit() else default
+    # A short ASCII number only: int() refuses 5,000-digit strings with an error, and 3650 days is the cap anyway.
+    return (
+        max(1, min(int(args[0]), 3650))
+        if args and args[0].isascii() and args[0].isdigit() and len(args[0]) < 6
+        else default
+    )
 
 
 @admin_only
