@@ -87,3 +87,25 @@ async def test_claim_from_a_queue_list_does_not_turn_the_list_into_a_card(app):
     assert any(f"Yêu cầu #{tid}" in p["text"] for p in log.sent("sendMessage") if int(p["chat_id"]) == MINH["id"])
     assert not [p for p in log.sent("editMessageText") if int(p.get("message_id") or 0) == list_message]
     assert f"#{tid}" in text
+
+
+async def test_queue_of_twenty_long_names_reaches_telegram_in_valid_parts(app):
+    from bot.textlen import utf16_len
+
+    application, svc = app
+    for n in range(20):
+        out = svc.request(700 + n, "Nguyễn Thị Phương Thảo " * 8 + f"số {n}", "command", f"m:{next(_ids)}")
+        svc.skip_intake(700 + n, out.ticket_id)
+    command = {
+        "message_id": next(_ids),
+        "date": int(time.time()),
+        "chat": {"id": MINH["id"], "type": "private"},
+        "from": MINH,
+        "text": "/queue",
+        "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+    }
+    await application.process_update(Update.de_json({"update_id": next(_ids), "message": command}, application.bot))
+    parts = [m for m in application.request_log.sent("sendMessage") if str(m["chat_id"]) == str(MINH["id"])]
+    assert parts and all(utf16_len(p["text"]) <= 4096 for p in parts)
+    assert all(f"#{n}" in "".join(p["text"] for p in parts) for n in range(1, 21))  # nobody left out
+    assert parts[-1].get("reply_markup") and not any(p.get("reply_markup") for p in parts[:-1])

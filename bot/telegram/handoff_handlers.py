@@ -14,7 +14,7 @@ from bot import callbacks
 from bot.handoff.cards import e
 from bot.handoff.core import Incoming, Outcome
 from bot.i18n import STAFF, t
-from bot.telegram import menus
+from bot.telegram import menus, render
 from bot.telegram.context import BotContext
 from bot.telegram.handoff_delivery import deliver, on_start, schedule
 from bot.telegram.userlang import user_language
@@ -56,8 +56,13 @@ async def _reply(update: Update, text: str, buttons: list | None = None) -> None
         if buttons
         else None
     )
+    parts = render.split(text)  # a long /queue or list must not fail at Telegram's 4096 limit
     try:
-        await update.effective_chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        for n, part in enumerate(parts):
+            last = n == len(parts) - 1
+            await update.effective_chat.send_message(
+                part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
+            )
     except Forbidden:
         log.info("chat %s blocked the bot", update.effective_chat.id)
 
