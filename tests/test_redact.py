@@ -7,8 +7,10 @@ from indexer.textnorm import fold
 
 CONVERSATIONS = [
     (
-        "Chào anh, em là Nguyễn Thị Lan ở Công ty TNHH Lúa Vàng, MST 0312345678, sđt 0912 345 678, "
-        "email lan@luavang.vn. Hợp đồng chuyển giao công nghệ với đối tác trong nước có phải đăng ký không?",
+        (
+            "Chào anh, em là Nguyễn Thị Lan ở Công ty TNHH Lúa Vàng, MST 0312345678, sđt 0912 345 678, "
+            "email lan@luavang.vn. Hợp đồng chuyển giao công nghệ với đối tác trong nước có phải đăng ký không?"
+        ),
         ["Nguyễn Thị Lan"],
         ["Nguyễn", "Lan", "Lúa Vàng", "0312345678", "0912", "345 678", "lan@luavang.vn"],
         "Hợp đồng chuyển giao công nghệ với đối tác trong nước có phải đăng ký không?",
