@@ -205,13 +205,13 @@ def test_http_llm_hallucinated_number_is_caught(indexed, embedder, llm_server):
     assert answer.mode == "extractive" and "25 năm" not in answer.answer and "10 năm" in answer.answer
 
 
-def test_http_llm_timeout_falls_back(indexed, embedder, llm_server):
+def test_http_llm_timeout_falls_back(indexed, embedder, llm_server, caplog):
     llm_server.delay = 3.0
     llm_server.reply = "Nhãn hiệu được bảo hộ 10 năm [1]."
-    started = time.perf_counter()
     answer = _http_engine(indexed, embedder, llm_server, timeout=0.5).answer("Nhãn hiệu được bảo hộ bao lâu?")
     assert answer.mode == "extractive" and "10 năm" in answer.answer
-    assert time.perf_counter() - started < 2.5
+    # The composer gave up at its own timeout (the server would have answered, correctly, after 3 s).
+    assert any("did not answer within 0.5 s" in r.getMessage() for r in caplog.records)
 
 
 def test_http_llm_server_error_falls_back(indexed, embedder, llm_server):

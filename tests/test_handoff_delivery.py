@@ -209,9 +209,13 @@ def test_lengths_are_utf16_units_of_emoji_heavy_text(env):
     svc, store, tg = env
     ticket_id, _ = open_ticket(svc, store, tg, OWNER, "Lan & Co")
     claim(svc, tg, ticket_id)
-    svc.on_owner_message(Incoming(OWNER, 60, OWNER, "Lan", "😀" * 600, "document", "a.pdf"))
+    svc.on_owner_message(Incoming(OWNER, 60, OWNER, "Lan", "😀" * 500, "document", "a.pdf"))  # 1,000 units
     copy = next(r for r in tg.flush() if r.purpose == "relay")
-    assert 1000 <= visible_len(copy.text) <= 1024 and "😀" in copy.text and "Lan &amp; Co" in copy.text
+    assert 1000 <= visible_len(copy.text) <= 1024 and "😀" * 500 in copy.text and "Lan &amp; Co" in copy.text
+    svc.on_owner_message(Incoming(OWNER, 61, OWNER, "Lan", "😀" * 600, "document", "b.pdf"))  # 1,200: too long
+    rows = [r for r in tg.flush() if r.purpose == "relay"]
+    assert "😀" not in rows[0].text and rows[0].method == "copy"  # the file with its label
+    assert "😀" * 600 in rows[1].text and visible_len(rows[1].text) <= 4096  # then the whole text
 
 
 async def test_message_too_long_is_split_and_sent_not_dropped():
