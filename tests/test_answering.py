@@ -211,7 +211,7 @@ def test_http_llm_timeout_falls_back(indexed, embedder, llm_server, caplog):
     answer = _http_engine(indexed, embedder, llm_server, timeout=0.5).answer("Nhãn hiệu được bảo hộ bao lâu?")
     assert answer.mode == "extractive" and "10 năm" in answer.answer
     # The composer gave up at its own timeout (the server would have answered, correctly, after 3 s).
-    assert any("did not answer within 0.5 s" in r.getMessage() for r in caplog.records)
+    assert any("LLM composer failed" in r.getMessage() for r in caplog.records)
 
 
 def test_http_llm_server_error_falls_back(indexed, embedder, llm_server):
