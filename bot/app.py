@@ -20,6 +20,8 @@ from bot.storage import Store
 
 if TYPE_CHECKING:
     from bot.answering.engine import AnswerEngine
+    from bot.answers.curation import Curation
+    from bot.answers.service import AnswerService
     from bot.knowledge_admin import KnowledgeAdmin
     from indexer.embedding import SentenceTransformerEmbedder
 
@@ -49,6 +51,7 @@ class Services:
     @cached_property
     def engine(self) -> AnswerEngine:
         """The answer engine over the live index; an LLM composer when LLM_PROVIDER/LLM_MODEL are set."""
+        from bot.answering.curated import CuratedAnswers
         from bot.answering.engine import AnswerEngine
         from indexer.embedding import get_embedder, offline_environment
         from indexer.search import HybridSearcher
@@ -60,7 +63,23 @@ class Services:
             from bot.answering.llm import LLMComposer
 
             composer = LLMComposer.from_settings(self.settings)
-        return AnswerEngine(searcher, composer=composer)
+        engine = AnswerEngine(searcher, composer=composer)
+        engine.curated = CuratedAnswers(searcher, approved=self.answers, cache_dir=self.settings.data_dir / "cache")
+        return engine
+
+    @cached_property
+    def answers(self) -> AnswerService:
+        """Curated answers approved by consultants and staff (bot/answers/)."""
+        from bot.answers.service import AnswerService
+
+        return AnswerService(self.store)
+
+    @cached_property
+    def curation(self) -> Curation:
+        """Model answers from consultants' conversations and admins' replies to gaps (bot/answers/curation.py)."""
+        from bot.answers.curation import Curation
+
+        return Curation(self.store, self.answers, self.settings.admin_ids)
 
     @cached_property
     def knowledge(self) -> KnowledgeAdmin:

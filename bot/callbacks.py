@@ -65,6 +65,15 @@ KINDS: dict[str, tuple[str, tuple[Field, ...], int]] = {
     "close": ("hk", (ID,), 0),
     "rate": ("hv", (ID, Int(1, 5)), 0),
     "kb_remove": ("kbrm", (Pattern(r"[0-9a-f]{12}|no"),), 0),
+    # Model answers (bot/answers/curation.py): save a closed ticket, edit/submit/drop a draft, admins decide.
+    "answer_save": ("as", (ID,), 0),
+    "answer_edit": ("ae", (ID, Choice(("q", "a"))), 0),
+    "answer_submit": ("au", (ID,), 0),
+    "answer_drop": ("ad", (ID,), 0),
+    "answer_approve": ("aa", (ID,), 0),
+    "answer_discard": ("ax", (ID,), 0),
+    "answer_retire": ("ar", (ID,), 0),
+    "gap_answer": ("ag", (ID,), 0),
 }
 _BY_PREFIX = {prefix: kind for kind, (prefix, _, _) in KINDS.items()}
 

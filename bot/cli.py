@@ -1,4 +1,4 @@
-"""`python -m bot run | chat | ask | eval | consultants | report | setup | warmup | start`."""
+"""`python -m bot run | chat | ask | eval | consultants | report | setup | warmup | start | health`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import SettingsError, load_settings
 from indexer.pipeline import manifest_path
@@ -108,12 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     lst.add_argument("--json", action="store_true")
     rm = cons_sub.add_parser("remove")
     rm.add_argument("telegram_id", type=int)
+    hc = sub.add_parser("health", help="check the database, the vector store, the index and the outbox")
+    hc.add_argument("--json", action="store_true")
     from bot.reports.cli import add_parser as add_report_parser
 
     add_report_parser(sub)
     from bot.needs.cli import add_parser as add_needs_parser
 
     add_needs_parser(sub)
+    from bot.answers.cli import add_parser as add_answers_parser
+
+    add_answers_parser(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -129,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "chromadb", "sentence_transformers", "telegram.ext.Application", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     console = args.command == "chat" or (args.command == "start" and not settings.token)
-    if args.command in ("ask", "eval", "report", "needs") or console:
+    if args.command in ("ask", "eval", "report", "needs", "health", "answers") or console:
         logging.getLogger().setLevel(logging.WARNING)  # keep the terminal for the conversation
     if args.command == "setup":
         from indexer.embedding import offline_environment, resolve_model_path
@@ -160,6 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:  # e.g. a broken NEEDS_RULES_FILE, named with its problems
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:  # the database is unreachable: that is what `health` reports
+        if args.command != "health":
+            raise
+        from bot import health
+
+        return health.run(args, health.check_without_services(settings, exc))
+    if args.command == "health":
+        from bot import health
+
+        return health.run(args, health.check(services))
     if args.command == "warmup":
         engine = services.engine
         done = engine.fill_sentence_cache()
@@ -173,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.needs.cli import run as run_needs
 
         return run_needs(args, services)
+    if args.command == "answers":
+        from bot.answers.cli import run as run_answers
+
+        return run_answers(args, services)
     if args.command == "report":
         from bot.reports.cli import run as run_report
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
+from bot.i18n import STAFF, t
 from indexer import loaders
 from indexer.config import TOPICS
 from indexer.manifest import Manifest
@@ -25,6 +26,10 @@ from indexer.pipeline import IndexBusy, Indexer, Progress, Summary, manifest_pat
 log = logging.getLogger(__name__)
 UPLOAD_WAIT = 600.0  # an upload waits this long for a running refresh to finish
 REINDEX_WAIT = 5.0  # an explicit refresh does not queue behind another one
+# Titles and reasons go into staff replies: cut so that a reply (a few of them plus a template, escaped
+# for HTML) stays far below Telegram's 4096 characters, whatever a file's front matter or metadata holds.
+TITLE_CHARS = 300
+DETAIL_CHARS = 400
 
 
 @dataclass
@@ -93,7 +98,7 @@ class KnowledgeAdmin:
             Document(
                 rel,
                 e.get("doc_id", ""),
-                e.get("title", ""),
+                short(e.get("title", ""), TITLE_CHARS),  # manifests written before the limits may hold huge ones
                 e.get("topic", "other"),
                 int(e.get("chunks", 0)),
                 e.get("indexed_at", ""),
@@ -104,7 +109,10 @@ class KnowledgeAdmin:
         known = {d.path for d in docs}
         for item in manifest.failed:
             if item.get("path") not in known:
-                docs.append(Document(item["path"], "", Path(item["path"]).name, "", 0, failed=item.get("reason", "")))
+                reason = short(item.get("reason", ""), DETAIL_CHARS)
+                docs.append(
+                    Document(item["path"], "", short(Path(item["path"]).name, TITLE_CHARS), "", 0, failed=reason)
+                )
         return docs
 
     def find(self, ref: str) -> list[Document]:
@@ -144,26 +152,34 @@ class KnowledgeAdmin:
         if refused:
             return refused
         root = self.settings.knowledge_dir
+        limits = loaders.Limits.from_settings(self.settings)
         try:
-            probe = loaders.load(root / "_upload" / name, root, data)
+            # The same checks and limits as the indexer, before the file lands in KNOWLEDGE_DIR: a file the
+            # indexer would refuse (and quarantine) is refused here and never written.
+            probe = loaders.load(root / "_upload" / name, root, data, limits)
         except loaders.LoadError as exc:
-            return AddResult(False, "unreadable", str(exc))
+            return refusal(exc)
         rel = f"{self._folder(name, topic, probe.meta['topic'])}/{name}"
         target = root / rel
-        doc = loaders.load(target, root, data)
+        try:
+            doc = loaders.load(target, root, data, limits)  # its fields as stored at `rel` (id, topic, path)
+        except loaders.LoadError as exc:  # the time limit may strike on the second reading
+            return refusal(exc)
         sha = hashlib.sha256(data).hexdigest()
         manifest = self.manifest()
         for other, entry in manifest.documents.items():
             if entry.get("sha256") == sha:
-                return AddResult(False, "duplicate", other, path=other, title=entry.get("title", ""))
+                return AddResult(
+                    False, "duplicate", other, path=other, title=short(entry.get("title", ""), TITLE_CHARS)
+                )
             if entry.get("doc_id") == doc.meta["id"] and other != rel:
-                return AddResult(False, "id_taken", f"{doc.meta['id']} ({other})", path=other)
+                return AddResult(False, "id_taken", short(f"{doc.meta['id']} ({other})", DETAIL_CHARS), path=other)
         previous = target.read_bytes() if target.exists() else None
         _write_atomic(target, data)
         result = AddResult(
             True,
             path=rel,
-            title=doc.meta["title"],
+            title=short(doc.meta["title"], TITLE_CHARS),
             doc_id=doc.meta["id"],
             topic=doc.meta["topic"],
             replaced=previous is not None,
@@ -177,7 +193,7 @@ class KnowledgeAdmin:
         if entry is None or entry.get("sha256") != sha:
             failed = next((f["reason"] for f in self.manifest().failed if f.get("path") == rel), "not indexed")
             self._undo(target, previous, refresh=True)
-            return AddResult(False, "index", failed, path=rel)
+            return AddResult(False, "index", short(failed, DETAIL_CHARS), path=rel)
         result.chunks = int(entry.get("chunks", 0))
         log.info("knowledge file %s %s: %d chunks", rel, "replaced" if result.replaced else "added", result.chunks)
         return result
@@ -196,6 +212,8 @@ class KnowledgeAdmin:
             return RemoveResult(False, doc, "not_found", doc.path)
         path.unlink(missing_ok=True)
         try:
+            if doc.failed:  # it may be in quarantine: delete it there too, or status reports it for ever
+                self._indexer(None).forget_quarantined(doc.path, wait=UPLOAD_WAIT)
             self._refresh(UPLOAD_WAIT, progress)
         except IndexBusy as exc:
             # The file is gone; the next refresh (any) drops its chunks.
@@ -208,9 +226,12 @@ class KnowledgeAdmin:
         return self._refresh(wait, progress)
 
     # -- internals -----------------------------------------------------------------
-    def _refresh(self, wait: float, progress: Progress | None) -> Summary:
+    def _indexer(self, progress: Progress | None) -> Indexer:
         factory = (lambda: self.embedder) if self.embedder is not None else None
-        summary = Indexer(self.settings, embedder_factory=factory, progress=progress).refresh(wait=wait)
+        return Indexer(self.settings, embedder_factory=factory, progress=progress)
+
+    def _refresh(self, wait: float, progress: Progress | None) -> Summary:
+        summary = self._indexer(progress).refresh(wait=wait)
         log.info("refresh: %s", summary.line())
         return summary
 
@@ -224,6 +245,25 @@ class KnowledgeAdmin:
                 self._refresh(UPLOAD_WAIT, None)
             except IndexBusy:
                 log.warning("could not refresh after undoing %s; the next refresh will", target)
+
+
+def short(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, marked with an ellipsis when cut."""
+    text = " ".join(str(text).split()) if len(text) > limit else text
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def refusal(exc: loaders.LoadError) -> AddResult:
+    """The loader's refusal as staff read it: the reason in short Vietnamese, its kind in `reason`."""
+    if exc.code == "too_large":
+        return AddResult(False, "size", str(exc.params.get("limit", "")))
+    if exc.code == "type":
+        return AddResult(False, "type", short(str(exc).rsplit(" ", 1)[-1], 20))
+    try:
+        detail = t(STAFF, f"admin.load_{exc.code}", **exc.params)
+    except (KeyError, IndexError, ValueError):  # a fault without its own text, or a placeholder it lacks
+        detail = t(STAFF, "admin.load_unreadable")
+    return AddResult(False, "unreadable", short(detail, DETAIL_CHARS))
 
 
 def _write_atomic(target: Path, data: bytes) -> None:

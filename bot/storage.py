@@ -28,7 +28,7 @@ from bot.answering.language import language_evidence
 from bot.answering.types import Turn
 
 # Modules that define further tables on `Base`; imported before the schema is created.
-MODEL_MODULES: list[str] = ["bot.handoff.models", "bot.needs.models"]
+MODEL_MODULES: list[str] = ["bot.handoff.models", "bot.needs.models", "bot.answers.models", "bot.answers.curation"]
 # Functions (session, user_id) that delete a feature's own rows about a user in the /forget transaction.
 FORGET_HOOKS: list = []
 
@@ -95,6 +95,21 @@ def written_language(s: Session, user_id: int) -> str | None:
         .limit(10)
     ).all()
     return next((found for found in map(language_evidence, recent) if found), None)
+
+
+def _turn(row: Message) -> Turn:
+    """A stored message as a conversation turn; an answer carries the subject it left (kind, documents, topic)."""
+    meta = row.meta if isinstance(row.meta, dict) else {}
+    if row.role != "assistant":
+        return Turn(row.role, row.text)
+    sources = meta.get("subject") or meta.get("sources") or []
+    return Turn(
+        row.role,
+        row.text,
+        kind=str(meta.get("kind") or ""),
+        doc_ids=[str(d) for d in sources if d] if isinstance(sources, list) else [],
+        topic=str(meta.get("topic") or ""),
+    )
 
 
 def _upsert_user(s: Session, user_id: int):
@@ -227,7 +242,7 @@ class Store:
                 .order_by(Message.id.desc())
                 .limit(limit)
             ).all()
-            return [Turn(r.role, r.text) for r in reversed(rows)]
+            return [_turn(r) for r in reversed(rows)]
 
     def admit_question(self, user_id: int, text: str, limit: int, seconds: float = 60) -> int | None:
         """Store the user's question unless they asked `limit` questions in the last `seconds`.

@@ -8,9 +8,10 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 
 from indexer.textnorm import nfc
 
-CHUNKER_VERSION = "2"  # bump when loading or chunking changes: forces a rebuild
+CHUNKER_VERSION = "3"  # bump when loading or chunking changes: forces a rebuild (3: limits on hostile files)
 CHUNK_CHARS = 1100
 OVERLAP_CHARS = 150
+HEADING_CHARS = 300  # a section path is shown in citations: a heading line of a hostile file is cut to this
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 
 
@@ -38,11 +39,16 @@ def split(text: str, title: str) -> list[Chunk]:
         body = part.page_content.strip()
         if not body:
             continue
-        heads = [part.metadata[k] for _, k in _HEADERS if part.metadata.get(k)]
+        heads = [_cut(part.metadata[k].strip()) for _, k in _HEADERS if part.metadata.get(k)]
         if heads and heads[0].strip().lower() == title.strip().lower():
             heads = heads[1:]
-        section = " > ".join(h.strip() for h in heads)
+        section = " > ".join(heads)
         for piece in sizer.split_text(body):
             if piece.strip():
                 chunks.append(Chunk(text=piece.strip(), section=section, index=len(chunks)))
     return chunks
+
+
+def _cut(heading: str) -> str:
+    # The same cut as a title taken from a heading (loaders), so the title heading is still recognised.
+    return heading if len(heading) <= HEADING_CHARS else heading[: HEADING_CHARS - 1].rstrip() + "…"

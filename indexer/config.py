@@ -34,6 +34,15 @@ class IndexerSettings(BaseSettings):
     chroma_port: int = Field(default=8000, ge=1, le=65535)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     max_file_mb: float = Field(default=20.0, gt=0, le=2000)
+    # Hostile or broken files are refused by these checks before (or while) they are parsed, so one upload
+    # cannot take minutes or gigabytes: see indexer/loaders.py (Limits) for where each one is enforced.
+    max_unpacked_mb: float = Field(default=20.0, gt=0, le=2000)  # DOCX parts, from the zip directory; PDF content
+    max_zip_ratio: float = Field(default=100.0, ge=2, le=100_000)  # uncompressed : compressed, per large zip member
+    max_text_chars: int = Field(default=1_000_000, ge=1000, le=100_000_000)  # extracted text per document
+    max_pdf_pages: int = Field(default=500, ge=1, le=100_000)
+    max_title_chars: int = Field(default=300, ge=20, le=10_000)  # a front-matter title; derived titles are cut
+    max_field_chars: int = Field(default=2000, ge=20, le=100_000)  # any other front-matter value
+    max_extract_seconds: float = Field(default=60.0, gt=0, le=3600)  # checked between pages and paragraphs
     log_level: str = "INFO"
 
     @property

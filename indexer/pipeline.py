@@ -16,6 +16,7 @@ from filelock import FileLock, Timeout
 from indexer import chunking, loaders
 from indexer.config import DEFAULT_EMBEDDING_MODEL, IndexerSettings
 from indexer.manifest import Manifest
+from indexer.quarantine import NOTE, Quarantine
 from indexer.store import COLLECTION, ChunkStore, replace_collection
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,11 @@ class Indexer:
         with self._locked(wait):
             return self._build()
 
+    def forget_quarantined(self, rel: str, wait: float = 600.0) -> bool:
+        """Delete a quarantined file and its entry (staff removed it); the next refresh stops reporting it."""
+        with self._locked(wait):
+            return Quarantine(self.settings).discard(rel)
+
     # -- internals -------------------------------------------------------------
     def _locked(self, wait: float):
         lock = lock_for(self.settings)
@@ -171,28 +177,37 @@ class Indexer:
         gone = {rel: e for rel, e in manifest.documents.items() if rel not in files}
         gone_by_sha = {e["sha256"]: rel for rel, e in gone.items()}
         seen_ids = {e["doc_id"]: rel for rel, e in manifest.documents.items() if rel in files}
-        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        limits = loaders.Limits.from_settings(self.settings)
+        quarantine = Quarantine(self.settings)
+        quarantined: list[str] = []
         pending: list[_Pending] = []
         for rel, path in files.items():
+            before, sha = None, ""
             try:
-                size = path.stat().st_size
-                if size > max_bytes:
-                    raise loaders.LoadError(f"file is larger than {self.settings.max_file_mb:g} MB")
+                before = path.stat()
+                if before.st_size > limits.max_file_bytes:
+                    raise loaders.too_large(limits)  # refused unread
                 data = path.read_bytes()
                 sha = hashlib.sha256(data).hexdigest()
                 entry = manifest.documents.get(rel)
                 if entry and entry["sha256"] == sha:
                     summary.unchanged += 1
                     continue
-                doc = loaders.load(path, root, data)
+                doc = loaders.load(path, root, data, limits)
                 owner = seen_ids.get(doc.meta["id"])
                 if owner and owner != rel:
-                    raise loaders.LoadError(f"duplicate id {doc.meta['id']!r} (already used by {owner})")
+                    raise loaders.LoadError(
+                        f"duplicate id {doc.meta['id']!r} (already used by {owner})", "duplicate_id", quarantine=False
+                    )
                 chunks = chunking.split(doc.text, doc.meta["title"])
                 if not chunks:
-                    raise loaders.LoadError("no text to index after splitting")
+                    raise loaders.LoadError("no text to index after splitting", "no_text", quarantine=False)
             except loaders.LoadError as exc:
-                summary.failed.append({"path": rel, "reason": str(exc)})
+                reason = str(exc)
+                if exc.quarantine and _unchanged_since(path, before) and quarantine.put(path, rel, reason, sha):
+                    quarantined.append(rel)
+                    reason += NOTE
+                summary.failed.append({"path": rel, "reason": reason})
                 continue
             except OSError as exc:
                 summary.failed.append({"path": rel, "reason": f"cannot read the file ({exc.strerror or exc})"})
@@ -206,18 +221,27 @@ class Indexer:
                 gone.pop(old_rel, None)
             pending.append(_Pending(rel, sha, doc, chunks, kind, old_rel))
 
+        failed_now = {f["path"] for f in summary.failed}
+        for rel in quarantined:  # an earlier good version went with the file: the index follows the folder
+            if rel in manifest.documents:
+                gone[rel] = manifest.documents[rel]
+        for rel in quarantine.entries():
+            if rel in files and rel not in failed_now:
+                quarantine.discard(rel)  # staff put a good file where the bad one was
+        # Status keeps reporting what earlier refreshes quarantined; the summary tells only this refresh.
+        reported = summary.failed + [f for f in quarantine.failed() if f["path"] not in failed_now]
         for rel in gone:
             store.delete_path(rel)
             manifest.documents.pop(rel, None)
             summary.removed.append(rel)
         manifest.model = model_name(self.settings)
         manifest.chunker = chunking.CHUNKER_VERSION
-        manifest.failed = summary.failed
+        manifest.failed = reported
         manifest.save()
 
         self._write(store, manifest, pending, summary)
         manifest.last_refresh = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        manifest.failed = summary.failed
+        manifest.failed = reported
         manifest.save()
         summary.seconds = time.perf_counter() - started
         return summary
@@ -297,6 +321,17 @@ class Indexer:
         if orphans:
             log.warning("removing %d chunks left by an interrupted refresh", len(orphans))
             store.delete_ids(orphans)
+
+
+def _unchanged_since(path: Path, before) -> bool:
+    """True when the file is as it was before reading: one still being copied in is not quarantined."""
+    if before is None:
+        return False
+    try:
+        after = path.stat()
+    except OSError:
+        return False
+    return (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
 
 
 class _Release:

@@ -12,7 +12,7 @@ from indexer.config import IndexerSettings
 COLLECTION = "knowledge_chunks"
 
 
-def _client(settings: IndexerSettings):
+def _client(settings: IndexerSettings, create: bool = True):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -20,6 +20,8 @@ def _client(settings: IndexerSettings):
     if settings.chroma_host:
         return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
     path = settings.index_dir / "chroma"
+    if not create and not path.is_dir():
+        raise FileNotFoundError(f"no embedded Chroma index at {path}")
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
@@ -27,13 +29,20 @@ def _client(settings: IndexerSettings):
 class ChunkStore:
     """One Chroma collection of chunks; embeddings are computed by us, never by Chroma."""
 
-    def __init__(self, settings: IndexerSettings, name: str = COLLECTION, client: Any = None) -> None:
+    def __init__(
+        self, settings: IndexerSettings, name: str = COLLECTION, client: Any = None, create: bool = True
+    ) -> None:
+        """`create=False` opens only an existing collection (raises otherwise): readers such as the health
+        check must not leave an empty index behind where there was none."""
         self.settings = settings
-        self.client = client or _client(settings)
+        self.client = client or _client(settings, create)
         self.name = name
-        self.collection = self.client.get_or_create_collection(
-            name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        if create:
+            self.collection = self.client.get_or_create_collection(
+                name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+        else:
+            self.collection = self.client.get_collection(name, embedding_function=None)
 
     # -- writing ---------------------------------------------------------------
     def _batch(self) -> int:

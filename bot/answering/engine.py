@@ -6,16 +6,18 @@ import logging
 import time
 from dataclasses import dataclass
 
-from bot.answering import extractive, followup, sme_size
+from bot.answering import checks, extractive, followup, sme_size
 from bot.answering.glossary import keyword_text
-from bot.answering.language import detect_language, smalltalk, strip_injection, wants_human
+from bot.answering.intents import Intent, LazyIntents
+from bot.answering.language import detect_language, strip_injection
 from bot.answering.retrieval import Retrieval, Retriever, _idf
 from bot.answering.scope import Scope
 from bot.answering.sentence_cache import SentenceVectors
 from bot.answering.texts import TEXT, source_line, vn_date
 from bot.answering.types import Answer, Source, Turn
+from bot.i18n import t
 from indexer.search import HybridSearcher
-from indexer.textnorm import nfc
+from indexer.textnorm import nfc, tokens
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 1500
@@ -28,13 +30,35 @@ SIZE_QUERY = (
 )
 
 
+SMALLTALK_MAX_WORDS = 8  # a greeting or thanks longer than this carries a question
+SIZE_FOLLOWUP_MAX_WORDS = 14  # a message that only adds figures to a size question
+SUBJECT_DOCS = 3  # documents of the current subject a follow-up's new aspect is looked for in
+ASPECT_FOLLOWUP_MAX_WORDS = 8  # a message with history, naming no new subject, this short asks for an aspect
+
+
 @dataclass
 class Thresholds:
     abstain: float = 0.38  # below: the knowledge base does not cover the question
     offer: float = 0.55  # below: answer, and offer a consultant
 
 
+@dataclass
+class IntentThresholds:
+    """Probabilities of the learned intents (bot/answering/intents.py) that decide; tuned on the tuning part."""
+
+    human: float = 0.5  # a request for a person
+    smalltalk: float = 0.8  # greeting or thanks
+    size: float = 0.5  # a size calculation
+    out_of_remit: float = 0.5  # outside the centre's remit ...
+    # ... and the question no clearer in the documents' subject than in an out-of-remit topic's: the best chunk's
+    # similarity is at most this much above the closest out-of-remit topic's (`Retrieval.off_topic` above -x).
+    off_topic: float = -0.04
+    own_case: float = 0.3  # the owner's own case: answer, and offer a consultant
+
+
 class AnswerEngine:
+    curated = None  # curated answers hook: a bot.answering.curated.CuratedAnswers, set by bot.app
+
     def __init__(self, searcher: HybridSearcher, composer=None, thresholds: Thresholds | None = None) -> None:
         self.searcher = searcher
         self.retriever = Retriever(searcher, Scope(searcher.embedder))
@@ -44,6 +68,9 @@ class AnswerEngine:
         self.sentences.load()
         self.composer = composer  # an LLM composer, or None for extractive answers
         self.thresholds = thresholds or Thresholds()
+        self.intent_thresholds = IntentThresholds()
+        self.intents = LazyIntents(searcher.embedder, settings.data_dir / "cache" if settings else None)
+        self._size_vector = None  # the size criteria query's embedding, computed once
         self.last_question = 0.0  # time.monotonic() of the latest question
 
     # -- public ----------------------------------------------------------------
@@ -118,11 +145,17 @@ class AnswerEngine:
         text, injected = strip_injection(question[:MAX_QUESTION_CHARS])
         if injected:
             log.info("instruction-like text removed from a question")
-        kind = smalltalk(text) if text else None
-        if kind:
-            return Answer(question, TEXT[lang][kind], confidence=1.0, language=lang, kind="smalltalk")
-        if text and wants_human(text):
-            ranked = [d.doc_id for d in self.retriever.retrieve(text, lang=lang).docs]
+        if not text:
+            return self._abstain(question, lang, "only instructions, no question")
+        # One embedding of the question serves the intent classifier, retrieval and the curated answers.
+        self.searcher.ensure_fresh()
+        vector = self.searcher.query_vector(text, restore=lang == "vi")
+        intent = self.intents.classify(vector)
+        route = self._route(text, intent, history)
+        if route in ("greeting", "thanks"):
+            return Answer(question, TEXT[lang][route], confidence=1.0, language=lang, kind="smalltalk")
+        if route == "human":
+            ranked = [d.doc_id for d in self.retriever.retrieve(text, lang=lang, vector=vector).docs]
             return Answer(
                 question,
                 TEXT[lang]["handoff_request"],
@@ -132,19 +165,80 @@ class AnswerEngine:
                 kind="handoff_request",
                 ranked_doc_ids=ranked,
             )
-        if not text:
-            return self._abstain(question, lang, "only instructions, no question")
-        if sme_size.is_size_question(text) or (
-            history and sme_size.is_size_question(f"{followup.last_user_question(history) or ''} {text}")
-        ):
+        if route == "size":
             return self._size(question, text, history, lang)
-        focus = previous = None
-        query = text
-        if followup.is_followup(text, history):
-            query, focus, previous = followup.combine(text, history), text, followup.last_user_question(history)
-        retrieval = self.retriever.retrieve(query, focus=focus, lang=lang, previous=previous)
+        answer = self._grounded(question, text, vector, intent, history, lang)
+        if answer.kind == "answer" and intent.p("own_case") >= self.intent_thresholds.own_case:
+            # The owner describes their own case: the general rule, and a consultant for the case itself.
+            answer.handoff_suggested = True
+            offer = "\n\n" + TEXT[lang]["offer"]
+            answer.answer = answer.answer.removesuffix(offer) + "\n\n" + t(lang, "engine.own_case")
+        return answer
+
+    def _route(self, text: str, intent: Intent, history: list[Turn]) -> str:
+        """greeting | thanks | human | size | question, from the learned intent (and the conversation for size)."""
+        limits = self.intent_thresholds
+        words = len(tokens(text))
+        if intent.label in ("greeting", "thanks") and intent.probability >= limits.smalltalk:
+            return intent.label if words <= SMALLTALK_MAX_WORDS else "question"
+        if intent.label == "human" and intent.probability >= limits.human:
+            return "human"
+        facts = sme_size.extract(text)
+        about_size = facts.figures or facts.household or sme_size.is_about_size(text)
+        if intent.label == "size" and intent.probability >= limits.size and about_size:
+            return "size"
+        # A size conversation goes on while the owner only adds figures ("doanh thu 20 tỷ", "thương mại");
+        # a message about anything else lets it go.
+        adds_figures = facts.any and words <= SIZE_FOLLOWUP_MAX_WORDS and intent.label in ("size", "question")
+        if adds_figures and self._size_context(history):
+            return "size"
+        return "question"
+
+    @staticmethod
+    def _size_context(history: list[Turn]) -> bool:
+        last = followup.last_answer(history)
+        if last is not None and last.kind:
+            return last.kind in ("clarify", "calculation")
+        previous = followup.last_user_question(history)
+        return bool(previous) and sme_size.is_size_question(previous)
+
+    def _grounded(self, question: str, text: str, vector, intent: Intent, history: list[Turn], lang: str) -> Answer:
+        """An answer from the documents (or the curated answers), or an abstention."""
+        focus = within = None
+        query, query_vector = text, vector
+        previous = followup.last_user_question(history)
+        if previous:
+            earlier = set(tokens(previous))
+            new_subjects = [s for s in self.retriever.subject_terms(text) if not set(s.split()) <= earlier]
+            short = followup.is_followup(text, history) or len(tokens(text)) <= ASPECT_FOLLOWUP_MAX_WORDS
+            if not new_subjects and short:
+                # Only a new aspect ("nộp ở đâu?", "mất bao lâu?"): answer it from the current subject's documents.
+                query, query_vector = followup.combine(text, history), None
+                within = self._subject(history, previous, lang)
+            elif followup.is_followup(text, history):
+                # A new subject, the rest of the question left out ("còn kiểu dáng thì sao?"): the follow-up's
+                # words steer, the previous question supplies the aspect.
+                query, focus, query_vector = followup.combine(text, history), text, None
+            else:
+                previous = None  # a question of its own
+        retrieval = self.retriever.retrieve(
+            query, focus=focus, lang=lang, previous=previous, vector=query_vector, within=within
+        )
         confidence = self.confidence(retrieval)
         ranked = [d.doc_id for d in retrieval.docs]
+        # -- curated answers hook (bot/answering/curated.py): a question staff answered, matched question to
+        # question on the vector retrieval computed, is answered with their text and its citation.
+        if self.curated is not None and query == text:  # the owner's own question, not a follow-up's combination
+            curated = self.curated.answer(question, retrieval.vector, lang)
+            if curated is not None:
+                curated.search_query, curated.ranked_doc_ids = query, ranked
+                return curated
+        # -- end of the curated answers hook
+        if self._out_of_remit(intent, retrieval):
+            answer = self._abstain(question, lang, f"out of remit {intent.p('out_of_remit'):.2f}", confidence, query)
+            answer.answer = t(lang, "engine.out_of_remit")
+            answer.ranked_doc_ids = ranked
+            return answer
         if not retrieval.docs or confidence < self.thresholds.abstain:
             answer = self._abstain(question, lang, f"confidence {confidence}", confidence, query)
             answer.ranked_doc_ids = ranked
@@ -159,6 +253,23 @@ class AnswerEngine:
             answer.answer += "\n\n" + TEXT[lang]["offer"]
         return answer
 
+    def _out_of_remit(self, intent: Intent, retrieval: Retrieval) -> bool:
+        """The classifier says the question is outside the centre's remit, and retrieval does not contradict it: the
+        best chunk is not clearly closer to the question than the out-of-remit reference topics are."""
+        limits = self.intent_thresholds
+        return intent.p("out_of_remit") >= limits.out_of_remit and retrieval.off_topic > limits.off_topic
+
+    def _subject(self, history: list[Turn], previous: str | None, lang: str) -> list[str]:
+        """The documents of the conversation's current subject: those the last answer drew on (stored with it),
+        or, for a history that does not carry them, those the previous question finds."""
+        last = followup.last_answer(history)
+        if last is not None and last.doc_ids:
+            return list(last.doc_ids[:SUBJECT_DOCS])
+        if not previous:
+            return []
+        earlier = self.retriever.retrieve(previous, lang=detect_language(previous, (), lang) or lang)
+        return [d.doc_id for d in earlier.docs[:SUBJECT_DOCS]]
+
     def _abstain(self, question: str, lang: str, why: str, confidence: float = 0.0, query: str = "") -> Answer:
         return Answer(
             question,
@@ -172,21 +283,29 @@ class AnswerEngine:
         )
 
     def _size(self, question: str, text: str, history: list[Turn], lang: str) -> Answer:
-        combined = text
-        previous = followup.last_user_question(history)
-        if previous and sme_size.is_size_question(previous):
-            combined = f"{previous} {text}"
-        facts = sme_size.extract(combined)
+        """The Article 5 calculator; figures given earlier in the same size conversation still count, the
+        latest message's figures win."""
+        facts = sme_size.SizeFacts()
+        if self._size_context(history):
+            for turn in history:
+                if turn.role == "user":
+                    facts = facts.merged(sme_size.extract(turn.text))
+        facts = facts.merged(sme_size.extract(text))
         result = sme_size.classify(facts)
-        retrieval = self.retriever.retrieve(SIZE_QUERY, k_docs=1)
+        if self._size_vector is None:
+            self._size_vector = self.searcher.query_vector(SIZE_QUERY)
+        retrieval = self.retriever.retrieve(SIZE_QUERY, k_docs=1, vector=self._size_vector)
         sources = [self._source(d) for d in retrieval.docs[:1]]
+        body = sme_size.render(result, facts, lang)
+        near = sme_size.near_note(result, lang)
         return Answer(
             question,
-            sme_size.render(result, facts, lang),
+            body + ("\n\n" + near if near else ""),
             sources=sources,
             confidence=0.95,
+            handoff_suggested=bool(near),
             language=lang,
-            kind="clarify" if result.missing else "calculation",
+            kind="clarify" if result.missing and not result.at_least else "calculation",
             topic="funding",
             search_query=SIZE_QUERY,
             ranked_doc_ids=[s.doc_id for s in sources],
@@ -214,19 +333,42 @@ class AnswerEngine:
                 query_vector = self.searcher.embedder.embed_queries([text])[0]
             similarity = lambda texts: self.sentences.vectors(texts) @ query_vector
         # English: sentences are scored by embedding similarity plus the Vietnamese words of its domain terms.
+        asked = checks.asked_type(text) or checks.asked_type(retrieval.query)
+        terms = self.retriever.subject_terms
+        subjects = terms(keyword_text(text, lang)) or terms(keyword_text(retrieval.query, lang))
         units = extractive.select(
-            keyword_text(retrieval.query, lang), retrieval.docs, lambda w: _idf(keyword, w), similarity
+            keyword_text(retrieval.query, lang),
+            retrieval.docs,
+            lambda w: _idf(keyword, w),
+            similarity,
+            asked=asked,
+            subjects=subjects,
+            subject_terms=terms,
         )
         used = sorted({u.doc_index for u in units})
         numbering = {d: n for n, d in enumerate(used, 1)}
         body = extractive.compose(units, numbering)
+        covered = not units or asked not in extractive.TYPED or any(checks.carries(u.text, asked) for u in units)
+        if not covered:
+            # The documents do not give what was asked (a duration, a place, an amount, a date): say what they
+            # do say, and offer a consultant rather than pass a neighbouring fact off as the answer.
+            body = t(lang, "engine.not_covered", asked=t(lang, f"engine.asked_{asked}"), covers=body)
+        elif asked == "yesno" and units and lang == "vi" and not checks.polar_start(units[0].text):
+            answer = checks.lead(text, units[0].text)
+            if answer:
+                body = t(lang, f"engine.{answer}") + " " + body
         sources = [self._source(retrieval.docs[d]) for d in used]
         note = self._change_note(retrieval, sources, lang)
         if note:
             body += " " + note
         if lang == "en":
             body = TEXT["en"]["lead"] + "\n" + body
-        return Answer(question, body, sources=sources, language=lang, kind="answer")
+        answer = Answer(question, body, sources=sources, language=lang, kind="answer")
+        if not covered:
+            answer.handoff_suggested = True
+            answer.answer += "\n\n" + t(lang, "engine.not_covered_offer")
+            answer.note = f"asked {asked}, not in the documents' sentences"
+        return answer
 
     def _change_note(self, retrieval: Retrieval, sources: list[Source], lang: str) -> str:
         """When a superseded rule also matched, say when the rule changed."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.answering import checks
 from bot.answering.retrieval import RetrievedDoc, content_tokens
 from bot.answering.sentences import split_sentences
 from indexer.textnorm import fold, tokens
@@ -13,6 +14,10 @@ MAX_CHARS = 650
 MAX_UNITS = 3
 MAX_LIST_ITEMS = 6
 MAX_EMBEDDED_UNITS = 16
+TYPED = ("duration", "date", "place", "amount")
+TYPE_BONUS = 0.2  # a sentence that gives the type of answer asked (a duration, a place …)
+POLAR_BONUS = 0.1  # a yes/no question: a sentence that starts with the yes or the no
+OTHER_SUBJECT_PENALTY = 0.25  # a sentence about another subject than the question's
 _QUANTITY = re.compile(
     r"(bao lau|bao nhieu|may (nam|thang|ngay|phan tram|%)|thoi han|khi nao|han chot|muc|ty le|"
     r"phan tram|how long|how much|how many|when|deadline|percent|%|phi|le phi|bao gio|toi da)"
@@ -97,11 +102,22 @@ def _typed_bonus(folded_question: str, text: str) -> float:
     return bonus
 
 
-def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> list[Unit]:
+def select(
+    question: str,
+    docs: list[RetrievedDoc],
+    idf,
+    similarity=None,
+    asked: str | None = None,
+    subjects: list[str] | None = None,
+    subject_terms=None,
+) -> list[Unit]:
     """Score every sentence of the top chunks against the question; keep the best few.
 
     `similarity(texts) -> scores` (dense, cross-lingual) replaces word overlap for questions that
-    are not in the documents' language.
+    are not in the documents' language. `asked`: the type of answer the question asks for
+    (`bot.answering.checks`); a sentence that gives it wins over one that does not. `subjects`: the subjects
+    the question names; `subject_terms(text)` the subjects a sentence names: a sentence about another subject
+    ("sáng chế" when asked about "bí mật kinh doanh") loses.
     """
     words = set(content_tokens(question))
     total = sum(idf(w) for w in words) or 1.0
@@ -116,6 +132,12 @@ def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> lis
                 unit_words = set(tokens(text)) | section_words
                 overlap = sum(idf(w) for w in words if w in unit_words) / total
                 score = overlap + prior - 0.08 * c_rank + _typed_bonus(folded_question, text)
+                if asked in TYPED and checks.carries(text, asked):
+                    score += TYPE_BONUS
+                if asked == "yesno" and checks.polar_start(text):
+                    score += POLAR_BONUS
+                if subjects and subject_terms is not None and _other_subject(text, chunk, subjects, subject_terms):
+                    score -= OTHER_SUBJECT_PENALTY
                 if quantity and re.search(r"\d", text):
                     score += 0.1
                 if position < 2:
@@ -144,9 +166,19 @@ def select(question: str, docs: list[RetrievedDoc], idf, similarity=None) -> lis
         chosen.append(unit)
         length += len(unit.text)
     if chosen and chosen[0].lead and _LIST_Q.search(folded_question):
-        chosen = _whole_list(chosen[0], units)
-    chosen.sort(key=lambda u: (u.doc_index, u.chunk_rank, u.position))
-    return chosen
+        return sorted(_whole_list(chosen[0], units), key=lambda u: (u.doc_index, u.chunk_rank, u.position))
+    best = chosen[:1]
+    # The direct answer leads; the sentences around it follow in the documents' order.
+    return best + sorted(chosen[1:], key=lambda u: (u.doc_index, u.chunk_rank, u.position))
+
+
+def _other_subject(text: str, chunk, subjects: list[str], subject_terms) -> bool:
+    """The sentence names subjects, none of them one the question names."""
+    named = subject_terms(text)
+    if not named:
+        return False
+    where = " ".join(tokens(f"{chunk.meta.get('section', '')} {text}"))
+    return not any(s in where for s in subjects)
 
 
 def _whole_list(best: Unit, units: list[Unit]) -> list[Unit]:

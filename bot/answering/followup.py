@@ -31,3 +31,11 @@ def is_followup(question: str, history: list[Turn]) -> bool:
 def combine(question: str, history: list[Turn]) -> str:
     previous = last_user_question(history) or ""
     return f"{question} {previous}".strip()
+
+
+def last_answer(history: list[Turn]) -> Turn | None:
+    """The latest assistant turn: the conversation state (kind, documents, topic) the last answer left."""
+    for turn in reversed(history):
+        if turn.role == "assistant":
+            return turn
+    return None

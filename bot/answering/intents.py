@@ -109,6 +109,44 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _key(embedder, path: Path, recipe: str = "") -> str:
+    digest = hashlib.sha256(path.read_bytes() + recipe.encode()).hexdigest()[:16]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", getattr(embedder, "name", "model")) + "-" + digest
+
+
+# One process embeds the examples and trains once, whatever number of engines it builds (tests build many).
+_MEMO: dict[str, object] = {}
+_MEMO_LOCK = threading.Lock()
+
+
+def example_vectors(
+    embedder, cache_dir: Path | None = None, path: Path = EXAMPLES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`embed_examples` for the examples file, cached in the process and under `cache_dir`."""
+    key = "vectors-" + _key(embedder, path)
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            return _MEMO[key]
+        cache = cache_dir / f"intent-examples-{key[8:]}.npz" if cache_dir is not None else None
+        data = None
+        if cache is not None and cache.exists():
+            try:
+                with np.load(cache, allow_pickle=False) as npz:
+                    data = (npz["x"], npz["y"], npz["groups"])
+            except Exception as exc:  # noqa: BLE001 - a damaged cache only costs embedding again
+                log.warning("ignoring the intent examples cache %s: %s", cache, exc)
+        if data is None:
+            data = embed_examples(embedder, load_examples(path))
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, x=data[0], y=data[1], groups=data[2])
+                os.replace(tmp, cache)
+        _MEMO[key] = data
+        return data
+
+
 class IntentClassifier:
     def __init__(self, model: SoftmaxRegression) -> None:
         self.model = model
@@ -121,17 +159,22 @@ class IntentClassifier:
     @classmethod
     def load_or_train(cls, embedder, cache_dir: Path | None, path: Path = EXAMPLES) -> IntentClassifier:
         """Read the cached model for these examples and this embedding model, or train and cache it."""
+        key = "model-" + _key(embedder, path, RECIPE)
+        memo = _MEMO.get(key)
+        if isinstance(memo, IntentClassifier):
+            return memo
         cache = None
         if cache_dir is not None:
-            digest = hashlib.sha256(path.read_bytes() + RECIPE.encode()).hexdigest()[:16]
-            name = re.sub(r"[^A-Za-z0-9._-]+", "_", getattr(embedder, "name", "model"))
-            cache = cache_dir / f"intents-{name}-{digest}.npz"
+            cache = cache_dir / f"intents-{key[6:]}.npz"
             loaded = cls._load(cache)
             if loaded is not None:
+                _MEMO[key] = loaded
                 return loaded
-        classifier = cls.train(embedder, load_examples(path))
+        x, y, _ = example_vectors(embedder, cache_dir, path)
+        classifier = cls(SoftmaxRegression().fit(x, y, len(LABELS)))
         if cache is not None:
             classifier._save(cache)
+        _MEMO[key] = classifier
         return classifier
 
     def classify(self, vector: np.ndarray) -> Intent:

@@ -15,6 +15,7 @@ from indexer.search import Candidate, HybridSearcher
 from indexer.textnorm import fold, tokens
 
 SUPERSEDED_FACTOR = 0.5
+RARE_WORD_CHUNKS = 60  # a single title word names a subject only when this few chunks use it ("kaizen")
 _ASKS_OLD = re.compile(
     r"(truoc (ngay )?1/4/2026|truoc 2026|quy dinh cu|luat cu|nam 20(1\d|2[0-5])|old rule|before april 2026)"
 )
@@ -220,21 +221,35 @@ class Retriever:
     def __init__(self, searcher: HybridSearcher, scope=None) -> None:
         self.searcher = searcher
         self.scope = scope
+        self._titles: tuple | None = None  # (keyword index, title vocabulary) of the index last loaded
 
     def retrieve(
-        self, query: str, k_docs: int = 4, focus: str | None = None, lang: str = "vi", previous: str | None = None
+        self,
+        query: str,
+        k_docs: int = 4,
+        focus: str | None = None,
+        lang: str = "vi",
+        previous: str | None = None,
+        vector: np.ndarray | None = None,
+        within: list[str] | None = None,
     ) -> Retrieval:
-        """Retrieve for `query`; with `focus` (a follow-up's own words) that text weighs double."""
+        """Retrieve for `query`; with `focus` (a follow-up's own words) that text weighs double.
+
+        `vector`: the query's embedding when the caller already has it. `within`: the documents of the
+        conversation's current subject; a follow-up that only asks for a new aspect is answered from them.
+        """
         words = keyword_text(query, lang)
         self.searcher.ensure_fresh()
-        vector = self.searcher.query_vector(query, restore=lang == "vi")
-        chunks = self.searcher.search(query, k=24, pool=40, keyword=bool(words), vector=vector, keyword_text=words)
+        if vector is None:
+            vector = self.searcher.query_vector(query, restore=lang == "vi")
+        k, pool = (80, 120) if within else (24, 40)  # the subject's chunks must be among those searched
+        chunks = self.searcher.search(query, k=k, pool=pool, keyword=bool(words), vector=vector, keyword_text=words)
         if focus:
             # A follow-up that names its own subject ("còn kiểu dáng thì sao?") steers; one that
             # only asks about an aspect ("phải nộp trong bao lâu?") leaves the previous subject in charge.
             # "còn kiểu dáng thì sao?" names a new subject: it steers. "phải nộp trong bao lâu?" only asks
             # about an aspect: the previous question's subject stays in charge.
-            steer, weight = (focus, 2.0) if self._names_subject(focus) else (previous, 1.0)
+            steer, weight = (focus, 2.0) if self.names_subject(focus) else (previous, 1.0)
             if steer:
                 steer_words = keyword_text(steer, lang)
                 for cand in self.searcher.search(
@@ -242,6 +257,9 @@ class Retriever:
                 ):
                     cand.score *= weight
                     chunks.append(cand)
+        if within:
+            inside = [c for c in chunks if c.meta.get("doc_id", c.id) in within]
+            chunks = inside or chunks
         asks_old = bool(_ASKS_OLD.search(fold(query)))
         docs: dict[str, RetrievedDoc] = {}
         for cand in sorted(chunks, key=lambda c: c.score, reverse=True):
@@ -252,10 +270,9 @@ class Retriever:
             if all(c.id != cand.id for c in doc.chunks):
                 doc.chunks.append(cand)
         for doc in docs.values():
-            # The best chunk decides; further matching chunks of the same document add a little.
-            # RRF scores of neighbouring ranks differ by little: the best chunk decides, and further
-            # chunks of the same document only break ties.
-            doc.score = doc.chunks[0].score + 0.03 * sum(c.score for c in doc.chunks[1:3])
+            # The best chunk alone decides: a bonus per further matching chunk would rank a long document
+            # above a one-paragraph one that search put first. Ties keep search order (a stable sort).
+            doc.score = doc.chunks[0].score
         before_penalty = sorted(docs.values(), key=lambda d: d.score, reverse=True)
         superseded = [d for d in before_penalty[:3] if d.superseded]
         if not asks_old:
@@ -280,7 +297,44 @@ class Retriever:
             vector=vector,
         )
 
-    def _names_subject(self, text: str) -> bool:
+    def subject_terms(self, text: str) -> list[str]:
+        """The subjects the text names, in the documents' own vocabulary: word pairs of the documents' titles
+        ("sáng chế", "kiểu dáng", "chuyển đổi số") and words rare in the whole knowledge base that a title uses
+        ("kaizen", "NAFOSTED"). Aspect words ("nộp", "phí", "bao lâu") are not subjects."""
+        vocabulary = self._title_vocabulary()
+        if vocabulary is None:
+            return []
+        pairs, words = vocabulary
+        keyword = self.searcher.keyword
+        found = []
+        folded = tokens(text)
+        for a, b in itertools.pairwise(folded):
+            if (a, b) in pairs and not ({a, b} & (_STOP | _ASPECT)):
+                found.append(f"{a} {b}")
+        for w in folded:
+            if w in words and w not in _STOP and w not in _ASPECT and keyword.doc_freq(w) <= RARE_WORD_CHUNKS:
+                found.append(w)
+        return found
+
+    def _title_vocabulary(self) -> tuple[set, set] | None:
+        keyword = self.searcher.keyword
+        if keyword is None:
+            return None
+        cached = self._titles
+        if cached is not None and cached[0] is keyword:
+            return cached[1]
+        titles = {m.get("doc_id", ""): m.get("title", "") for m in keyword.meta}
+        pairs: set[tuple[str, str]] = set()
+        words: set[str] = set()
+        for title in titles.values():
+            folded = tokens(title)
+            pairs.update(itertools.pairwise(folded))
+            words.update(w for w in folded if len(w) > 2 and not w.isdigit())
+        self._titles = (keyword, (pairs, words))
+        return pairs, words
+
+    def names_subject(self, text: str) -> bool:
+        """The text names a subject the documents know (a known word pair beyond aspect words), not only an aspect."""
         keyword = self.searcher.keyword
         words = [w for w in tokens(text) if w not in _STOP and w not in _ASPECT and not w.isdigit()]
         if keyword is None:

@@ -1,10 +1,17 @@
-"""SME size class per Decree 80/2021/ND-CP, Article 5, computed from the numbers in a question."""
+"""SME size class per Decree 80/2021/ND-CP, Article 5, computed from the numbers in a question.
+
+Article 5 as written: a class is met when the headcount is within its limit AND either the annual revenue or
+the total capital is within its limit (one of the two is enough). A figure is asked for only when it could
+change the answer; the class the known figures already give is said meanwhile. A household business (hộ kinh
+doanh) is not an enterprise under the decree (Article 2), so it gets no class at all.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.i18n import t
 from indexer.textnorm import fold
 
 # (size, max employees, max revenue bn VND, max capital bn VND) per sector group
@@ -12,23 +19,23 @@ TABLE = {
     "production": [("micro", 10, 3, 3), ("small", 100, 50, 20), ("medium", 200, 200, 100)],
     "trade": [("micro", 10, 10, 3), ("small", 50, 100, 50), ("medium", 100, 300, 100)],
 }
-SIZE_VI = {"micro": "doanh nghiệp siêu nhỏ", "small": "doanh nghiệp nhỏ", "medium": "doanh nghiệp vừa"}
-SIZE_EN = {"micro": "a micro enterprise", "small": "a small enterprise", "medium": "a medium-sized enterprise"}
+# Within this share of a limit, a small change in the figures changes the class: a consultant should look.
+NEAR = 0.10
 SECTOR_VI = {"production": "nông, lâm nghiệp, thủy sản; công nghiệp và xây dựng", "trade": "thương mại và dịch vụ"}
-SECTOR_EN = {"production": "agriculture, forestry, fishery, industry and construction", "trade": "trade and services"}
 
 _NUM = r"(\d+(?:[.,]\d+)?)"
 _TRIGGER = re.compile(
     r"(sieu nho|nho va vua|nho hay vua|dn nho|doanh nghiep (nho|vua)|dnnvv|quy mo|thuoc (loai|dien|nhom)|"
     r"la (doanh nghiep|dn|cty|cong ty) gi|micro|small|medium|sme)"
 )
+_HOUSEHOLD = re.compile(r"\b(ho kinh doanh|ho ca the|ho gia dinh kinh doanh|household business|hkd)\b")
 _TRADE = re.compile(
     r"(thuong mai|dich vu|ban buon|ban le|buon ban|kinh doanh hang|nha hang|khach san|van tai|"
     r"logistics|phan phoi|phan mem|cua hang|shop|trade|trading|retail|wholesale|service|restaurant|hotel|software)"
 )
 _PRODUCTION = re.compile(
-    r"(san xuat|che bien|nong nghiep|lam nghiep|thuy san|cong nghiep|xay dung|nuoi|trong trot|"
-    r"xuong|nha may|det may|co khi|manufactur|factory|agricultur|farm|fish|construction|industr)"
+    r"(san xuat|che bien|nong nghiep|lam nghiep|thuy san|cong nghiep|xay dung|xay lap|nuoi|trong trot|"
+    r"xuong|nha may|det may|may mac|co khi|manufactur|factory|agricultur|farm|fish|construction|industr|processing)"
 )
 
 
@@ -38,6 +45,25 @@ class SizeFacts:
     revenue: float | None = None  # bn VND
     capital: float | None = None  # bn VND
     sector: str | None = None  # production | trade
+    household: bool = False  # a household business (hộ kinh doanh), not an enterprise
+
+    def merged(self, newer: SizeFacts) -> SizeFacts:
+        """These facts updated with the figures a later message gives."""
+        return SizeFacts(
+            newer.employees if newer.employees is not None else self.employees,
+            newer.revenue if newer.revenue is not None else self.revenue,
+            newer.capital if newer.capital is not None else self.capital,
+            newer.sector or self.sector,
+            newer.household or self.household,
+        )
+
+    @property
+    def any(self) -> bool:
+        return self.household or self.sector is not None or self.figures
+
+    @property
+    def figures(self) -> bool:
+        return any(v is not None for v in (self.employees, self.revenue, self.capital))
 
 
 def _number(raw: str) -> float:
@@ -61,11 +87,12 @@ def _money(folded: str, words: str) -> float | None:
 def extract(text: str) -> SizeFacts:
     f = fold(text)
     facts = SizeFacts()
-    m = re.search(rf"{_NUM}\s*(nguoi|lao dong|nhan vien|nhan su|cong nhan|employees?|staff|workers?|ld\b)", f)
+    m = re.search(rf"{_NUM}\s*(nguoi|lao dong|nhan vien|nhan su|cong nhan|employees?|staff|workers?|people|ld\b)", f)
     if m:
         facts.employees = _number(m.group(1))
     facts.revenue = _money(f, r"doanh thu|revenue|turnover|doanh so")
     facts.capital = _money(f, r"nguon von|tong von|von dieu le|von|capital")
+    facts.household = bool(_HOUSEHOLD.search(f))
     if _TRADE.search(f):
         facts.sector = "trade"
     elif _PRODUCTION.search(f):
@@ -73,23 +100,35 @@ def extract(text: str) -> SizeFacts:
     return facts
 
 
+def is_about_size(text: str) -> bool:
+    """Names a size class, SME status or the size criteria."""
+    return bool(_TRIGGER.search(fold(text)))
+
+
 def is_size_question(text: str) -> bool:
+    """Names a size class (or SME status) and gives a figure, or asks about a household business's class."""
     f = fold(text)
     facts = extract(text)
-    has_numbers = facts.employees is not None or facts.revenue is not None or facts.capital is not None
-    return bool(_TRIGGER.search(f)) and has_numbers
+    return bool(_TRIGGER.search(f)) and (facts.figures or facts.household)
 
 
 @dataclass
 class SizeResult:
-    size: str | None  # micro | small | medium | None (not an SME)
+    size: str | None  # micro | small | medium | None (not an SME, or not decided: see `missing`)
     missing: list[str]  # what to ask for when the class cannot be decided
     reasons: list[str]  # Vietnamese phrases of the criteria that decided it
+    household: bool = False  # a household business: not an enterprise under the decree
+    criteria: list[tuple[str, float, float]] = field(default_factory=list)  # (criterion, figure, limit) met
+    at_least: str | None = None  # when a missing figure could only make it smaller: the class without it
+    could_be: tuple[str, str, float] | None = None  # (smaller class, criterion, limit) the missing figure decides
+    near: tuple[str, float] | None = None  # (criterion, limit) a deciding figure is close to
 
 
 def classify(facts: SizeFacts) -> SizeResult:
     """Smallest class whose headcount AND (revenue OR capital) limits the figures meet."""
-    if facts.sector is None and facts.employees is not None and (facts.revenue or facts.capital) is not None:
+    if facts.household:
+        return SizeResult(None, [], [], household=True)
+    if facts.sector is None and facts.employees is not None and facts.figures:
         # The sector only matters when the two sector tables disagree for these figures.
         both = [_classify(SizeFacts(facts.employees, facts.revenue, facts.capital, s)) for s in TABLE]
         if both[0].size == both[1].size and both[0].size and not both[0].missing:
@@ -107,86 +146,96 @@ def _classify(facts: SizeFacts) -> SizeResult:
         missing.append("revenue_or_capital")
     if missing:
         return SizeResult(None, missing, [])
-    for size, max_emp, max_rev, max_cap in TABLE[facts.sector]:
+    asked: list[str] = []
+    could_be = None
+    rows = TABLE[facts.sector]
+    for n, (size, max_emp, max_rev, max_cap) in enumerate(rows):
         if facts.employees > max_emp:
             continue
         rev_ok = facts.revenue is not None and facts.revenue <= max_rev
         cap_ok = facts.capital is not None and facts.capital <= max_cap
         if rev_ok or cap_ok:
-            reasons = [f"{_fmt(facts.employees)} lao động ≤ {max_emp}"]
+            criteria = [("employees", facts.employees, max_emp)]
             if rev_ok:
-                reasons.append(f"doanh thu {_fmt(facts.revenue)} tỷ đồng ≤ {max_rev} tỷ")
+                criteria.append(("revenue", facts.revenue, max_rev))
             if cap_ok:
-                reasons.append(f"tổng nguồn vốn {_fmt(facts.capital)} tỷ đồng ≤ {max_cap} tỷ")
-            return SizeResult(size, [], reasons)
-        if facts.revenue is None or facts.capital is None:
-            # The unknown figure might still meet this row: ask rather than guess.
-            return SizeResult(None, ["capital" if facts.capital is None else "revenue"], [])
-    return SizeResult(None, [], [f"vượt ngưỡng doanh nghiệp vừa của lĩnh vực {SECTOR_VI[facts.sector]}"])
+                criteria.append(("capital", facts.capital, max_cap))
+            reasons = [_reason_vi(c, v, limit) for c, v, limit in criteria]
+            result = SizeResult(size, [], reasons, criteria=criteria, near=_near(facts, rows, n))
+            if asked:
+                # A smaller class depends on the figure not given: say this class, and ask for that figure.
+                return SizeResult(
+                    None, asked, reasons, criteria=criteria, at_least=size, could_be=could_be, near=result.near
+                )
+            return result
+        if (facts.revenue is None or facts.capital is None) and not asked:
+            # The unknown figure might still meet this row: ask for it rather than guess.
+            asked = ["capital" if facts.capital is None else "revenue"]
+            could_be = (size, asked[0], max_cap if asked[0] == "capital" else max_rev)
+    if asked:
+        return SizeResult(None, asked, [], near=_near(facts, rows, len(rows)))
+    return SizeResult(
+        None, [], [f"vượt ngưỡng doanh nghiệp vừa của lĩnh vực {SECTOR_VI[facts.sector]}"], near=_near(facts, rows, 3)
+    )
+
+
+def _near(facts: SizeFacts, rows: list, decided: int) -> tuple[str, float] | None:
+    """A limit of the deciding row, or of the row just below, that one of the figures is close to."""
+    for index in (decided, decided - 1):
+        if not 0 <= index < len(rows):
+            continue
+        _, max_emp, max_rev, max_cap = rows[index]
+        for criterion, value, limit in (
+            ("employees", facts.employees, max_emp),
+            ("revenue", facts.revenue, max_rev),
+            ("capital", facts.capital, max_cap),
+        ):
+            if value is not None and abs(value - limit) <= NEAR * limit:
+                return criterion, limit
+    return None
 
 
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}".replace(".", ",")
 
 
+def _reason_vi(criterion: str, value: float, limit: float) -> str:
+    return t("vi", f"engine.size_reason_{criterion}", n=_fmt(value), limit=_fmt(limit))
+
+
 def render(result: SizeResult, facts: SizeFacts, lang: str) -> str:
-    if result.missing:
-        ask_vi = {
-            "sector": "lĩnh vực hoạt động chính (nông/lâm/thủy sản, công nghiệp, xây dựng hay thương mại, dịch vụ)",
-            "employees": "số lao động tham gia bảo hiểm xã hội bình quân năm",
-            "revenue_or_capital": "tổng doanh thu năm hoặc tổng nguồn vốn (tỷ đồng)",
-            "revenue": "tổng doanh thu năm (tỷ đồng)",
-            "capital": "tổng nguồn vốn (tỷ đồng)",
-        }
-        ask_en = {
-            "sector": "your main sector (agriculture/industry/construction, or trade/services)",
-            "employees": "your average number of employees paying social insurance",
-            "revenue_or_capital": "your annual revenue or total capital (billion VND)",
-            "revenue": "your annual revenue (billion VND)",
-            "capital": "your total capital (billion VND)",
-        }
-        if lang == "en":
-            return (
-                "To tell your size under Decree 80/2021 (Article 5) I also need "
-                + "; ".join(ask_en[m] for m in result.missing)
-                + " [1]."
-            )
-        return (
-            "Để xác định quy mô theo Điều 5 Nghị định 80/2021/NĐ-CP, bạn cho biết thêm: "
-            + "; ".join(ask_vi[m] for m in result.missing)
-            + " [1]."
-        )
-    if result.size is not None and facts.sector is None:
-        if lang == "en":
-            return (
-                f"Under Decree 80/2021, Article 5, the business is {SIZE_EN[result.size]} in either sector group: "
-                + "; ".join(result.reasons)
-                + " [1]."
-            )
-        return (
-            f"Theo Điều 5 Nghị định 80/2021/NĐ-CP, doanh nghiệp của bạn là {SIZE_VI[result.size]} "
-            "dù thuộc lĩnh vực sản xuất hay thương mại, dịch vụ: " + "; ".join(result.reasons) + " [1]."
-        )
+    if result.household:
+        return t(lang, "engine.household")
+    reasons = "; ".join(t(lang, f"engine.size_reason_{c}", n=_fmt(v), limit=_fmt(lim)) for c, v, lim in result.criteria)
     sector = facts.sector or "trade"
-    if result.size is None:
-        if lang == "en":
-            return (
-                f"With these figures the business exceeds the medium-sized threshold for {SECTOR_EN[sector]}, "
-                "so it is not an SME under Decree 80/2021, Article 5 [1]."
+    if result.missing:
+        missing = "; ".join(t(lang, f"engine.size_need_{m}") for m in result.missing)
+        ask = t(lang, "engine.size_ask", missing=missing)
+        if result.at_least and result.could_be:
+            smaller, criterion, limit = result.could_be
+            return t(
+                lang,
+                "engine.size_unless",
+                size=t(lang, f"engine.size_{result.at_least}"),
+                sector=t(lang, f"engine.sector_{sector}"),
+                reasons=reasons,
+                criterion=t(lang, f"engine.criterion_{criterion}"),
+                limit=_fmt(limit),
+                smaller=t(lang, f"engine.size_{smaller}"),
             )
-        return (
-            f"Với các số liệu này, doanh nghiệp {result.reasons[0]}, nên không thuộc diện doanh nghiệp "
-            "nhỏ và vừa theo Điều 5 Nghị định 80/2021/NĐ-CP [1]."
-        )
-    if lang == "en":
-        return (
-            f"Under Decree 80/2021, Article 5, the business is {SIZE_EN[result.size]} ({SECTOR_EN[sector]}): "
-            + "; ".join(result.reasons)
-            + ". Headcount must be met together with either revenue or capital [1]."
-        )
-    return (
-        f"Theo Điều 5 Nghị định 80/2021/NĐ-CP, doanh nghiệp của bạn là {SIZE_VI[result.size]} "
-        f"(lĩnh vực {SECTOR_VI[sector]}): "
-        + "; ".join(result.reasons)
-        + ". Tiêu chí số lao động phải đạt, cùng với tiêu chí doanh thu hoặc tổng nguồn vốn [1]."
-    )
+        return ask
+    if result.size is None:
+        reason = t(lang, "engine.size_reason_over", sector=t(lang, f"engine.sector_{sector}"))
+        return t(lang, "engine.size_not_sme", reason=reason)
+    size = t(lang, f"engine.size_{result.size}")
+    if facts.sector is None:
+        return t(lang, "engine.size_result_any_sector", size=size, reasons=reasons)
+    return t(lang, "engine.size_result", size=size, sector=t(lang, f"engine.sector_{sector}"), reasons=reasons)
+
+
+def near_note(result: SizeResult, lang: str) -> str:
+    """The offer of a consultant when a figure is close to a limit ("" otherwise)."""
+    if result.near is None or result.household:
+        return ""
+    criterion, limit = result.near
+    return t(lang, "engine.size_near", limit=_fmt(limit), criterion=t(lang, f"engine.criterion_{criterion}"))

@@ -30,6 +30,11 @@ PUBLIC_SOURCE_FIELDS = ("doc_id", "title", "section", "path", "score", "legal_ba
 class Turn:
     role: str  # "user" | "assistant"
     text: str
+    # The conversation state an assistant turn leaves behind (stored with the message in the database):
+    # what kind of reply it was and the documents and topic it drew on, so a follow-up knows its subject.
+    kind: str = ""
+    doc_ids: list[str] = field(default_factory=list)
+    topic: str = ""
 
 
 @dataclass

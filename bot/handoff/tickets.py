@@ -338,12 +338,22 @@ class TicketFlow:
             name = self.core.consultants.name_of(s, consultant_id)
             self.core.edit_cards(s, t, "closed", name)
             ack = i18n.t(i18n.STAFF, "consultant.closed_ack", id=t.id)
+            # What the consultant wrote can become a model answer (bot/answers/curation.py).
+            save = [[[i18n.t(i18n.STAFF, "curation.save_button"), callbacks.encode("answer_save", t.id)]]]
             if message:
                 outbox.add(
-                    s, message[0], "consultant", "edit", ack, ticket_id=t.id, method="edit", edit_message_id=message[1]
+                    s,
+                    message[0],
+                    "consultant",
+                    "edit",
+                    ack,
+                    ticket_id=t.id,
+                    method="edit",
+                    edit_message_id=message[1],
+                    buttons=save,
                 )
             else:
-                outbox.add(s, consultant_id, "consultant", "notice", ack, ticket_id=t.id)
+                outbox.add(s, consultant_id, "consultant", "notice", ack, ticket_id=t.id, buttons=save)
             self.core.tell_owner(
                 s, t, "handoff.closed", self.core.rating_buttons(t), purpose="rating", name=cards.e(name)
             )

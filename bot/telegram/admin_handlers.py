@@ -21,7 +21,7 @@ from bot.i18n import STAFF, t
 from bot.knowledge_admin import AddResult
 from bot.reports import chart, export, gaps, stats
 from bot.reports.data import Period
-from bot.telegram import admin_render
+from bot.telegram import admin_render, answers_handlers
 from bot.telegram.context import BotContext
 from bot.telegram.handlers import send
 from indexer.config import TOPICS
@@ -35,6 +35,7 @@ except ImportError:
 log = logging.getLogger(__name__)
 GAPS_DAYS, STATS_DAYS = 90, 30
 GAPS_SHOWN = 10
+GAPS_ANSWERABLE = 5  # groups offered «Trả lời» (buttons for all ten would bury the list)
 REFUSALS = {  # AddResult.reason -> message
     "type": "admin.refused_type",
     "size": "admin.refused_size",
@@ -120,9 +121,13 @@ class ProgressMessage:
 async def kb(update: Update, context: BotContext) -> None:
     svc = context.services
     data = await asyncio.to_thread(context.services.knowledge.status)
-    await send(
-        update, admin_render.kb_status(data, ZoneInfo(svc.settings.timezone)) + "\n\n" + t(STAFF, "admin.kb_help")
-    )
+    used, pending, stale = await asyncio.to_thread(svc.curation.summary)
+    answers = t(STAFF, "curation.kb_answers", used=used, pending=pending)
+    if stale:
+        items = "; ".join(f"#{r.id} {escape(r.question[:80])}" for r in stale[:10])
+        answers += "\n" + t(STAFF, "curation.kb_answers_stale", n=len(stale), items=items)
+    status = admin_render.kb_status(data, ZoneInfo(svc.settings.timezone))
+    await send(update, status + "\n" + answers + "\n\n" + t(STAFF, "admin.kb_help"))
 
 
 @admin_only
@@ -266,7 +271,9 @@ async def gaps_(update: Update, context: BotContext) -> None:
     period = Period.last_days(days, svc.settings.timezone)
     await update.effective_chat.send_action(ChatAction.TYPING)
     groups = await asyncio.to_thread(gaps.find_gaps, svc.store, gaps.query_embedder(lambda: svc.engine), period)
-    await send(update, admin_render.gaps(groups, days, period.tz, GAPS_SHOWN))
+    # «Trả lời» on the most frequent groups: an admin's answer becomes a model answer at once.
+    answerable = [g.questions[0].message_id for g in groups[:GAPS_ANSWERABLE] if g.questions]
+    await send(update, admin_render.gaps(groups, days, period.tz, GAPS_SHOWN), answers_handlers.gap_buttons(answerable))
     if len(groups) > GAPS_SHOWN:
         await update.effective_chat.send_document(gaps.to_csv(groups, period.tz), filename=f"gaps-{days}d.csv")
 

@@ -35,6 +35,7 @@ STAFF = (
     "consultants",
     "needs",
     "needs_export",
+    "answers",
 )
 LANGUAGES = (("vi", None), ("en", "en"))  # (catalog language, Telegram's language_code: None = every language)
 

@@ -11,9 +11,10 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.telegram import admin_handlers, handlers, handoff_handlers, menus, needs_handlers
+from bot.telegram import admin_handlers, answers_handlers, handlers, handoff_handlers, menus, needs_handlers
 from bot.telegram.context import CONTEXT_TYPES
 from bot.telegram.handoff_delivery import on_start as start_handoff_jobs
+from bot.telegram.ordering import PerSenderUpdateProcessor
 from bot.telegram.ratelimit import MessageRateLimiter
 
 if TYPE_CHECKING:
@@ -36,24 +37,26 @@ def build_application(services: Services, request: BaseRequest | None = None) ->
         .base_file_url(f"{root}/file/bot")
         .request(request or HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
         .get_updates_request(request or HTTPXRequest(read_timeout=40))
-        .concurrent_updates(True)
+        .concurrent_updates(PerSenderUpdateProcessor(256))
         .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_messages_per_second, max_retries=3))
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .build()
     )
     app.bot_data.services = services
+    PRIVATE = filters.ChatType.PRIVATE  # owners' commands: in a group they would open tickets for the group
     # Staff first: admins' documents must reach the knowledge-base upload, not the generic non-text reply.
     admin_handlers.register(app, settings.admin_ids)
     handoff_handlers.register(app)  # its buttons (pattern ^h?:) before the generic callback handler
+    answers_handlers.register(app)  # its buttons (^a?:) too; an edit in progress takes the next message first
     needs_handlers.register(app)  # its buttons (^n[fd]:) too; form answers in an earlier group than questions
-    app.add_handler(CommandHandler("start", handlers.start))
-    app.add_handler(CommandHandler("help", handlers.help_))
-    app.add_handler(CommandHandler("topics", handlers.topics))
-    app.add_handler(CommandHandler("privacy", handlers.privacy))
-    app.add_handler(CommandHandler("new", handlers.new))
-    app.add_handler(CommandHandler("forget", handlers.forget))
-    app.add_handler(CommandHandler("human", handlers.human))
+    app.add_handler(CommandHandler("start", handlers.start, filters=PRIVATE))
+    app.add_handler(CommandHandler("help", handlers.help_, filters=PRIVATE))
+    app.add_handler(CommandHandler("topics", handlers.topics, filters=PRIVATE))
+    app.add_handler(CommandHandler("privacy", handlers.privacy, filters=PRIVATE))
+    app.add_handler(CommandHandler("new", handlers.new, filters=PRIVATE))
+    app.add_handler(CommandHandler("forget", handlers.forget, filters=PRIVATE))
+    app.add_handler(CommandHandler("human", handlers.human, filters=PRIVATE))
     app.add_handler(CallbackQueryHandler(handlers.callback))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.question))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND, handlers.non_text))
@@ -75,17 +78,10 @@ def run_telegram(services: Services) -> int:
     app = build_application(services)
     log.info("bot starting (%s mode)", "webhook" if settings.webhook_url else "polling")
     if settings.webhook_url:
-        from urllib.parse import urlparse
+        from bot.telegram.webhook import run_webhook
 
-        # The public URL's path is where Telegram posts; the local server must listen on the same path.
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            webhook_url=settings.webhook_url,
-            url_path=urlparse(settings.webhook_url).path.lstrip("/"),
-            secret_token=settings.webhook_secret.get_secret_value() or None,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        # Our own server rather than app.run_webhook: it also answers GET /healthz on the same port.
+        run_webhook(app, services)
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0

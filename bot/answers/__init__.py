@@ -1,0 +1,1 @@
+"""Curated answers approved by the centre's consultants and staff: the table, the service, export and the CLI."""
