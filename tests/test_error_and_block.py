@@ -95,3 +95,26 @@ async def test_a_stranger_cannot_put_the_bot_to_work_in_their_group(app):
     svc = app.bot_data.services.handoff
     assert not svc.has_active(USER["id"])  # no ticket opened from a group
     assert not _sent_to(app, -100777)
+
+
+async def test_a_busy_database_delays_the_answer_instead_of_losing_it(app, monkeypatch):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    store = app.bot_data.services.store
+    real, calls = store.admit_question, []
+
+    def locked_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("INSERT INTO messages", {}, sqlite3.OperationalError("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "admit_question", locked_once)
+    await _push(app, _message("nhan hieu bao ho bao lau"))
+    assert not _sent_to(app, USER["id"]) and not _sent_to(app, ADMIN)  # no apology, no alert: it is retried
+    retries = [job for job in app.job_queue.jobs() if isinstance(job.data, Update)]
+    assert len(retries) == 1
+    await app.process_update(retries[0].data)  # what the job does when it runs
+    assert "10 năm" in _sent_to(app, USER["id"])[-1]["text"]

@@ -18,6 +18,7 @@ class BotData:
         self._services: Services | None = None
         self.last_admin_alert = 0.0  # time.monotonic() of the last error alert sent to admins
         self.chat_locks: dict[int, asyncio.Lock] = {}  # one outbox drain per chat at a time
+        self.retries: dict[int, int] = {}  # update id -> times handled again after a transient fault
 
     @property
     def services(self) -> Services:

@@ -222,8 +222,43 @@ async def _edit(query, text: str) -> None:
             raise
 
 
+RETRY_DELAYS = (2, 5, 10, 20, 30, 60)  # seconds: covers a database locked or a Bot API down for about two minutes
+
+
+def transient(error: BaseException | None) -> bool:
+    """A fault that passes by itself: a busy or unreachable database, the Bot API's network trouble or 5xx."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(error, OperationalError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (TimedOut, NetworkError)) and not isinstance(error, BadRequest)
+
+
+async def _retry_update(context: BotContext) -> None:
+    await context.application.update_queue.put(context.job.data)
+
+
 async def on_error(update: object, context: BotContext) -> None:
-    """Log with context, tell the user, and tell the admins at most once a minute."""
+    """A transient fault: handle the update again later, so the message is not lost. Otherwise log with
+    context, tell the user, and tell the admins at most once a minute."""
+    if isinstance(update, Update) and transient(context.error) and context.application.job_queue is not None:
+        tries = context.bot_data.retries
+        if len(tries) > 10_000:  # ids of updates that went through on a retry are never removed one by one
+            tries.clear()
+        attempt = tries.get(update.update_id, 0)
+        if attempt < len(RETRY_DELAYS):
+            tries[update.update_id] = attempt + 1
+            log.warning(
+                "update %s hit %s; handled again in %s s",
+                update.update_id,
+                type(context.error).__name__,
+                RETRY_DELAYS[attempt],
+            )
+            context.application.job_queue.run_once(_retry_update, RETRY_DELAYS[attempt], data=update)
+            return
+        tries.pop(update.update_id, None)
     kind = "callback" if isinstance(update, Update) and update.callback_query else "message"
     log.error("error while handling a %s update", kind, exc_info=context.error)
     if isinstance(update, Update) and update.callback_query:
