@@ -1,4 +1,4 @@
-"""`python -m bot run | chat | ask | eval | consultants | report | setup | warmup | start | health`."""
+"""`python -m bot run | chat | ask | eval | consultants | report | setup | warmup | start | health | answers`."""
 
 from __future__ import annotations
 

@@ -37,6 +37,11 @@ class DiacriticRestorer:
         best = lambda table: {k: c.most_common(1)[0][0] for k, c in table.items()}
         return cls(best(uni), best(bi))
 
+    def extended(self, texts: Iterable[str]) -> DiacriticRestorer:
+        """This restorer, also knowing the words and word pairs of `texts` it does not know (its own forms win)."""
+        extra = DiacriticRestorer.from_texts(texts)
+        return DiacriticRestorer({**extra.unigrams, **self.unigrams}, {**extra.bigrams, **self.bigrams})
+
     def restore(self, text: str) -> str:
         """Return `text` with each word (pair) replaced by its most frequent accented form."""
         text = nfc(text)

@@ -31,7 +31,7 @@ import numpy as np
 
 from bot.answering.sentence_cache import SentenceVectors
 from bot.answering.types import Answer, Source
-from indexer.textnorm import fold, nfc
+from indexer.textnorm import fold, has_diacritics, nfc
 
 log = logging.getLogger(__name__)
 QA_HEADING = "Hỏi đáp"
@@ -192,26 +192,44 @@ class CuratedAnswers:
         self.vectors = SentenceVectors(embedder, path=path)
         self.vectors.load()
         self._snapshot: _Snapshot | None = None
+        self._keyword = None  # the index the set was read from
+        self._restorer = None  # that index's diacritic restorer, before approved answers taught it their words
         self._lock = threading.Lock()
 
     # -- the set -----------------------------------------------------------------
     def snapshot(self) -> _Snapshot:
         """The current set, rebuilt when the index was reloaded or the approved answers changed."""
+        return self._current()[0]
+
+    def _current(self) -> tuple[_Snapshot, bool]:
+        """(the current set, whether this call rebuilt it)."""
         self.searcher.ensure_fresh()
         keyword = self.searcher.keyword
         approved = self.approved.version() if self.approved is not None else ()
-        key = (id(keyword), approved)
+        key = (keyword, approved)  # the loaded index itself (a reload makes a new one), and the approvals' version
         current = self._snapshot
         if current is not None and current.key == key:
-            return current
+            return current, False
         with self._lock:
             if self._snapshot is not None and self._snapshot.key == key:
-                return self._snapshot
+                return self._snapshot, False
+            if keyword is not self._keyword:  # a reloaded index comes with its own restorer
+                self._keyword, self._restorer = keyword, self.searcher.restorer
             entries = from_chunks(zip(keyword.meta, keyword.text)) if keyword is not None else []
             if self.approved is not None:
                 entries += self.approved.curated_entries()
+            self._teach([e.question for e in entries if e.approved])
             self._snapshot = self._build(entries, key)
-            return self._snapshot
+            return self._snapshot, True
+
+    def _teach(self, questions: list[str]) -> None:
+        """An approved answer may use words no document uses ("hội chợ", "mỹ nghệ"): the searcher's diacritic
+        restorer learns them, so an owner typing that question without diacritics is restored, and embedded,
+        like the question itself (the documents' own forms still win)."""
+        if self._restorer is None:
+            return
+        written = [q for q in questions if has_diacritics(q)]
+        self.searcher.restorer = self._restorer.extended(written) if written else self._restorer
 
     def entries(self) -> list[CuratedEntry]:
         return list(self.snapshot().entries)
@@ -240,11 +258,13 @@ class CuratedAnswers:
         return _Snapshot(entries, vectors, doc_index, last_day, language, key)
 
     # -- questions ---------------------------------------------------------------
-    def match(self, vector: np.ndarray | None, lang: str = "vi", today: dt.date | None = None) -> Match | None:
+    def match(
+        self, vector: np.ndarray | None, lang: str = "vi", today: dt.date | None = None, snap: _Snapshot | None = None
+    ) -> Match | None:
         """The best curated question for the owner's query vector, strong or not (None: nothing usable)."""
         if vector is None:
             return None
-        snap = self.snapshot()
+        snap = snap or self.snapshot()
         if not snap.entries:
             return None
         sims = snap.vectors @ np.asarray(vector, dtype=np.float32)
@@ -262,9 +282,19 @@ class CuratedAnswers:
         t = self.thresholds
         return found is not None and found.similarity >= t.similarity and found.margin >= t.margin
 
-    def answer(self, question: str, vector: np.ndarray | None, lang: str = "vi") -> Answer | None:
-        """The curated answer to `question` when its match is strong, else None."""
-        found = self.match(vector, lang)
+    def answer(
+        self, question: str, vector: np.ndarray | None, lang: str = "vi", text: str | None = None
+    ) -> Answer | None:
+        """The curated answer to `question` when its match is strong, else None.
+
+        `vector`: the E5 query embedding of `text` (the question as searched) with diacritics restored.
+        """
+        snap, rebuilt = self._current()
+        if rebuilt and text and lang == "vi" and not has_diacritics(text):
+            # The set just changed, and with it perhaps how this text is restored: embed it as it now would be
+            # (once per change; every other question reuses retrieval's vector).
+            vector = self.searcher.query_vector(text)
+        found = self.match(vector, lang, snap=snap)
         if not self.strong(found):
             return None
         assert found is not None

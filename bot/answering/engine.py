@@ -32,6 +32,7 @@ SIZE_QUERY = (
 
 SMALLTALK_MAX_WORDS = 8  # a greeting or thanks longer than this carries a question
 SIZE_FOLLOWUP_MAX_WORDS = 14  # a message that only adds figures to a size question
+SIZE_QUESTION_MAX_WORDS = 12  # a size question without figures ("công ty tôi là doanh nghiệp nhỏ hay vừa?")
 SUBJECT_DOCS = 3  # documents of the current subject a follow-up's new aspect is looked for in
 ASPECT_FOLLOWUP_MAX_WORDS = 8  # a message with history, naming no new subject, this short asks for an aspect
 
@@ -53,6 +54,8 @@ class IntentThresholds:
     # ... and the question no clearer in the documents' subject than in an out-of-remit topic's: the best chunk's
     # similarity is at most this much above the closest out-of-remit topic's (`Retrieval.off_topic` above -x).
     off_topic: float = -0.04
+    doubtful_off_topic: float = -0.03  # retrieval this close to an out-of-remit topic ...
+    in_remit: float = 0.9  # ... declines unless question + own case + size have at least this probability
     own_case: float = 0.3  # the owner's own case: answer, and offer a consultant
 
 
@@ -128,9 +131,13 @@ class AnswerEngine:
         result.latency_ms = int((time.perf_counter() - started) * 1000)
         return result
 
-    def confidence(self, retrieval: Retrieval) -> float:
-        """0–1 from lexical coverage, known phrases and dense similarity (calibrated on the dev set)."""
-        if retrieval.off_topic > -OFF_TOPIC_MARGIN.get(retrieval.lang, 0.0):
+    def confidence(self, retrieval: Retrieval, in_remit: bool = False) -> float:
+        """0–1 from lexical coverage, known phrases and dense similarity (calibrated on the dev set).
+
+        `in_remit`: the intent classifier is sure the question is within the centre's remit; closeness to an
+        out-of-remit reference topic ("giảm 20% thời gian" near "giảm cân") then does not zero the confidence.
+        """
+        if not in_remit and retrieval.off_topic > -OFF_TOPIC_MARGIN.get(retrieval.lang, 0.0):
             return 0.0
         if retrieval.lang != "vi":
             # Cross-lingual: word overlap says nothing; how far the question is from out-of-remit topics does.
@@ -168,7 +175,10 @@ class AnswerEngine:
         if route == "size":
             return self._size(question, text, history, lang)
         answer = self._grounded(question, text, vector, intent, history, lang)
-        if answer.kind == "answer" and intent.p("own_case") >= self.intent_thresholds.own_case:
+        # The owner describes their own case, or their own company's figures outside a size question
+        # ("DN siêu nhỏ của tôi thuê tư vấn hết 60 triệu, được hỗ trợ bao nhiêu?").
+        own = intent.p("own_case") >= self.intent_thresholds.own_case or intent.label == "size"
+        if answer.kind == "answer" and own:
             # The owner describes their own case: the general rule, and a consultant for the case itself.
             answer.handoff_suggested = True
             offer = "\n\n" + TEXT[lang]["offer"]
@@ -184,12 +194,18 @@ class AnswerEngine:
         if intent.label == "human" and intent.probability >= limits.human:
             return "human"
         facts = sme_size.extract(text)
-        about_size = facts.figures or facts.household or sme_size.is_about_size(text)
+        # About size: names a class or the criteria, or gives headcount with revenue or capital, or is a household
+        # business; a class named in a longer message about something else ("DN siêu nhỏ thuê tư vấn …") is not.
+        figures = facts.employees is not None and (facts.revenue is not None or facts.capital is not None)
+        named = sme_size.is_about_size(text) and (facts.figures or words <= SIZE_QUESTION_MAX_WORDS)
+        about_size = figures or facts.household or named
         if intent.label == "size" and intent.probability >= limits.size and about_size:
             return "size"
         # A size conversation goes on while the owner only adds figures ("doanh thu 20 tỷ", "thương mại");
         # a message about anything else lets it go.
-        adds_figures = facts.any and words <= SIZE_FOLLOWUP_MAX_WORDS and intent.label in ("size", "question")
+        adds_figures = (
+            facts.any and words <= SIZE_FOLLOWUP_MAX_WORDS and intent.label not in ("human", "greeting", "thanks")
+        )
         if adds_figures and self._size_context(history):
             return "size"
         return "question"
@@ -224,12 +240,15 @@ class AnswerEngine:
         retrieval = self.retriever.retrieve(
             query, focus=focus, lang=lang, previous=previous, vector=query_vector, within=within
         )
-        confidence = self.confidence(retrieval)
+        if query != text and retrieval.vector is not None:
+            # A follow-up's own words ("trụ sở ở đâu?") say little about the remit; the resolved question does.
+            intent = self.intents.classify(retrieval.vector)
+        confidence = self.confidence(retrieval, in_remit=self._in_remit(intent))
         ranked = [d.doc_id for d in retrieval.docs]
         # -- curated answers hook (bot/answering/curated.py): a question staff answered, matched question to
         # question on the vector retrieval computed, is answered with their text and its citation.
         if self.curated is not None and query == text:  # the owner's own question, not a follow-up's combination
-            curated = self.curated.answer(question, retrieval.vector, lang)
+            curated = self.curated.answer(question, retrieval.vector, lang, text=query)
             if curated is not None:
                 curated.search_query, curated.ranked_doc_ids = query, ranked
                 return curated
@@ -244,6 +263,12 @@ class AnswerEngine:
             answer.ranked_doc_ids = ranked
             return answer
         answer = self._compose(question, text, retrieval, lang, history)
+        if within and answer.note.startswith("asked"):
+            # The current subject's documents do not give the aspect asked for: look in all of them.
+            wider = self.retriever.retrieve(query, lang=lang, vector=retrieval.vector)
+            if wider.docs:
+                retrieval, ranked = wider, [d.doc_id for d in wider.docs]
+                answer = self._compose(question, text, retrieval, lang, history)
         answer.confidence = confidence
         answer.search_query = query
         answer.topic = retrieval.docs[0].meta.get("topic", "other")
@@ -257,7 +282,13 @@ class AnswerEngine:
         """The classifier says the question is outside the centre's remit, and retrieval does not contradict it: the
         best chunk is not clearly closer to the question than the out-of-remit reference topics are."""
         limits = self.intent_thresholds
-        return intent.p("out_of_remit") >= limits.out_of_remit and retrieval.off_topic > limits.off_topic
+        if intent.p("out_of_remit") >= limits.out_of_remit and retrieval.off_topic > limits.off_topic:
+            return True
+        # Or retrieval finds nothing closer than an out-of-remit topic and the classifier is not sure it is in remit.
+        return retrieval.off_topic > limits.doubtful_off_topic and not self._in_remit(intent)
+
+    def _in_remit(self, intent: Intent) -> bool:
+        return intent.p("question") + intent.p("own_case") + intent.p("size") >= self.intent_thresholds.in_remit
 
     def _subject(self, history: list[Turn], previous: str | None, lang: str) -> list[str]:
         """The documents of the conversation's current subject: those the last answer drew on (stored with it),
@@ -356,7 +387,7 @@ class AnswerEngine:
         elif asked == "yesno" and units and lang == "vi" and not checks.polar_start(units[0].text):
             answer = checks.lead(text, units[0].text)
             if answer:
-                body = t(lang, f"engine.{answer}") + " " + body
+                body = t(lang, f"engine.lead_{answer}") + " " + body
         sources = [self._source(retrieval.docs[d]) for d in used]
         note = self._change_note(retrieval, sources, lang)
         if note:

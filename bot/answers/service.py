@@ -107,9 +107,13 @@ def review_date(approved: dt.date, months: int = REVIEW_MONTHS) -> dt.date:
     return dt.date(year, month, min(approved.day, calendar.monthrange(year, month)[1]))
 
 
+_VERSION = select(func.count(CuratedAnswer.id), func.coalesce(func.sum(CuratedAnswer.revision), 0))
+
+
 class AnswerService:
     def __init__(self, store) -> None:
         self.session = store.session
+        self.engine = store.engine
 
     # -- writing ---------------------------------------------------------------
     def propose(
@@ -248,10 +252,9 @@ class AnswerService:
 
     def version(self) -> tuple:
         """Changes whenever a row is added, changed or deleted: (rows, sum of revisions)."""
-        with self.session() as s:
-            count, revisions = s.execute(
-                select(func.count(CuratedAnswer.id), func.coalesce(func.sum(CuratedAnswer.revision), 0))
-            ).one()
+        # Every question asks this: a plain connection costs a fifth of an ORM session (~0.1 ms on SQLite).
+        with self.engine.connect() as connection:
+            count, revisions = connection.execute(_VERSION).one()
             return (int(count), int(revisions))
 
     def curated_entries(self) -> list[CuratedEntry]:
