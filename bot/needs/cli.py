@@ -3,22 +3,16 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.reports.cli import date_argument
+
 if TYPE_CHECKING:
     from bot.app import Services
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
 def add_parser(sub) -> None:
@@ -29,8 +23,8 @@ def add_parser(sub) -> None:
     lst.add_argument("--json", action="store_true")
     export = kinds.add_parser("export", help="profiles and notes as an XLSX workbook")
     export.add_argument("--xlsx", required=True, metavar="FILE")
-    export.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD")
-    export.add_argument("--to", dest="end", type=_date, metavar="YYYY-MM-DD")
+    export.add_argument("--from", dest="start", type=date_argument, metavar="YYYY-MM-DD")
+    export.add_argument("--to", dest="end", type=date_argument, metavar="YYYY-MM-DD")
     export.add_argument("--raw", action="store_true", help="real Telegram ids, names and contacts")
     stats = kinds.add_parser("stats", help="counts by province, sector, need, size and status")
     stats.add_argument("--json", action="store_true")

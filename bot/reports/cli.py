@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 
-def _date(text: str) -> dt.date:
+def date_argument(text: str) -> dt.date:
+    """An argparse type for YYYY-MM-DD dates (the reports' and the needs export's --from/--to)."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
@@ -34,8 +35,8 @@ def add_parser(sub) -> None:
     stats.add_argument("--days", type=int, default=30, help="how many days back (default 30)")
     stats.add_argument("--chart", metavar="FILE.png", help="also draw the daily chart")
     export = kinds.add_parser("export", help="conversations and tickets of a date range as CSV")
-    export.add_argument("--from", dest="start", type=_date, required=True, metavar="YYYY-MM-DD")
-    export.add_argument("--to", dest="end", type=_date, required=True, metavar="YYYY-MM-DD")
+    export.add_argument("--from", dest="start", type=date_argument, required=True, metavar="YYYY-MM-DD")
+    export.add_argument("--to", dest="end", type=date_argument, required=True, metavar="YYYY-MM-DD")
     export.add_argument("--raw", action="store_true", help="real Telegram ids instead of pseudonyms")
     export.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV files")
 
