@@ -432,10 +432,6 @@ def test_out_of_remit_says_so_and_offers_a_consultant(advisor, text):
     assert "ngoài phạm vi" in answer.answer and "chuyên gia" in answer.answer
 
 
-@pytest.mark.xfail(
-    reason="issue 12 in progress: engine after retrieval (intents, curated threshold) regresses this; see the closing note",
-    strict=False,
-)
 @pytest.mark.parametrize(
     "text", ["Kết nối giúp tôi với cán bộ tư vấn của trung tâm", "Can a person from the centre call me?"]
 )
@@ -449,10 +445,6 @@ def test_size_uses_revenue_without_asking_for_capital(advisor):
     assert "cho biết" not in answer.answer and answer.sources[0].doc_id == "funding-sme-size-criteria"
 
 
-@pytest.mark.xfail(
-    reason="issue 12 in progress: engine after retrieval (intents, curated threshold) regresses this; see the closing note",
-    strict=False,
-)
 def test_size_conversation_goes_on_with_figures_then_lets_go(advisor):
     first = advisor.answer("công ty tôi 30 người thì là doanh nghiệp nhỏ hay vừa?")
     assert first.kind == "clarify"

@@ -171,10 +171,6 @@ def test_the_index_gives_every_question_once(engine):
 
 
 # -- matching ----------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    reason="issue 12 in progress: engine after retrieval (intents, curated threshold) regresses this; see the closing note",
-    strict=False,
-)
 @pytest.mark.parametrize(
     "question",
     [
@@ -329,10 +325,6 @@ def test_forget_removes_the_owner_text_from_proposals(answers, database_url):
     assert answers.get(kept.id).question == "Câu hỏi chung?"
 
 
-@pytest.mark.xfail(
-    reason="issue 12 in progress: engine after retrieval (intents, curated threshold) regresses this; see the closing note",
-    strict=False,
-)
 def test_an_approved_answer_answers_at_once_on_every_replica_and_stops_when_retired(
     indexed, embedder, answers, database_url
 ):

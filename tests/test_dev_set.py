@@ -42,10 +42,6 @@ def test_engine_beats_both_baselines_overall(report):
             assert report["engine"]["overall"][metric] > report[baseline]["overall"][metric], (metric, baseline)
 
 
-@pytest.mark.xfail(
-    reason="issue 12 in progress: engine after retrieval (intents, curated threshold) regresses this; see the closing note",
-    strict=False,
-)
 def test_every_out_of_scope_question_abstains_with_a_handoff_offer(report):
     rows = report["engine"]["rows"]
     assert all(r["abstain_ok"] for r in rows if r["oos"])

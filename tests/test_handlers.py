@@ -318,10 +318,6 @@ def test_send_rate_follows_the_setting(indexed, tmp_path):
         assert app.bot.rate_limiter._base_limiter.max_rate == rate
 
 
-@pytest.mark.xfail(
-    reason="issue 12 in progress: engine after retrieval (intents, curated threshold) regresses this; see the closing note",
-    strict=False,
-)
 async def test_a_message_that_shows_no_language_keeps_the_users_language(app):
     """ "NATIF", "5S": no diacritics, no common words: the conversation's language, else the phone's."""
     await _push(app, _as(904, _message("NATIF"), "en"))

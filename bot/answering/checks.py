@@ -24,7 +24,7 @@ _DATE_Q = re.compile(
 )
 _PLACE_Q = re.compile(
     r"\b(o dau|noi nao|cho nao|co quan nao|cuc nao|so nao|bo nao|don vi nao|to chuc nao|dau vay|tai dau|"
-    r"where|which (office|authority|agency|body))\b"
+    r"trang nao|web nao|website nao|where|which (office|authority|agency|body|website|site))\b"
 )
 _AMOUNT_Q = re.compile(
     r"\b(bao nhieu tien|bn tien|may tien|bao nhieu phan tram|may phan tram|bn phan tram|bao nhieu %|bn %|"
@@ -44,7 +44,7 @@ _DURATION = re.compile(
 _DATE = re.compile(r"(\b\d{1,2}/\d{1,2}/\d{4}\b|\bngay \d{1,2}( thang |/)\d{1,2}|\b(19|20)\d{2}\b)")
 _PLACE = re.compile(
     r"\b(cuc|so|bo|uy ban|trung tam|vien|co quan|tai|cong dich vu cong|truc tuyen|online|gs1|van phong|"
-    r"quan ly thi truong|toa an|tru so|ha noi|ubnd|website|trang)\b"
+    r"quan ly thi truong|toa an|tru so|ha noi|ubnd|website|trang|database|wipo|cong thong tin)\b|\w\.(vn|int|org|com)\b"
 )
 _AMOUNT = re.compile(r"(\d[\d.,]*\s*(dong|trieu|ty|nghin|vnd|%|phan tram|usd)|mien phi|khong mat phi|khong thu phi)")
 _NEGATIONS = {"khong", "chua", "ko", "k", "cha", "no", "not", "never"}

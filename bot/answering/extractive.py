@@ -147,7 +147,16 @@ def select(
                 units.append(Unit(text, d_index, c_rank, position, score, lead))
     if similarity is not None and units:
         # Embedding sentences costs ~5 ms each: only the leading ones of the best documents compete.
-        units = sorted(units, key=lambda u: (u.doc_index, u.chunk_rank, u.position))[:MAX_EMBEDDED_UNITS]
+        # Sentences that give the type of answer asked go first (an amount asked: the sentence with the 10%).
+        units = sorted(
+            units,
+            key=lambda u: (
+                not (asked in TYPED and checks.carries(u.text, asked)),
+                u.doc_index,
+                u.chunk_rank,
+                u.position,
+            ),
+        )[:MAX_EMBEDDED_UNITS]
         sims = similarity([u.text for u in units])
         for unit, sim in zip(units, sims):
             unit.score += 4.0 * (float(sim) - 0.8)
