@@ -51,7 +51,7 @@ class Settings(IndexerSettings):
     consultants_chat_id: int | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
-    database_url: SecretStr = SecretStr("")  # may hold a password
+    # database_url (DATABASE_URL) is in IndexerSettings: the indexer takes its re-index lock there.
 
     llm_provider: str = ""
     llm_model: str = ""

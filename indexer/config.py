@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TOPICS: dict[str, str] = {
@@ -30,6 +30,7 @@ class IndexerSettings(BaseSettings):
 
     data_dir: Path = Path("./data")
     knowledge_dir: Path = Path("./knowledge")
+    database_url: SecretStr = SecretStr("")  # may hold a password; PostgreSQL also holds the re-index lock
     chroma_host: str = ""
     chroma_port: int = Field(default=8000, ge=1, le=65535)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL

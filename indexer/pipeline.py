@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from indexer import chunking, loaders
 from indexer.config import DEFAULT_EMBEDDING_MODEL, IndexerSettings
+from indexer.locks import LockTimeout, RefreshLock
 from indexer.manifest import Manifest
 from indexer.quarantine import NOTE, Quarantine
 from indexer.store import COLLECTION, ChunkStore, replace_collection
@@ -62,9 +62,8 @@ def manifest_path(settings: IndexerSettings) -> Path:
     return settings.index_dir / "manifest.json"
 
 
-def lock_for(settings: IndexerSettings) -> FileLock:
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(settings.index_dir / "refresh.lock"))
+def lock_for(settings: IndexerSettings) -> RefreshLock:
+    return RefreshLock(settings)
 
 
 def model_name(settings: IndexerSettings) -> str:
@@ -82,6 +81,14 @@ def scan(root: Path) -> list[Path]:
             continue
         files.append(path)
     return files
+
+
+def _save(store: ChunkStore, manifest: Manifest, changed: bool = True) -> None:
+    """Record a change: the shared version first (other replicas reload from the collection), then the local
+    manifest, so a reader that notices the manifest also reads the new version and reloads once."""
+    if changed:
+        store.mark_changed()
+    manifest.save()
 
 
 def chunk_metadata(doc: loaders.LoadedDocument, sha: str, chunk: chunking.Chunk) -> dict:
@@ -143,13 +150,13 @@ class Indexer:
             return Quarantine(self.settings).discard(rel)
 
     # -- internals -------------------------------------------------------------
-    def _locked(self, wait: float):
+    def _locked(self, wait: float) -> RefreshLock:
         lock = lock_for(self.settings)
         try:
             lock.acquire(timeout=wait)
-        except Timeout as exc:
+        except LockTimeout as exc:
             raise IndexBusy("another refresh is running; try again when it has finished") from exc
-        return _Release(lock)
+        return lock
 
     def _build(self) -> Summary:
         """Fill a fresh collection, then swap it in: queries use the old one until the end."""
@@ -237,7 +244,7 @@ class Indexer:
         manifest.model = model_name(self.settings)
         manifest.chunker = chunking.CHUNKER_VERSION
         manifest.failed = reported
-        manifest.save()
+        _save(store, manifest, changed=bool(gone))
 
         self._write(store, manifest, pending, summary)
         manifest.last_refresh = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -258,7 +265,7 @@ class Indexer:
             self._commit(store, manifest, item, reused)
             store.delete_path(item.old_rel or "")
             manifest.documents.pop(item.old_rel or "", None)
-            manifest.save()
+            _save(store, manifest)
             summary.renamed.append(f"{item.old_rel} -> {item.rel}")
         todo = [p for p in pending if p.kind != "renamed"]
         total = sum(len(p.chunks) for p in todo)
@@ -310,7 +317,7 @@ class Indexer:
             "effective_to": meta["effective_to"],
             "indexed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        manifest.save()
+        _save(store, manifest)
 
     def _repair(self, store: ChunkStore, manifest: Manifest) -> None:
         """Delete chunks the manifest does not know (left by a refresh that died half-way)."""
@@ -321,6 +328,7 @@ class Indexer:
         if orphans:
             log.warning("removing %d chunks left by an interrupted refresh", len(orphans))
             store.delete_ids(orphans)
+            store.mark_changed()
 
 
 def _unchanged_since(path: Path, before) -> bool:
@@ -332,14 +340,3 @@ def _unchanged_since(path: Path, before) -> bool:
     except OSError:
         return False
     return (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-
-
-class _Release:
-    def __init__(self, lock: FileLock) -> None:
-        self.lock = lock
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.lock.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from indexer.textnorm import has_diacritics, nfc, tokens
 
 log = logging.getLogger(__name__)
 RRF_K = 60
+SHARED_CHECK_SECONDS = 1.0  # how soon a change indexed by another replica is seen
 BIGRAM_TEXTS = 50000  # word pairs of this many chunks tell which phrases the knowledge base uses
 
 
@@ -88,16 +90,37 @@ class HybridSearcher:
         self._store = store
         self._lock = threading.Lock()
         self._version: tuple | None = None
+        self._local_seen: tuple | None = None
+        self._shared: tuple[str, str] = ("", "")
+        self._shared_at = -1e9
         self.keyword: KeywordIndex | None = None
         self.restorer: DiacriticRestorer | None = None
 
     def _index_version(self) -> tuple:
+        """(this machine's manifest, the version stamped on the shared collection).
+
+        The manifest changes at once when this machine indexes; the collection's version is how a change made
+        by another replica is seen. Reading it is a round trip to a Chroma server, so it is read at most once
+        per SHARED_CHECK_SECONDS, and at once whenever the manifest changed."""
         path = manifest_path(self.settings)
         try:
             st = path.stat()
-            return (st.st_mtime_ns, st.st_size)
+            local = (st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
-            return (0, 0)
+            local = (0, 0)
+        now = time.monotonic()
+        if local != self._local_seen or now - self._shared_at >= SHARED_CHECK_SECONDS or self._store is None:
+            self._local_seen, self._shared_at = local, now
+            self._shared = self._shared_version()
+        return (local, self._shared)
+
+    def _shared_version(self) -> tuple[str, str]:
+        try:
+            store = self._store or ChunkStore(self.settings)
+            return store.current_version()
+        except Exception:  # a server away for a moment: keep serving the loaded index
+            log.warning("index version unreadable; keeping the loaded index", exc_info=log.isEnabledFor(10))
+            return self._shared
 
     def ensure_fresh(self) -> None:
         version = self._index_version()

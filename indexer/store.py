@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -10,6 +12,7 @@ import numpy as np
 from indexer.config import IndexerSettings
 
 COLLECTION = "knowledge_chunks"
+VERSION_KEY = "index_version"
 
 
 def _client(settings: IndexerSettings, create: bool = True):
@@ -117,6 +120,21 @@ class ChunkStore:
             include=["distances"],
         )
         return [(i, 1.0 - float(dist)) for i, dist in zip(res["ids"][0], res["distances"][0])]
+
+    # -- the index version -----------------------------------------------------
+    # Every replica sees the collection, not each other's files: a writer stamps a new version on the
+    # collection's metadata after each change and readers reload when (collection id, version) differs.
+    # Chroma keeps the distance function in the collection's configuration, so replacing the metadata is safe.
+    def mark_changed(self) -> str:
+        version = uuid.uuid4().hex
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.collection.modify(metadata={VERSION_KEY: version, "index_updated": stamp})
+        return version
+
+    def current_version(self) -> tuple[str, str]:
+        """(collection id, version) as stored now, read afresh: a build replaces the collection (new id)."""
+        collection = self.client.get_collection(self.name, embedding_function=None)
+        return str(collection.id), str((collection.metadata or {}).get(VERSION_KEY, ""))
 
     # -- lifecycle -------------------------------------------------------------
     def drop(self) -> None:
