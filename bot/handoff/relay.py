@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot import callbacks, i18n
@@ -131,6 +131,75 @@ class Relay:
                     s, message[0], "consultant", "edit", done, ticket_id=t.id, method="edit", edit_message_id=message[1]
                 )
             return Outcome(toast=done, ticket_id=t.id)
+
+    def relay_edit(self, msg: Incoming, edit_date: int = 0) -> Outcome:
+        """A message its sender edited: during a relay the corrected text goes to the other side as a correction
+        (through the outbox, retried like any relayed message); an edit that cannot be passed on (a caption, a
+        file) is refused with a word to its sender. `handled=False` when no relay takes it: the bot reads it.
+
+        Relayed copies of texts are not mapped to the messages they came from, so the correction is a new
+        message with a prefix, not a reply. `edit_date` tells a second delivery of the same edit from a new edit.
+        """
+        if not msg.media and msg.text.lstrip().startswith("/"):
+            return Outcome(handled=False)  # an edited command is never relayed
+        with self.core.session.begin() as s:
+            original = s.scalar(
+                select(TicketMessage).where(
+                    TicketMessage.source_chat_id == msg.chat_id, TicketMessage.source_message_id == msg.message_id
+                )
+            )
+            t = self.core.active_ticket(s, msg.user_id)
+            if t is not None and t.status == CLAIMED and (original is None or original.role == "user"):
+                if msg.media:
+                    self.core.tell_owner(s, t, "handoff.edit_not_relayed")
+                elif self._new_edit(s, t.id, "user", msg, edit_date):
+                    prefix = i18n.t(i18n.STAFF, "consultant.edit_prefix")
+                    text = f"{self.core.owner_label(t)}\n{prefix} {cards.e(msg.text)}"
+                    outbox.add(s, t.consultant_id, "consultant", "relay", text, ticket_id=t.id)
+                return Outcome(ticket_id=t.id)
+            if original is None:
+                return Outcome(handled=False)
+            if original.role == "consultant":
+                return self._consultant_edit(s, original, msg, edit_date)
+            if t is not None and original.ticket_id == t.id:  # an intake answer, a file kept while waiting
+                self.core.tell_owner(s, t, "handoff.edit_not_read")
+                return Outcome(ticket_id=t.id)
+            return Outcome(handled=False)  # it went with a ticket that has ended: the bot answers the edit
+
+    def _consultant_edit(self, s, original: TicketMessage, msg: Incoming, edit_date: int) -> Outcome:
+        if original.ticket_id is None and not msg.media:  # still waiting for "which ticket?": it goes corrected
+            original.text = msg.text
+            return Outcome()
+        t = s.get(Ticket, original.ticket_id) if original.ticket_id is not None else None
+        if t is None or t.status != CLAIMED or t.consultant_id != msg.user_id or msg.media:
+            outbox.add(s, msg.user_id, "consultant", "notice", i18n.t(i18n.STAFF, "consultant.edit_not_relayed"))
+            return Outcome()
+        if self._new_edit(s, t.id, "consultant", msg, edit_date):
+            prefix = i18n.t(t.language, "handoff.edit_prefix")
+            text = f"{self._consultant_label(s, t)}\n{prefix} {cards.e(msg.text)}"
+            outbox.add(s, t.user_id, "owner", "relay", text, ticket_id=t.id)
+        return Outcome(ticket_id=t.id)
+
+    @staticmethod
+    def _new_edit(s, ticket_id: int, role: str, msg: Incoming, edit_date: int) -> bool:
+        """Record a correction in the transcript; False if this very edit was recorded already (redelivered)."""
+        lines = s.scalars(
+            select(TicketMessage)
+            .where(
+                TicketMessage.ticket_id == ticket_id,
+                TicketMessage.author_id == msg.user_id,
+                TicketMessage.source_message_id.is_(None),
+            )
+            .order_by(TicketMessage.id.desc())
+            .limit(50)
+        )
+        mark = {"edit_of": msg.message_id, "edit_date": edit_date}
+        if any({k: (line.meta or {}).get(k) for k in mark} == mark for line in lines):
+            return False
+        s.add(
+            TicketMessage(ticket_id=ticket_id, role=role, author_id=msg.user_id, text=msg.text, relayed=True, meta=mark)
+        )
+        return True
 
     # -- helpers ---------------------------------------------------------------
     @staticmethod

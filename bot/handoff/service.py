@@ -48,7 +48,7 @@ class HandoffService(Core):
         self.transfer_options, self.transfer, self.requeue = m.transfer_options, m.transfer, m.requeue
         self.unreachable, self.group_unreachable, self.forget_owner = m.unreachable, m.group_unreachable, m.forget_owner
         self.relay_owner, self.relay_owner_text, self.attach = r.relay_owner, r.relay_owner_text, r.attach
-        self.relay_consultant, self.choose_relay = r.relay_consultant, r.choose_relay
+        self.relay_consultant, self.choose_relay, self.relay_edit = r.relay_consultant, r.choose_relay, r.relay_edit
 
     def on_owner_message(self, msg: Incoming) -> Outcome:
         """Route a private message of someone with an active ticket; `handled=False` lets the bot answer."""

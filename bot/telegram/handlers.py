@@ -6,11 +6,12 @@ import asyncio
 import logging
 import time
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatAction, ParseMode
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
+from telegram.ext import ApplicationHandlerStop
 
-from bot import callbacks
+from bot import callbacks, edits
 from bot.answering.language import detect_language
 from bot.i18n import STAFF, t
 from bot.telegram import handoff_handlers, needs_handlers, render
@@ -21,16 +22,19 @@ log = logging.getLogger(__name__)
 MAX_CHARS = 1500
 
 
-async def send(update: Update, text: str, markup=None) -> None:
-    """Reply in HTML, split at Telegram's limit; a user who blocked the bot is logged, not retried."""
+async def send(update: Update, text: str, markup=None, reply_to: int | None = None) -> None:
+    """Reply in HTML, split at Telegram's limit; a user who blocked the bot is logged, not retried.
+
+    `reply_to`: the first part quotes that message of the chat (sent anyway if it was deleted meanwhile)."""
     chat = update.effective_chat
     parts = render.split(text)
     try:
         for n, part in enumerate(parts):
             last_markup = markup if n == len(parts) - 1 else None
+            quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to and n == 0 else None
             await _with_retries(
-                lambda text=part, keys=last_markup: chat.send_message(
-                    text, parse_mode=ParseMode.HTML, reply_markup=keys
+                lambda text=part, keys=last_markup, quote=quote: chat.send_message(
+                    text, parse_mode=ParseMode.HTML, reply_markup=keys, reply_parameters=quote
                 )
             )
     except Forbidden:
@@ -105,7 +109,36 @@ async def question(update: Update, context: BotContext) -> None:
     await ask(update, context, text)
 
 
-async def ask(update: Update, context: BotContext, text: str) -> None:
+async def edited(update: Update, context: BotContext) -> None:
+    """An edited message, in any chat: never read again by the handlers of new messages (group EDITS_GROUP)."""
+    await _edited(update, context)
+    raise ApplicationHandlerStop
+
+
+async def _edited(update: Update, context: BotContext) -> None:
+    message = update.edited_message
+    if message is None or message.from_user is None or update.effective_chat.type != ChatType.PRIVATE:
+        return  # the consultants' group: consultants relay in their private chats, a group's edits are not read
+    if await handoff_handlers.relay_edit(update, context):  # passed on as a correction, or the sender told why not
+        return
+    svc, user_id = context.services, update.effective_user.id
+    media = handoff_handlers.incoming(message).media
+    verdict = edits.verdict(message.text or "", media, message.date, message.edit_date)
+    if verdict is edits.EditVerdict.ANSWER and (
+        await asyncio.to_thread(svc.needs.is_active, user_id)
+        or await asyncio.to_thread(svc.curation.editing, user_id) is not None
+    ):
+        verdict = edits.EditVerdict.NOT_READ  # a form or a draft in progress: its answers are not re-read
+    log.info("edited message from user=%s: %s", user_id, verdict.value)
+    if verdict is edits.EditVerdict.ANSWER:
+        await ask(update, context, message.text, reply_to=message.message_id)
+        return
+    key = "common.edit_command" if verdict is edits.EditVerdict.COMMAND else "common.edit_not_read"
+    await send(update, t(await user_language(update, context), key), reply_to=message.message_id)
+
+
+async def ask(update: Update, context: BotContext, text: str, reply_to: int | None = None) -> None:
+    """Answer `text`; with `reply_to` (an edited question) the answer quotes it and says it answers the correction."""
     svc = context.services
     user_id = update.effective_user.id
     too_long = len(text) > MAX_CHARS
@@ -116,10 +149,10 @@ async def ask(update: Update, context: BotContext, text: str) -> None:
     lang = language_of(update.effective_user, detect_language(text, earlier, default=None))
     admitted = await asyncio.to_thread(svc.store.admit_question, user_id, text, svc.settings.rate_limit_per_minute)
     if admitted is None:
-        await send(update, t(lang, "common.slow_down"))
+        await send(update, t(lang, "common.slow_down"), reply_to=reply_to)
         return
     if too_long:
-        await send(update, t(lang, "common.too_long", n=MAX_CHARS))
+        await send(update, t(lang, "common.too_long", n=MAX_CHARS), reply_to=reply_to)
     try:
         await update.effective_chat.send_action(ChatAction.TYPING)
     except TelegramError:
@@ -144,7 +177,10 @@ async def ask(update: Update, context: BotContext, text: str) -> None:
         return
     has_buttons = answer.kind in ("answer", "abstain", "calculation")
     markup = render.answer_keyboard(ref, answer.language) if has_buttons else None
-    await send(update, render.answer_html(answer), markup)
+    html = render.answer_html(answer)
+    if reply_to is not None:
+        html = t(answer.language, "common.edit_answer") + "\n" + html
+    await send(update, html, markup, reply_to=reply_to)
     log.info(
         "answered user=%s kind=%s confidence=%.2f ms=%d",
         user_id,
@@ -243,6 +279,12 @@ async def _retry_update(context: BotContext) -> None:
 async def on_error(update: object, context: BotContext) -> None:
     """A transient fault: handle the update again later, so the message is not lost. Otherwise log with
     context, tell the user, and tell the admins at most once a minute."""
+    await _on_error(update, context)
+    if isinstance(update, Update) and update.edited_message is not None:
+        raise ApplicationHandlerStop  # an edit whose handler failed must not reach the handlers of new messages
+
+
+async def _on_error(update: object, context: BotContext) -> None:
     if isinstance(update, Update) and transient(context.error) and context.application.job_queue is not None:
         tries = context.bot_data.retries
         if len(tries) > 10_000:  # ids of updates that went through on a retry are never removed one by one

@@ -67,7 +67,8 @@ async def _reply(update: Update, text: str, buttons: list | None = None) -> None
         log.info("chat %s blocked the bot", update.effective_chat.id)
 
 
-def _incoming(message: Message) -> Incoming:
+def incoming(message: Message) -> Incoming:
+    """The handoff's view of a message: text or caption, the kind of media, the message it replies to."""
     media = next(
         (
             kind
@@ -109,12 +110,25 @@ async def intercept(update: Update, context: BotContext) -> bool:
     message = update.effective_message
     if message is None or update.effective_chat.type != "private" or message.from_user is None:
         return False
-    svc, incoming = context.services.handoff, _incoming(message)
-    first = outcome = await asyncio.to_thread(svc.on_owner_message, incoming)
+    svc, msg = context.services.handoff, incoming(message)
+    first = outcome = await asyncio.to_thread(svc.on_owner_message, msg)
     if not outcome.handled:
-        outcome = await asyncio.to_thread(svc.on_consultant_message, incoming)
+        outcome = await asyncio.to_thread(svc.on_consultant_message, msg)
     if outcome.handled or first.announce_at:  # (an expired intake step opened the ticket)
         await _after(context, first, outcome)
+    return outcome.handled
+
+
+async def relay_edit(update: Update, context: BotContext) -> bool:
+    """An edited private message during a relay goes to the other side as a correction (or its sender is told
+    it was not passed on); False when no relay takes it and the bot should read it."""
+    message = update.edited_message
+    if message is None or update.effective_chat.type != "private" or message.from_user is None:
+        return False
+    edit_date = int(message.edit_date.timestamp()) if message.edit_date else 0
+    outcome = await asyncio.to_thread(context.services.handoff.relay_edit, incoming(message), edit_date)
+    if outcome.handled:
+        await _after(context, outcome)
     return outcome.handled
 
 
@@ -319,9 +333,11 @@ __all__ = [
     "after_answer",
     "after_feedback",
     "forget",
+    "incoming",
     "intercept",
     "on_start",
     "register",
+    "relay_edit",
     "relay_example",
     "request",
 ]

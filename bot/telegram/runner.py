@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger(__name__)
+EDITS_GROUP = -10  # before every other group: an edited message is never taken for a new one (handlers.edited)
 
 
 def build_application(services: Services, request: BaseRequest | None = None) -> Application:
@@ -45,6 +46,9 @@ def build_application(services: Services, request: BaseRequest | None = None) ->
     )
     app.bot_data.services = services
     PRIVATE = filters.ChatType.PRIVATE  # owners' commands: in a group they would open tickets for the group
+    # Edits first, in every chat (the message filters below would match them too); polling and the webhook ask
+    # Telegram for Update.ALL_TYPES, which includes "edited_message".
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, handlers.edited), group=EDITS_GROUP)
     # Staff first: admins' documents must reach the knowledge-base upload, not the generic non-text reply.
     admin_handlers.register(app, settings.admin_ids)
     handoff_handlers.register(app)  # its buttons (pattern ^h?:) before the generic callback handler
