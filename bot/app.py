@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.answers.curation import Curation
     from bot.answers.service import AnswerService
     from bot.knowledge_admin import KnowledgeAdmin
+    from bot.web.logins import Logins
     from indexer.embedding import SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,21 @@ class Services:
         from bot.knowledge_admin import KnowledgeAdmin
 
         return KnowledgeAdmin(self.settings, self.engine.searcher.embedder)
+
+    @cached_property
+    def knowledge_status(self) -> KnowledgeAdmin:
+        """The knowledge base's status and documents, for reading only: it never loads the model (the web
+        console's pages; adding and removing go through `knowledge`, which shares the engine's model)."""
+        from bot.knowledge_admin import KnowledgeAdmin
+
+        return KnowledgeAdmin(self.settings)
+
+    @cached_property
+    def web_logins(self) -> Logins:
+        """One-time login links (/web) and sessions of the staff web console (bot/web/logins.py)."""
+        from bot.web.logins import Logins
+
+        return Logins(self.store, self.settings.admin_ids, self.settings.web_base_url)
 
     def close(self) -> None:
         self.store.close()

@@ -1,4 +1,4 @@
-"""`python -m bot run | chat | ask | eval | consultants | report | setup | warmup | start | health | answers`."""
+"""`python -m bot run | chat | ask | eval | consultants | report | setup | warmup | start | health | answers | web`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import logs
 from bot.config import SettingsError, load_settings
 from indexer.pipeline import manifest_path
 
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     lst.add_argument("--json", action="store_true")
     rm = cons_sub.add_parser("remove")
     rm.add_argument("telegram_id", type=int)
+    sub.add_parser("web", help="serve the staff web console (WEB_HOST:WEB_PORT; admins log in with /web)")
     hc = sub.add_parser("health", help="check the database, the vector store, the index and the outbox")
     hc.add_argument("--json", action="store_true")
     from bot.reports.cli import add_parser as add_report_parser
@@ -128,16 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "telegram.ext.Application", "bm25s"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     console = args.command == "chat" or (args.command == "start" and not settings.token)
-    if args.command in ("ask", "eval", "report", "needs", "health", "answers") or console:
-        logging.getLogger().setLevel(logging.WARNING)  # keep the terminal for the conversation
+    # Commands that print for a person or a script keep the terminal for that: warnings only.
+    quiet = args.command in ("ask", "eval", "report", "needs", "health", "answers") or console
+    logs.configure(settings, quiet=quiet)
     if args.command == "setup":
         from indexer.embedding import offline_environment, resolve_model_path
 
@@ -202,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.consultants_cli import run as run_consultants
 
         return run_consultants(args, services)
+    if args.command == "web":
+        from bot.web.server import run_web
+
+        return run_web(services)
     if console:
         from bot.console import run_console
 

@@ -1,4 +1,4 @@
-"""The bot's settings: the indexer's, plus Telegram, the LLM, webhook mode, handoff and reports.
+"""The bot's settings: the indexer's, plus Telegram, the LLM, webhook mode, the web console, handoff and reports.
 
 Read once at start (`load_settings`), validated there: a bad value stops the program with a message that names
 the variable, instead of failing later in a handler. Secrets are `SecretStr`, so they never print or log.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -64,6 +65,10 @@ class Settings(IndexerSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
 
+    web_host: str = "127.0.0.1"  # the staff web console (`python -m bot web`); behind a proxy for HTTPS
+    web_port: int = Field(default=8080, ge=1, le=65535)
+    web_base_url: str = ""  # the console's address in login links; empty: http://WEB_HOST:WEB_PORT
+
     rate_limit_per_minute: int = Field(default=12, ge=1, le=10_000)
     telegram_messages_per_second: int = Field(default=30, ge=1, le=100_000)  # Telegram's limit across all chats
     working_hours: str = "08:00-17:00"
@@ -106,6 +111,26 @@ class Settings(IndexerSettings):
             raise ValueError(f"unknown time zone {value!r} (for example Asia/Ho_Chi_Minh)") from exc
         return value
 
+    @field_validator("web_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        value = value.strip()
+        if not value or not re.fullmatch(r"[A-Za-z0-9.:\-\[\]]{1,253}", value):
+            raise ValueError(f"a host name or IP address to listen on, such as 127.0.0.1; not {value!r}")
+        return value
+
+    @field_validator("web_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value:
+            parsed = urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
+                raise ValueError(
+                    f"an http:// or https:// address without query, such as https://kb.example.vn; not {value!r}"
+                )
+        return value
+
     @field_validator("llm_provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
@@ -130,6 +155,13 @@ class Settings(IndexerSettings):
                 raise ValueError("WEBHOOK_URL is set but WEBHOOK_SECRET is empty: anyone could post forged updates")
             if not _SECRET_TOKEN.fullmatch(secret):
                 raise ValueError("WEBHOOK_SECRET may hold 1-256 characters A-Z, a-z, 0-9, _ and - only")
+        if not self.web_base_url:
+            host = self.web_host
+            if host in ("0.0.0.0", "::"):  # listening everywhere: links name this machine
+                host = "127.0.0.1"
+            elif ":" in host and not host.startswith("["):
+                host = f"[{host}]"
+            self.web_base_url = f"http://{host}:{self.web_port}"
         if bool(self.llm_provider) != bool(self.llm_model):
             raise ValueError("set both LLM_PROVIDER and LLM_MODEL, or neither (extractive answers)")
         return self

@@ -179,11 +179,18 @@ def _outbox(services: Services) -> dict[str, Any]:
             select(func.count(Outbox.id), func.min(Outbox.created_at)).where(Outbox.done.is_(False))
         ).one()
     age = max(0.0, (now() - utc(oldest)).total_seconds()) if oldest is not None else None
+    # The last day's delivery: a message sent again after a try whose outcome was unknown (the connection broke
+    # once the request had left) may have arrived twice; that share is the duplicate rate.
+    day = services.handoff.outbox.delivery(now() - dt.timedelta(hours=24))
     return {
         "ok": True,
         "pending": int(pending),
         "oldest_pending_seconds": None if age is None else round(age),
         "stuck": age is not None and age > OUTBOX_STUCK_SECONDS,
+        "last_24h": {
+            **day,
+            "duplicate_rate": round(day["resent_after_unknown_outcome"] / day["sent"], 4) if day["sent"] else 0.0,
+        },
     }
 
 

@@ -31,6 +31,17 @@ REINDEX_WAIT = 5.0  # an explicit refresh does not queue behind another one
 TITLE_CHARS = 300
 DETAIL_CHARS = 400
 
+REFUSALS = {  # AddResult.reason -> the staff message (Telegram and the web console)
+    "type": "admin.refused_type",
+    "size": "admin.refused_size",
+    "unreadable": "admin.refused_unreadable",
+    "duplicate": "admin.refused_duplicate",
+    "id_taken": "admin.refused_id_taken",
+    "busy": "admin.refused_busy",
+    "index": "admin.refused_index",
+    "download": "admin.refused_download",
+}
+
 
 @dataclass
 class AddResult:

@@ -28,7 +28,13 @@ from bot.answering.language import language_evidence
 from bot.answering.types import Turn
 
 # Modules that define further tables on `Base`; imported before the schema is created.
-MODEL_MODULES: list[str] = ["bot.handoff.models", "bot.needs.models", "bot.answers.models", "bot.answers.curation"]
+MODEL_MODULES: list[str] = [
+    "bot.handoff.models",
+    "bot.needs.models",
+    "bot.answers.models",
+    "bot.answers.curation",
+    "bot.web.models",
+]
 # Functions (session, user_id) that delete a feature's own rows about a user in the /forget transaction.
 FORGET_HOOKS: list = []
 
@@ -146,6 +152,8 @@ def _add_column(table: str, column: str, ddl: str):
 MIGRATIONS = [
     (1, lambda connection: None),
     (2, _add_column("users", "consented_at", "TIMESTAMP WITH TIME ZONE NULL")),
+    (3, _add_column("handoff_outbox", "reply_to_message_id", "BIGINT NULL")),
+    (4, _add_column("handoff_outbox", "uncertain", "BOOLEAN NOT NULL DEFAULT FALSE")),
 ]
 
 

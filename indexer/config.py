@@ -7,6 +7,7 @@ program starts, never at import.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,7 @@ class IndexerSettings(BaseSettings):
     max_field_chars: int = Field(default=2000, ge=20, le=100_000)  # any other front-matter value
     max_extract_seconds: float = Field(default=60.0, gt=0, le=3600)  # checked between pages and paragraphs
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
 
     @property
     def index_dir(self) -> Path:

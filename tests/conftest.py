@@ -24,7 +24,7 @@ offline_environment()
 def _clean_env(monkeypatch):
     """Tests never see the developer's .env or Telegram settings."""
     for key in list(os.environ):
-        if key.startswith(("TELEGRAM_", "LLM_", "CHROMA_", "WEBHOOK_")) or key in (
+        if key.startswith(("TELEGRAM_", "LLM_", "CHROMA_", "WEBHOOK_", "WEB_")) or key in (
             "ADMIN_IDS",
             "CONSULTANTS_CHAT_ID",
             "DATABASE_URL",

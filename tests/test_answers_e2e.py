@@ -90,10 +90,6 @@ def _consultant_answers_and_saves(api, owner: int, question: str, answer: str) -
     return api.wait_for_message(CONS, contains="Bản nháp câu trả lời mẫu", after=closed, timeout=20)
 
 
-@pytest.mark.xfail(
-    reason="issue 12 in progress: engine after retrieval (intents, curated threshold) regresses this; see the closing note",
-    strict=False,
-)
 def test_a_consultants_answer_becomes_the_bots_answer(world):
     api, _ = world
     upd = api.send_text(STRANGER, QUESTION)  # before: the documents do not cover it
@@ -122,10 +118,6 @@ def test_a_consultants_answer_becomes_the_bots_answer(world):
     assert not [m for m in api.messages(GROUP) if m["received_at"] > api.injected_at(upd)]  # no consultant involved
 
 
-@pytest.mark.xfail(
-    reason="issue 12 in progress: engine after retrieval (intents, curated threshold) regresses this; see the closing note",
-    strict=False,
-)
 def test_a_discarded_proposal_never_answers_and_a_retired_answer_stops(world):
     api, env = world
     question = "Doanh nghiệp chế biến gỗ muốn xin chứng chỉ FSC thì bắt đầu từ đâu?"

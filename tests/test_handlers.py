@@ -166,7 +166,10 @@ async def test_long_message_is_read_in_part(app):
 
 
 async def test_network_error_is_retried(app):
+    """The reply stays in the outbox through the fault and goes out on the next drain after a short backoff."""
     from telegram.error import NetworkError
+
+    from bot.telegram.handoff_delivery import drain
 
     request = app.request_log
     original = request.do_request
@@ -180,8 +183,12 @@ async def test_network_error_is_retried(app):
 
     request.do_request = flaky
     await _push(app, _message("/help"))
-    assert failures["left"] == 0
-    assert request.sent("sendMessage")[-1]["text"].startswith("Cách dùng")
+    assert failures["left"] == 0 and not request.sent("sendMessage")
+    assert app.bot_data.services.handoff.outbox.count_pending() == 1
+    await asyncio.sleep(1.1)  # the first backoff
+    await drain(app, 501)
+    assert [m["text"][:9] for m in request.sent("sendMessage")] == ["Cách dùng"]  # once
+    assert app.bot_data.services.handoff.outbox.count_pending() == 0
 
 
 async def test_english_client_gets_english_texts(app):

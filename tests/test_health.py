@@ -339,3 +339,22 @@ def _wait_for_heartbeat(url: str, server: subprocess.Popen) -> None:
         if server.poll() is not None or time.monotonic() > deadline:
             raise AssertionError("the Chroma server did not start")
         time.sleep(0.3)
+
+
+def test_the_duplicate_rate_counts_resends_after_an_unknown_outcome(services):
+    """A row sent again after a try that may have been carried out counts as a possible duplicate."""
+    box = services.handoff.outbox
+    with services.store.session.begin() as s:
+        from bot.handoff import outbox
+
+        ids = [outbox.add(s, 5100 + n, "owner", "reply", f"trả lời {n}") for n in range(4)]
+        s.flush()
+        ids = [row.id for row in ids]
+    for row_id in ids:
+        box.lease(5100 + ids.index(row_id), 1)
+    assert box.retry_later(ids[0], "RemoteProtocolError", uncertain=True, wait=0)
+    assert box.retry_later(ids[1], "ConnectError", wait=0)  # refused before it left: no duplicate possible
+    for row_id in ids[:3]:
+        box.mark_sent(row_id, 1)
+    day = health.check(services)["checks"]["outbox"]["last_24h"]
+    assert day == {**day, "sent": 3, "resent_after_unknown_outcome": 1, "pending": 1, "duplicate_rate": round(1 / 3, 4)}

@@ -1,5 +1,6 @@
 """The real `python -m bot run` process against the fake Bot API: polling, webhook, and on PostgreSQL."""
 
+import json
 import socket
 import subprocess
 import sys
@@ -38,15 +39,14 @@ def bot(request, tmp_path_factory, embedder):
             WEBHOOK_LISTEN="127.0.0.1",
             WEBHOOK_PORT=str(port),
             WEBHOOK_SECRET="s3cret-token",
+            LOG_FORMAT="json",  # what a log collector in front of the replicas reads
         )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log_path = data / "bot.log"
+    with open(log_path, "w") as log:  # a file, not a pipe nobody reads (a full pipe would stall the bot)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+    api.log_path, api.log_format = log_path, env.get("LOG_FORMAT", "text")
     try:
         api.wait_for_call("setWebhook" if request.param == "webhook" else "getUpdates", timeout=240)
         if request.param == "webhook":
@@ -101,3 +101,14 @@ def test_conversation(bot):
     qid = api.press_button(OWNER, confirm, callback_data="forget:yes")
     api.wait_for_edit(OWNER, confirm["message_id"], contains="Đã xoá", timeout=15)
     assert api.errors() == []
+    if api.log_format == "json":
+        _check_json_log(api.log_path.read_text(encoding="utf-8"))
+
+
+def _check_json_log(log: str) -> None:
+    """Every line one JSON object; the lines of an owner's update name it and the owner, pseudonymised; no
+    message text and no Telegram id in clear."""
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    answered = [line for line in lines if line["message"].startswith("answered ")]
+    assert answered and all(line["update_id"] and line["user"].startswith("u_") for line in answered)
+    assert str(OWNER) not in log and "nhan hieu duoc bao ho" not in log

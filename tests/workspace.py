@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -81,3 +82,29 @@ class BotProcess:
         if self.proc is not None:
             stop_bot(self.proc, kill)
             self.proc = None
+
+
+def add_consultant(env: dict, user_id: int, name: str, topics: str) -> None:
+    """Register a consultant through the real command line (`python -m bot consultants add`)."""
+    added = subprocess.run(
+        [sys.executable, "-m", "bot", "consultants", "add", str(user_id), "--name", name, "--topics", topics],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+
+
+@contextlib.contextmanager
+def running_bot(api, env: dict, log_path: Path):
+    """The bot process for a module's tests; on the way out it stops, with the fake, and prints its log's tail."""
+    bot = BotProcess(api, env, log_path)
+    bot.start()
+    try:
+        yield bot
+    finally:
+        bot.stop()
+        api.stop()
+        print("\n--- bot log (tail) ---\n" + log_path.read_text()[-3000:])

@@ -102,10 +102,13 @@ class Outbox(Base):
     copy_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     copy_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     edit_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reply_to_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # quote it (an edited question)
     require_status: Mapped[str] = mapped_column(String(16), default="")  # skip unless the ticket is in it
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The connection died after the request left: Telegram may have carried it out. Sent again once at most.
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
     done: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

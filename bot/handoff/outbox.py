@@ -9,13 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.handoff.models import ACTIVE, Outbox, Ticket, now, utc
 
-LEASE_SECONDS = 20  # one send, including the rate limiter's wait
-MAX_ATTEMPTS = 8
+# One send, including the rate limiter's wait for a 429 and the HTTP read timeout (30 s): a row still in flight
+# is never taken by another drain.
+LEASE_SECONDS = 45
+BACKOFF_CAP = 5.0  # seconds between retries at most: once a fault ends, what waits goes out within seconds
+GIVE_UP_AFTER = dt.timedelta(hours=24)  # a transient fault that lasts longer: the row is abandoned, with the error
 KEEP_DAYS = 30  # sent (or abandoned) rows are deleted after this many days
 
 
@@ -36,6 +39,8 @@ class OutMessage:
     edit_message_id: int | None = None
     stale: bool = False  # the ticket left the state the row required: skip it
     targets: list = field(default_factory=list)  # "cards" rows: (chat_id, message_id) of the ticket's cards
+    reply_to: int | None = None  # quote this message of the chat
+    uncertain: bool = False  # an earlier try may have been delivered
 
 
 def add(
@@ -51,6 +56,7 @@ def add(
     copy_from: tuple[int, int] | None = None,
     edit_message_id: int | None = None,
     require_status: str = "",
+    reply_to: int | None = None,
 ) -> Outbox:
     row = Outbox(
         chat_id=chat_id,
@@ -64,6 +70,7 @@ def add(
         require_status=require_status,
         copy_chat_id=copy_from[0] if copy_from else None,
         copy_message_id=copy_from[1] if copy_from else None,
+        reply_to_message_id=reply_to,
     )
     s.add(row)
     return row
@@ -167,6 +174,8 @@ class OutboxRepo:
                         or_(Outbox.lease_until.is_(None), Outbox.lease_until < moment),
                     )
                     .values(lease_until=until, attempts=Outbox.attempts + 1)
+                    # No evaluation against the loaded rows: SQLite hands back naive times, `moment` is aware.
+                    .execution_options(synchronize_session=False)
                 ).rowcount
                 if not got:
                     break
@@ -190,9 +199,18 @@ class OutboxRepo:
                         row.edit_message_id,
                         stale,
                         targets,
+                        row.reply_to_message_id,
+                        row.uncertain,
                     )
                 )
         return taken
+
+    def reply(self, chat_id: int, text: str, buttons: list, reply_to: int | None = None) -> int:
+        """A reply the bot owes in a chat (an answer, a command's result): sent like every other row."""
+        with self.session.begin() as s:
+            row = add(s, chat_id, "owner", "reply", text, buttons=buttons, reply_to=reply_to)
+            s.flush()
+            return row.id
 
     def mark_sent(self, row_id: int, message_id: int | None) -> None:
         with self.session.begin() as s:
@@ -206,18 +224,40 @@ class OutboxRepo:
         with self.session.begin() as s:
             s.execute(update(Outbox).where(Outbox.id == row_id).values(done=True, error=error[:200], lease_until=None))
 
-    def retry_later(self, row_id: int, error: str) -> bool:
-        """A transient failure: back off; gives up (False) after MAX_ATTEMPTS."""
+    def retry_later(self, row_id: int, error: str, *, uncertain: bool = False, wait: float | None = None) -> bool:
+        """A transient failure: try again after a short backoff (or Telegram's `wait`); False when given up.
+
+        `uncertain`: the connection broke after the request was sent, so Telegram may have carried it out. The
+        row is marked: the deliverer sends it again only once the Bot API answers again (one resend, not one per
+        try during the fault), and the delivery figures count it as a possible duplicate.
+        """
         with self.session.begin() as s:
             row = s.get(Outbox, row_id)
             if row is None:
                 return False
-            if row.attempts >= MAX_ATTEMPTS:
+            if utc(row.created_at) < now() - GIVE_UP_AFTER:
                 row.done, row.error, row.lease_until = True, f"gave up: {error}"[:200], None
                 return False
-            row.lease_until = now() + dt.timedelta(seconds=min(2**row.attempts, 60))
+            delay = wait if wait is not None else min(2.0 ** max(0, row.attempts - 1), BACKOFF_CAP)
+            row.lease_until = now() + dt.timedelta(seconds=delay)
             row.error = error[:200]
+            row.uncertain = row.uncertain or uncertain
             return True
+
+    def delivery(self, since: dt.datetime) -> dict[str, int]:
+        """Rows created since `since`: sent, sent again after an unknown outcome (possible duplicates: the rate
+        reported by the health check), given up, still pending."""
+
+        def count(*where) -> int:
+            return s.scalar(select(func.count(Outbox.id)).where(Outbox.created_at >= since, *where)) or 0
+
+        with self.session() as s:
+            return {
+                "sent": count(Outbox.sent_at.is_not(None)),
+                "resent_after_unknown_outcome": count(Outbox.sent_at.is_not(None), Outbox.uncertain.is_(True)),
+                "abandoned": count(Outbox.done.is_(True), Outbox.sent_at.is_(None), Outbox.error.startswith("gave up")),
+                "pending": count(Outbox.done.is_(False)),
+            }
 
     def release(self, row_ids: list[int]) -> None:
         """Give leased rows back (an earlier row of the chat must be retried first)."""

@@ -1,5 +1,5 @@
 """Staff commands (ADMIN_IDS only): /kb, documents sent to the bot, /reindex, /kb_list, /kb_remove, /gaps,
-/stats, /export. Thin: parse the update, run the service in a worker thread, render the reply."""
+/stats, /export, /web. Thin: parse the update, run the service in a worker thread, render the reply."""
 
 from __future__ import annotations
 
@@ -11,19 +11,21 @@ import mimetypes
 from html import escape
 from zoneinfo import ZoneInfo
 
-from telegram import Message, Update
+from telegram import LinkPreviewOptions, Message, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import callbacks
 from bot.i18n import STAFF, t
-from bot.knowledge_admin import AddResult
+from bot.knowledge_admin import REFUSALS, AddResult
 from bot.reports import chart, export, gaps, stats
 from bot.reports.data import Period
 from bot.telegram import admin_render, answers_handlers
 from bot.telegram.context import BotContext
 from bot.telegram.handlers import send
+from bot.telegram.userlang import user_language
+from bot.web.logins import LINK_MINUTES
 from indexer.config import TOPICS
 from indexer.pipeline import IndexBusy
 
@@ -36,16 +38,6 @@ log = logging.getLogger(__name__)
 GAPS_DAYS, STATS_DAYS = 90, 30
 GAPS_SHOWN = 10
 GAPS_ANSWERABLE = 5  # groups offered «Trả lời» (buttons for all ten would bury the list)
-REFUSALS = {  # AddResult.reason -> message
-    "type": "admin.refused_type",
-    "size": "admin.refused_size",
-    "unreadable": "admin.refused_unreadable",
-    "duplicate": "admin.refused_duplicate",
-    "id_taken": "admin.refused_id_taken",
-    "busy": "admin.refused_busy",
-    "index": "admin.refused_index",
-    "download": "admin.refused_download",
-}
 
 
 def register(app: Application, admin_ids: list[int]) -> None:
@@ -58,6 +50,7 @@ def register(app: Application, admin_ids: list[int]) -> None:
         ("gaps", gaps_),
         ("stats", stats_),
         ("export", export_),
+        ("web", web),
     ):
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(CallbackQueryHandler(remove_pressed, pattern=callbacks.pattern("kb_remove")))
@@ -78,10 +71,10 @@ def admin_only(func):
         private = chat is not None and chat.type == "private"
         if user is None or user.id not in context.services.settings.admin_ids:
             if private:
-                await send(update, t(STAFF, "admin.admin_only"))
+                await send(update, context, t(STAFF, "admin.admin_only"))
             return
         if not private:
-            await send(update, t(STAFF, "admin.admin_private"))
+            await send(update, context, t(STAFF, "admin.admin_private"))
             return
         await func(update, context)
 
@@ -127,23 +120,23 @@ async def kb(update: Update, context: BotContext) -> None:
         items = "; ".join(f"#{r.id} {escape(r.question[:80])}" for r in stale[:10])
         answers += "\n" + t(STAFF, "curation.kb_answers_stale", n=len(stale), items=items)
     status = admin_render.kb_status(data, ZoneInfo(svc.settings.timezone))
-    await send(update, status + "\n" + answers + "\n\n" + t(STAFF, "admin.kb_help"))
+    await send(update, context, status + "\n" + answers + "\n\n" + t(STAFF, "admin.kb_help"))
 
 
 @admin_only
 async def kb_list(update: Update, context: BotContext) -> None:
-    await send(update, admin_render.kb_list(await asyncio.to_thread(context.services.knowledge.documents)))
+    await send(update, context, admin_render.kb_list(await asyncio.to_thread(context.services.knowledge.documents)))
 
 
 @admin_only
 async def kb_remove(update: Update, context: BotContext) -> None:
     ref = " ".join(context.args or []).strip()
     if not ref:
-        await send(update, t(STAFF, "admin.remove_usage"))
+        await send(update, context, t(STAFF, "admin.remove_usage"))
         return
     found = await asyncio.to_thread(context.services.knowledge.find, ref)
     if not found:
-        await send(update, t(STAFF, "admin.remove_not_found", ref=escape(ref)))
+        await send(update, context, t(STAFF, "admin.remove_not_found", ref=escape(ref)))
     elif len(found) > 1:
         await send(
             update, t(STAFF, "admin.remove_ambiguous", ref=escape(ref), detail=escape(", ".join(d.path for d in found)))
@@ -152,6 +145,7 @@ async def kb_remove(update: Update, context: BotContext) -> None:
         doc = found[0]
         await send(
             update,
+            context,
             t(STAFF, "admin.remove_confirm", title=escape(doc.title), path=escape(doc.path), chunks=doc.chunks),
             admin_render.remove_keyboard(doc),
         )
@@ -222,7 +216,7 @@ async def document(update: Update, context: BotContext) -> None:
     admin = context.services.knowledge
     refused = admin.precheck(name, doc.file_size)
     if refused:
-        await send(update, _refusal(name, refused))
+        await send(update, context, _refusal(name, refused))
         return
     reply = await update.effective_chat.send_message(
         t(STAFF, "admin.upload_working", name=escape(name)), parse_mode=ParseMode.HTML
@@ -273,7 +267,12 @@ async def gaps_(update: Update, context: BotContext) -> None:
     groups = await asyncio.to_thread(gaps.find_gaps, svc.store, gaps.query_embedder(lambda: svc.engine), period)
     # «Trả lời» on the most frequent groups: an admin's answer becomes a model answer at once.
     answerable = [g.questions[0].message_id for g in groups[:GAPS_ANSWERABLE] if g.questions]
-    await send(update, admin_render.gaps(groups, days, period.tz, GAPS_SHOWN), answers_handlers.gap_buttons(answerable))
+    await send(
+        update,
+        context,
+        admin_render.gaps(groups, days, period.tz, GAPS_SHOWN),
+        answers_handlers.gap_buttons(answerable),
+    )
     if len(groups) > GAPS_SHOWN:
         await update.effective_chat.send_document(gaps.to_csv(groups, period.tz), filename=f"gaps-{days}d.csv")
 
@@ -284,7 +283,7 @@ async def stats_(update: Update, context: BotContext) -> None:
     days = _days(context, STATS_DAYS)
     figures = await asyncio.to_thread(stats.compute, svc.store, Period.last_days(days, svc.settings.timezone))
     png = await asyncio.to_thread(chart.render_png, figures)
-    await send(update, admin_render.stats(figures))
+    await send(update, context, admin_render.stats(figures))
     await update.effective_chat.send_photo(png, caption=t(STAFF, "admin.stats_caption", days=days))
 
 
@@ -295,15 +294,31 @@ async def export_(update: Update, context: BotContext) -> None:
     try:
         period = Period.between(dt.date.fromisoformat(args[0]), dt.date.fromisoformat(args[1]), svc.settings.timezone)
     except (ValueError, IndexError):
-        await send(update, t(STAFF, "admin.export_usage"))
+        await send(update, context, t(STAFF, "admin.export_usage"))
         return
     raw = len(args) > 2 and args[2].lower() == "raw"
     files = await asyncio.to_thread(export.export, svc.store, svc.settings, period, raw)
     span = {"start": f"{period.start:%d/%m/%Y}", "end": f"{period.end:%d/%m/%Y}"}
     if all(content.count(b"\n") <= 1 for content in files.values()):
-        await send(update, t(STAFF, "admin.export_empty", **span))
+        await send(update, context, t(STAFF, "admin.export_empty", **span))
         return
     for name, content in files.items():
         await update.effective_chat.send_document(content, filename=name)
     mode = t(STAFF, "admin.export_raw_note") if raw else t(STAFF, "admin.export_pseudo_note")
-    await send(update, t(STAFF, "admin.export_done", **span, mode=mode))
+    await send(update, context, t(STAFF, "admin.export_done", **span, mode=mode))
+
+
+@admin_only
+async def web(update: Update, context: BotContext) -> None:
+    """/web: a one-time login link to the staff web console (bot/web/), in the admin's language."""
+    svc = context.services
+    lang = await user_language(update, context)
+    link = await asyncio.to_thread(svc.web_logins.issue_link, update.effective_user.id)
+    log.info("web console: login link sent to admin %s", update.effective_user.id)
+    # Straight to the API, not through the outbox: the link is a secret, and the database keeps only its hash.
+    # No link preview: Telegram's preview fetch must not be the link's one use (the page only asks to log in).
+    await update.effective_chat.send_message(
+        t(lang, "web.link", url=escape(link), minutes=LINK_MINUTES),
+        parse_mode=ParseMode.HTML,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )

@@ -170,7 +170,7 @@ async def pressed(update: Update, context: BotContext) -> None:
             await _send(context, user.id, t(STAFF, "curation.gap_prompt", question=escape(record.question)))
     except AnswerError as exc:  # not allowed, stale, or refused text: the presser hears why, nothing changed
         allowed = type(exc).__name__ != "NotAllowed"
-        log.info("model answer press %s by %s refused: %s", press.kind, user.id, exc)
+        log.info("model answer press %s refused: %s", press.kind, exc)
         await _toast(query, t(STAFF, "curation.stale") if allowed else t(STAFF, "curation.not_allowed"))
 
 

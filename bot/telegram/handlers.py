@@ -16,16 +16,40 @@ from bot.answering.language import detect_language
 from bot.i18n import STAFF, t
 from bot.telegram import handoff_handlers, needs_handlers, render
 from bot.telegram.context import BotContext
+from bot.telegram.handoff_delivery import drain
 from bot.telegram.userlang import language_of, user_language
 
 log = logging.getLogger(__name__)
 MAX_CHARS = 1500
 
 
-async def send(update: Update, text: str, markup=None, reply_to: int | None = None) -> None:
-    """Reply in HTML, split at Telegram's limit; a user who blocked the bot is logged, not retried.
+async def send(update: Update, context: BotContext, text: str, markup=None, reply_to: int | None = None) -> None:
+    """Reply in HTML through the outbox: stored first, then sent in the chat's order, retried through faults until
+    Telegram accepts or refuses it for good (a user who blocked the bot is not retried).
 
     `reply_to`: the first part quotes that message of the chat (sent anyway if it was deleted meanwhile)."""
+    chat = update.effective_chat
+    buttons = outbox_buttons(markup)
+    if buttons is None:  # a keyboard the outbox cannot hold (not only callback buttons): straight to the API
+        await _send_now(update, text, markup, reply_to)
+        return
+    await asyncio.to_thread(context.services.handoff.outbox.reply, chat.id, text, buttons, reply_to)
+    await drain(context.application, chat.id)
+
+
+def outbox_buttons(markup) -> list | None:
+    """An inline keyboard as the outbox stores it, [[label, callback_data], ...] rows; None when it cannot."""
+    if markup is None:
+        return []
+    if not isinstance(markup, InlineKeyboardMarkup):
+        return None
+    rows = [[(b.text, b.callback_data) for b in line] for line in markup.inline_keyboard]
+    if any(not isinstance(data, str) for line in rows for _, data in line):
+        return None
+    return [[[label, data] for label, data in line] for line in rows]
+
+
+async def _send_now(update: Update, text: str, markup=None, reply_to: int | None = None) -> None:
     chat = update.effective_chat
     parts = render.split(text)
     try:
@@ -38,7 +62,7 @@ async def send(update: Update, text: str, markup=None, reply_to: int | None = No
                 )
             )
     except Forbidden:
-        log.info("user %s blocked the bot", chat.id)
+        log.info("the user blocked the bot")
 
 
 async def _with_retries(call, attempts: int = 3):
@@ -58,25 +82,27 @@ async def _with_retries(call, attempts: int = 3):
 async def start(update: Update, context: BotContext) -> None:
     await asyncio.to_thread(context.services.store.record_consent, update.effective_user.id)
     lang = await user_language(update, context)
-    await send(update, t(lang, "common.start"), needs_handlers.with_start_button(render.topics_keyboard(lang), lang))
+    await send(
+        update, context, t(lang, "common.start"), needs_handlers.with_start_button(render.topics_keyboard(lang), lang)
+    )
 
 
 async def help_(update: Update, context: BotContext) -> None:
-    await send(update, t(await user_language(update, context), "common.help"))
+    await send(update, context, t(await user_language(update, context), "common.help"))
 
 
 async def topics(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
-    await send(update, t(lang, "common.topics_prompt"), render.topics_keyboard(lang))
+    await send(update, context, t(lang, "common.topics_prompt"), render.topics_keyboard(lang))
 
 
 async def privacy(update: Update, context: BotContext) -> None:
-    await send(update, t(await user_language(update, context), "common.privacy"))
+    await send(update, context, t(await user_language(update, context), "common.privacy"))
 
 
 async def new(update: Update, context: BotContext) -> None:
     await asyncio.to_thread(context.services.store.new_context, update.effective_user.id)
-    await send(update, t(await user_language(update, context), "common.new"))
+    await send(update, context, t(await user_language(update, context), "common.new"))
 
 
 async def forget(update: Update, context: BotContext) -> None:
@@ -89,7 +115,7 @@ async def forget(update: Update, context: BotContext) -> None:
             ]
         ]
     )
-    await send(update, t(lang, "common.forget_confirm"), markup)
+    await send(update, context, t(lang, "common.forget_confirm"), markup)
 
 
 async def human(update: Update, context: BotContext) -> None:
@@ -99,7 +125,7 @@ async def human(update: Update, context: BotContext) -> None:
 async def non_text(update: Update, context: BotContext) -> None:
     if await handoff_handlers.intercept(update, context):  # a file for or from a consultant
         return
-    await send(update, t(await user_language(update, context), "common.non_text"))
+    await send(update, context, t(await user_language(update, context), "common.non_text"))
 
 
 async def question(update: Update, context: BotContext) -> None:
@@ -129,12 +155,12 @@ async def _edited(update: Update, context: BotContext) -> None:
         or await asyncio.to_thread(svc.curation.editing, user_id) is not None
     ):
         verdict = edits.EditVerdict.NOT_READ  # a form or a draft in progress: its answers are not re-read
-    log.info("edited message from user=%s: %s", user_id, verdict.value)
+    log.info("edited message: %s", verdict.value)
     if verdict is edits.EditVerdict.ANSWER:
         await ask(update, context, message.text, reply_to=message.message_id)
         return
     key = "common.edit_command" if verdict is edits.EditVerdict.COMMAND else "common.edit_not_read"
-    await send(update, t(await user_language(update, context), key), reply_to=message.message_id)
+    await send(update, context, t(await user_language(update, context), key), reply_to=message.message_id)
 
 
 async def ask(update: Update, context: BotContext, text: str, reply_to: int | None = None) -> None:
@@ -149,10 +175,10 @@ async def ask(update: Update, context: BotContext, text: str, reply_to: int | No
     lang = language_of(update.effective_user, detect_language(text, earlier, default=None))
     admitted = await asyncio.to_thread(svc.store.admit_question, user_id, text, svc.settings.rate_limit_per_minute)
     if admitted is None:
-        await send(update, t(lang, "common.slow_down"), reply_to=reply_to)
+        await send(update, context, t(lang, "common.slow_down"), reply_to=reply_to)
         return
     if too_long:
-        await send(update, t(lang, "common.too_long", n=MAX_CHARS), reply_to=reply_to)
+        await send(update, context, t(lang, "common.too_long", n=MAX_CHARS), reply_to=reply_to)
     try:
         await update.effective_chat.send_action(ChatAction.TYPING)
     except TelegramError:
@@ -180,10 +206,9 @@ async def ask(update: Update, context: BotContext, text: str, reply_to: int | No
     html = render.answer_html(answer)
     if reply_to is not None:
         html = t(answer.language, "common.edit_answer") + "\n" + html
-    await send(update, html, markup, reply_to=reply_to)
+    await send(update, context, html, markup, reply_to=reply_to)
     log.info(
-        "answered user=%s kind=%s confidence=%.2f ms=%d",
-        user_id,
+        "answered kind=%s confidence=%.2f ms=%d",
         answer.kind,
         answer.confidence,
         (time.perf_counter() - started) * 1000,
@@ -199,7 +224,7 @@ async def callback(update: Update, context: BotContext) -> None:
     user_id = update.effective_user.id
     lang = await user_language(update, context)  # before /forget deletes what it is read from
     if press is None:
-        log.info("callback from %s with data that is not ours", user_id)
+        log.info("callback with data that is not ours")
         await _answer(query, t(lang, "common.stale_button"))
         return
     try:
@@ -211,14 +236,14 @@ async def callback(update: Update, context: BotContext) -> None:
             # 👍: a short toast is enough; 👎: the message below says what happens next.
             await _answer(query, t(lang, "common.thanks_up") if value == 1 else None)
             if value != 1:
-                await send(update, t(lang, "common.thanks_down"))
+                await send(update, context, t(lang, "common.thanks_down"))
                 await handoff_handlers.after_feedback(update, context)
         elif press.kind == "human":
             await _answer(query)
             await handoff_handlers.request(update, context, "button")
         elif press.kind == "topic":
             await _answer(query)
-            await send(update, t(lang, "common.examples_prompt"), render.examples_keyboard(lang, press[0]))
+            await send(update, context, t(lang, "common.examples_prompt"), render.examples_keyboard(lang, press[0]))
         elif press.kind == "example":
             key, index, *rest = press.values  # buttons sent before the language part was added have none
             await _answer(query)
@@ -285,6 +310,11 @@ async def on_error(update: object, context: BotContext) -> None:
 
 
 async def _on_error(update: object, context: BotContext) -> None:
+    if update is None and transient(context.error):
+        # Polling or a job met a fault that passes by itself (the Bot API down for a while): python-telegram-bot
+        # retries with backoff and the outbox keeps what is owed. A warning, not a stack and an admin alert.
+        log.warning("Bot API or database unavailable: %s: %s", type(context.error).__name__, context.error)
+        return
     if isinstance(update, Update) and transient(context.error) and context.application.job_queue is not None:
         tries = context.bot_data.retries
         if len(tries) > 10_000:  # ids of updates that went through on a retry are never removed one by one

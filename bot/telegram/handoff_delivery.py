@@ -10,17 +10,19 @@ import asyncio
 import datetime as dt
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
+from bot import logs
 from bot.handoff.core import Outcome
 from bot.handoff.outbox import OutMessage
 from bot.telegram import render
 from bot.telegram.context import BotContext, services_of
 
 log = logging.getLogger(__name__)
+OUTBOX_POLL_SECONDS = 1.0
 UNREACHABLE = ("chat not found", "user not found", "bot can't initiate", "user is deactivated", "bot was blocked")
 
 
@@ -36,6 +38,11 @@ async def deliver(app: Application) -> None:
             return
 
 
+async def drain(app: Application, chat_id: int) -> bool:
+    """Send what is pending for one chat, in order (a reply just stored); whatever fails waits for the job."""
+    return await _drain(app, chat_id)
+
+
 async def _drain(app: Application, chat_id: int) -> bool:
     svc = services_of(app).handoff
     locks = app.bot_data.chat_locks
@@ -47,19 +54,65 @@ async def _drain(app: Application, chat_id: int) -> bool:
             if row.stale:
                 await asyncio.to_thread(svc.outbox.mark_failed, row.id, "skipped: ticket moved on")
                 continue
+            if row.uncertain and not await _api_answers(app):
+                # Telegram may have carried out the last try; send again only once the API answers, so the
+                # one resend is not lost to the same fault (and no further copies are made meanwhile).
+                await asyncio.to_thread(svc.outbox.retry_later, row.id, "waiting for the Bot API", uncertain=True)
+                break
             try:
                 message_id = await _send(app, row)
             except (BadRequest, Forbidden) as exc:  # BadRequest is a NetworkError subclass: first
                 await _failed(app, row, exc)
-            except (RetryAfter, TimedOut, NetworkError) as exc:
-                log.warning("outbox %s to %s: %s; will retry", row.id, chat_id, type(exc).__name__)
-                await asyncio.to_thread(svc.outbox.retry_later, row.id, str(exc))
+            except RetryAfter as exc:
+                wait = _retry_seconds(exc)
+                log.warning("outbox %s to %s: flood limit, %s s", row.id, chat_id, wait)
+                await asyncio.to_thread(svc.outbox.retry_later, row.id, str(exc), wait=wait)
                 break  # later rows of this chat wait: the order is kept
+            except (TimedOut, NetworkError) as exc:
+                unknown = outcome_unknown(exc)
+                log.warning(
+                    "outbox %s to %s: %s%s; will retry",
+                    row.id,
+                    chat_id,
+                    type(exc).__name__,
+                    " (may have been delivered)" if unknown else "",
+                )
+                await asyncio.to_thread(svc.outbox.retry_later, row.id, str(exc), uncertain=unknown)
+                break
             except TelegramError as exc:
                 await _failed(app, row, exc)
             else:
                 await asyncio.to_thread(svc.outbox.mark_sent, row.id, message_id)
     return sent
+
+
+def outcome_unknown(exc: TelegramError) -> bool:
+    """Whether Telegram may have carried out a request that failed: the connection broke or timed out after the
+    request left. A refused connection, a full pool or an error answer from the API mean it did not."""
+    import httpx
+
+    cause = exc.__cause__
+    if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return False
+    if isinstance(exc, TimedOut):
+        return True
+    return isinstance(cause, httpx.TransportError)
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    # The pickled form holds whole seconds; the property warns until PTB's move to timedelta is complete.
+    return float(exc.__reduce__()[1][0])
+
+
+async def _api_answers(app: Application) -> bool:
+    """A harmless call (getMe) to see whether the Bot API is reachable again."""
+    try:
+        await app.bot.get_me()
+    except (TimedOut, NetworkError):
+        return False
+    except TelegramError:
+        return True  # it answered, if only with an error
+    return True
 
 
 async def _failed(app: Application, row: OutMessage, exc: TelegramError) -> None:
@@ -133,9 +186,17 @@ async def _send(app: Application, row: OutMessage) -> int | None:
         return sent.message_id
     message, parts = None, render.split(row.text)
     while parts:
+        # The first part quotes the message it answers (an edited question), sent anyway if that one is gone.
+        quote = (
+            ReplyParameters(row.reply_to, allow_sending_without_reply=True) if row.reply_to and not message else None
+        )
         try:
             message = await bot.send_message(
-                row.chat_id, parts[0], parse_mode=ParseMode.HTML, reply_markup=markup if len(parts) == 1 else None
+                row.chat_id,
+                parts[0],
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if len(parts) == 1 else None,
+                reply_parameters=quote,
             )
         except BadRequest as exc:  # "message is too long" (counted otherwise than here): split it smaller
             smaller = render.split(parts[0], render.utf16_len(parts[0]) // 2) if _too_long(exc) else []
@@ -169,6 +230,7 @@ def _schedule(app: Application, ticket_id: int, at: dt.datetime) -> None:
 
 
 async def _reannounce_job(context: BotContext) -> None:
+    logs.detach()  # the scheduler's task may carry the ids of the update that last scheduled a job
     app = context.application
     ticket_id = context.job.data
     nxt = await asyncio.to_thread(services_of(app).handoff.reannounce, ticket_id)
@@ -179,6 +241,7 @@ async def _reannounce_job(context: BotContext) -> None:
 
 async def _sweep_job(context: BotContext) -> None:
     """Retries and anything a lost job or another replica left: send pending rows, announce overdue tickets."""
+    logs.detach()  # the scheduler's task may carry the ids of the update that last scheduled a job
     app = context.application
     svc = services_of(app).handoff
     now = dt.datetime.now(dt.UTC)
@@ -204,12 +267,27 @@ async def on_start(app: Application) -> None:
         _schedule(app, ticket_id, at)
     seconds = svc.interval.total_seconds()
     app.job_queue.run_repeating(_sweep_job, interval=max(1.0, min(15.0, seconds / 2)), first=0.5, name="handoff-sweep")
+    # Retries (and rows another replica left) go out within about a second once their backoff has passed.
+    app.job_queue.run_repeating(_outbox_job, interval=OUTBOX_POLL_SECONDS, first=1.0, name="outbox")
     app.job_queue.run_repeating(_purge_job, interval=3600, first=60, name="handoff-purge")
     log.info("handoff: %d open ticket(s) scheduled for re-announcement", len(due))
 
 
+async def _outbox_job(context: BotContext) -> None:
+    """Drain each chat with rows due, in its own task: a chat waiting out a flood limit holds up nobody else, and
+    the job itself returns at once (it runs every second)."""
+    logs.detach()  # the scheduler's task may carry the ids of the update that last scheduled a job
+    app = context.application
+    locks = app.bot_data.chat_locks
+    for chat_id in await asyncio.to_thread(services_of(app).handoff.outbox.pending_chats):
+        lock = locks.get(chat_id)
+        if lock is None or not lock.locked():
+            app.create_task(_drain(app, chat_id), name=f"outbox-{chat_id}")
+
+
 async def _purge_job(context: BotContext) -> None:
     """Old sent rows hold copies of conversations: they are deleted after outbox.KEEP_DAYS days."""
+    logs.detach()  # the scheduler's task may carry the ids of the update that last scheduled a job
     removed = await asyncio.to_thread(context.services.handoff.outbox.purge)
     if removed:
         log.info("handoff: %d old outbox row(s) deleted", removed)

@@ -10,7 +10,7 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, filters
 
-from bot import callbacks
+from bot import callbacks, logs
 from bot.handoff.cards import e
 from bot.handoff.core import Incoming, Outcome
 from bot.i18n import STAFF, t
@@ -44,6 +44,8 @@ def register(app: Application) -> None:
 
 async def _after(context: BotContext, *outcomes: Outcome | None) -> None:
     for outcome in outcomes:
+        if outcome is not None and outcome.ticket_id is not None:
+            logs.bind(ticket=outcome.ticket_id)  # the rest of this update's log lines name the ticket
         schedule(context.application, outcome)
     await deliver(context.application)
 
@@ -175,7 +177,7 @@ async def member_changed(update: Update, context: BotContext) -> None:
     if change.chat.type != "private":
         joined = change.new_chat_member.status in ("member", "administrator")
         if joined and change.chat.id != context.services.settings.consultants_chat_id:
-            log.info("added to chat %s by %s: not the consultants' group, leaving", change.chat.id, change.from_user.id)
+            log.info("added to chat %s: not the consultants' group, leaving", change.chat.id)
             try:
                 await context.bot.leave_chat(change.chat.id)
             except TelegramError as exc:

@@ -36,6 +36,7 @@ STAFF = (
     "needs",
     "needs_export",
     "answers",
+    "web",
 )
 LANGUAGES = (("vi", None), ("en", "en"))  # (catalog language, Telegram's language_code: None = every language)
 

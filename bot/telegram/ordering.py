@@ -14,6 +14,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot import logs
+
 
 def sender_of(update: object) -> int | None:
     """Whose update this is: the user, else the chat (channel posts, my_chat_member without a user)."""
@@ -34,6 +36,8 @@ class PerSenderUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = sender_of(update)
+        if isinstance(update, Update):  # every line logged while handling it carries its ids (bot.logs)
+            logs.bind(update_id=update.update_id, user_id=key)
         if key is None:
             await coroutine
             return

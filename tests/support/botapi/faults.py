@@ -1,13 +1,42 @@
-"""Faults a test can queue: flood limits (429 retry_after) and arbitrary failures of the next calls."""
+"""Faults a test can queue: flood limits (429 retry_after), arbitrary failures of the next calls, and outages
+lasting some seconds (500s, a flood limit, connections dropped before or after the call is carried out)."""
 
 from __future__ import annotations
 
+import math
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import ApiError
 
 if TYPE_CHECKING:
     from .state import State
+
+
+OUTAGE_KINDS = ("500", "429", "drop_before", "drop_after")
+
+
+@dataclass
+class Outage:
+    kind: str
+    until: float  # time.monotonic()
+    methods: frozenset[str] | None  # lower-case names; None: every method
+
+
+def active_outage(state: State, method: str) -> Outage | None:
+    """The outage that applies to a call of ``method`` now (the caller holds ``state.lock``)."""
+    moment = time.monotonic()
+    state.outages = [o for o in state.outages if o.until > moment]
+    return next((o for o in state.outages if o.methods is None or method in o.methods), None)
+
+
+def raise_outage(outage: Outage) -> None:
+    if outage.kind == "500":
+        raise ApiError(500, "Internal Server Error")
+    if outage.kind == "429":
+        left = max(1, math.ceil(outage.until - time.monotonic()))
+        raise ApiError(429, f"Too Many Requests: retry after {left}", {"retry_after": left})
 
 
 def raise_flood(flood: dict[int | None, list[int]], chat_id: int) -> None:
@@ -53,3 +82,23 @@ class Faults:
             self.state.failures.setdefault(method.lower(), []).extend(
                 ApiError(error_code, description, parameters) for _ in range(count)
             )
+
+    def outage(self, kind: str, seconds: float, methods: set[str] | None = None) -> None:
+        """For ``seconds`` from now, calls of ``methods`` (default: every method; for "429" the ones that post a
+        message) fail as ``kind``: "500"; "429" with retry_after = what is left of the window; "drop_before"
+        (the connection closes before the call is carried out); "drop_after" (carried out, then the connection
+        closes with no answer, so the bot cannot know it worked)."""
+        if kind not in OUTAGE_KINDS:
+            raise ValueError(f"kind must be one of {OUTAGE_KINDS}")
+        from .state import SEND_METHODS
+
+        chosen = {m.lower() for m in methods} if methods else (set(SEND_METHODS) if kind == "429" else None)
+        with self.state.lock:
+            self.state.outages.append(
+                Outage(kind, time.monotonic() + seconds, frozenset(chosen) if chosen is not None else None)
+            )
+
+    def dropped(self) -> list[dict]:
+        """Calls whose connection the fake dropped (method, kind, carried out or not), oldest first."""
+        with self.state.lock:
+            return list(self.state.dropped)

@@ -59,6 +59,8 @@ class State:
 
         self.flood: dict[int | None, list[int]] = {}
         self.failures: dict[str, list[ApiError]] = {}
+        self.outages: list = []  # faults.Outage windows
+        self.dropped: list[dict] = []  # calls whose connection an outage dropped
         self.calls: list[dict] = []
 
     # ---------------------------------------------------------------- identity and chats

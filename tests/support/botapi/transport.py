@@ -124,9 +124,16 @@ def handle(server: Server, handler: Handler) -> None:
     method = method.strip("/")
     started = time.monotonic()
     params_desc: dict = {}
+    with state.lock:
+        outage = faults.active_outage(state, method.lower())
+    if outage is not None and outage.kind == "drop_before":
+        _drop(handler, state, method, carried_out=False)
+        return
     try:
         if token != state.token:
             raise ApiError(401, "Unauthorized")
+        if outage is not None:
+            faults.raise_outage(outage)
         params = parse_request(url.query, handler.headers.get("Content-Type", ""), body)
         params_desc = params.describe()
         result, description = _dispatch(server, method, params)
@@ -140,7 +147,21 @@ def handle(server: Server, handler: Handler) -> None:
         payload = {"ok": False, "error_code": 500, "description": f"Internal Server Error: {err!r}"}
         status = 500
     state.record_call(method, params_desc, payload, status, started)
+    if outage is not None and outage.kind == "drop_after":
+        _drop(handler, state, method, carried_out=status == 200)
+        return
     handler.reply_json(payload, status)
+
+
+def _drop(handler: Handler, state: State, method: str, carried_out: bool) -> None:
+    """Close the connection without an answer, as a proxy or a network that fails mid-request does."""
+    with state.lock:
+        state.dropped.append({"method": method, "carried_out": carried_out, "at": time.time()})
+    handler.close_connection = True
+    try:
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _dispatch(server: Server, method: str, params: Params) -> tuple[Any, str | None]:
