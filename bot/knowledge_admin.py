@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.i18n import STAFF, t
-from indexer import loaders
+from indexer import loaders, worker
 from indexer.config import TOPICS
 from indexer.manifest import Manifest
 from indexer.pipeline import IndexBusy, Indexer, Progress, Summary, manifest_path, scan
@@ -167,13 +167,13 @@ class KnowledgeAdmin:
         try:
             # The same checks and limits as the indexer, before the file lands in KNOWLEDGE_DIR: a file the
             # indexer would refuse (and quarantine) is refused here and never written.
-            probe = loaders.load(root / "_upload" / name, root, data, limits)
+            probe = worker.load(root / "_upload" / name, root, data, limits)
         except loaders.LoadError as exc:
             return refusal(exc)
         rel = f"{self._folder(name, topic, probe.meta['topic'])}/{name}"
         target = root / rel
         try:
-            doc = loaders.load(target, root, data, limits)  # its fields as stored at `rel` (id, topic, path)
+            doc = worker.load(target, root, data, limits)  # its fields as stored at `rel` (id, topic, path)
         except loaders.LoadError as exc:  # the time limit may strike on the second reading
             return refusal(exc)
         sha = hashlib.sha256(data).hexdigest()

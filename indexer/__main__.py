@@ -2,4 +2,6 @@ import sys
 
 from indexer.cli import main
 
-sys.exit(main())
+# Guarded: a worker process started with "spawn" imports this module again (as __mp_main__) and must not run.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -45,6 +45,8 @@ class IndexerSettings(BaseSettings):
     max_title_chars: int = Field(default=300, ge=20, le=10_000)  # a front-matter title; derived titles are cut
     max_field_chars: int = Field(default=2000, ge=20, le=100_000)  # any other front-matter value
     max_extract_seconds: float = Field(default=60.0, gt=0, le=3600)  # checked between pages and paragraphs
+    # The reading worker's address space (indexer/worker.py): a parser that inflates a file past it is refused.
+    max_extract_memory_mb: float = Field(default=1536.0, ge=256, le=65536)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
 

@@ -58,6 +58,14 @@ class LoadError(Exception):
         self.quarantine = quarantine
         self.params = params
 
+    def __reduce__(self):
+        # Raised in the reading worker (indexer/worker.py) and re-raised here: keep code, quarantine and params.
+        return (_load_error, (str(self), self.code, self.quarantine, self.params))
+
+
+def _load_error(reason: str, code: str, quarantine: bool, params: dict) -> LoadError:
+    return LoadError(reason, code, quarantine, **params)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -71,6 +79,7 @@ class Limits:
     max_title_chars: int
     max_field_chars: int
     max_extract_seconds: float
+    max_memory_bytes: int = 1536 * MB
 
     @classmethod
     def from_settings(cls, settings: IndexerSettings) -> Limits:
@@ -83,6 +92,7 @@ class Limits:
             max_title_chars=settings.max_title_chars,
             max_field_chars=settings.max_field_chars,
             max_extract_seconds=settings.max_extract_seconds,
+            max_memory_bytes=int(settings.max_extract_memory_mb * MB),
         )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import chunking, loaders
+from indexer import chunking, loaders, worker
 from indexer.config import DEFAULT_EMBEDDING_MODEL, IndexerSettings
 from indexer.locks import LockTimeout, RefreshLock
 from indexer.manifest import Manifest
@@ -200,7 +200,7 @@ class Indexer:
                 if entry and entry["sha256"] == sha:
                     summary.unchanged += 1
                     continue
-                doc = loaders.load(path, root, data, limits)
+                doc = worker.load(path, root, data, limits)  # bounded, in a child process
                 owner = seen_ids.get(doc.meta["id"])
                 if owner and owner != rel:
                     raise loaders.LoadError(

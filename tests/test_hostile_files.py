@@ -19,7 +19,7 @@ import pytest
 
 from bot.knowledge_admin import KnowledgeAdmin
 from bot.telegram.admin_handlers import _refusal
-from indexer import cli, loaders
+from indexer import cli, loaders, worker
 from indexer.cli import status_data
 from indexer.manifest import Manifest
 from indexer.pipeline import Indexer, manifest_path
@@ -27,6 +27,7 @@ from indexer.quarantine import Quarantine, quarantine_dir
 from indexer.search import HybridSearcher
 from indexer.store import ChunkStore
 from tests.conftest import changed
+from tests.support import hungry
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 LAUGHS = (
@@ -289,8 +290,8 @@ def test_refresh_quarantines_hostile_files_and_indexes_the_rest(settings, embedd
 
     # Not retried: the next refresh does not read them again, and status still reports them.
     read = []
-    original = loaders.load
-    monkeypatch.setattr(loaders, "load", lambda path, *a, **kw: read.append(path.name) or original(path, *a, **kw))
+    original = worker.load
+    monkeypatch.setattr(worker, "load", lambda path, *a, **kw: read.append(path.name) or original(path, *a, **kw))
     again = Indexer(settings, embedder_factory=lambda: embedder).refresh()
     assert read == ["empty.txt"] and [f["path"] for f in again.failed] == ["ip/empty.txt"]
     assert {item["path"] for item in status_data(settings)["failed"]} == HOSTILE | {"ip/empty.txt"}
@@ -394,3 +395,34 @@ def test_removing_a_quarantined_file_forgets_it(admin, settings, kb):
     removed = admin.remove("ip/hong.pdf")
     assert removed.ok
     assert not (quarantine_dir(settings) / "ip" / "hong.pdf").exists() and status_data(settings)["failed"] == []
+
+
+# -- the reading worker -----------------------------------------------------------------------------------
+def test_a_file_that_exhausts_the_workers_memory_is_refused_and_the_worker_recovers(tmp_path):
+    """A parser that allocates without end (here a stand-in run in the worker) hits the memory limit: a refusal
+    naming it, and the next file is read by a fresh worker."""
+    limits = dataclasses.replace(loaders.DEFAULT_LIMITS, max_memory_bytes=512 * loaders.MB)
+    with pytest.raises(worker.Overrun):
+        worker.run(hungry.allocate, 2048, timeout=60, memory_bytes=limits.max_memory_bytes)
+    path = tmp_path / "ok.txt"
+    path.write_text("Nhãn hiệu được bảo hộ 10 năm.", encoding="utf-8")
+    assert "10 năm" in worker.load(path, tmp_path, None, limits).text
+
+
+def test_a_reader_that_hangs_is_killed_after_the_hard_limit(tmp_path):
+    started = time.monotonic()
+    with pytest.raises(worker.Overrun, match="time"):
+        worker.run(hungry.hang, 120, timeout=2, memory_bytes=loaders.DEFAULT_LIMITS.max_memory_bytes)
+    assert time.monotonic() - started < 30  # not the two minutes it asked for
+    path = tmp_path / "ok.txt"
+    path.write_text("Sáng chế được bảo hộ 20 năm.", encoding="utf-8")
+    assert "20 năm" in worker.load(path, tmp_path, None, loaders.DEFAULT_LIMITS).text
+
+
+def test_refusals_keep_their_code_and_parameters_across_the_worker(tmp_path):
+    path = tmp_path / "dai.txt"
+    path.write_text("chữ " * 3000, encoding="utf-8")
+    limits = dataclasses.replace(loaders.DEFAULT_LIMITS, max_text_chars=5000)
+    with pytest.raises(loaders.LoadError) as refused:
+        worker.load(path, tmp_path, None, limits)
+    assert refused.value.code == "text_too_long" and refused.value.quarantine and refused.value.params
