@@ -320,15 +320,28 @@ class Indexer:
         _save(store, manifest)
 
     def _repair(self, store: ChunkStore, manifest: Manifest) -> None:
-        """Delete chunks the manifest does not know (left by a refresh that died half-way)."""
+        """Bring the manifest and the collection back in step: delete chunks the manifest does not know (left by a
+        refresh that died half-way), and forget documents whose chunks the collection lacks (a new or emptied
+        Chroma server, CHROMA_HOST changed) so this refresh indexes them again instead of calling them unchanged."""
         expected = {rel: e["sha256"] for rel, e in manifest.documents.items()}
-        orphans = [
-            cid for cid, meta, _ in store.all_entries() if expected.get(meta.get("path", "")) != meta.get("doc_hash")
-        ]
+        present: dict[str, int] = {}
+        orphans = []
+        for cid, meta, _ in store.all_entries():
+            rel = meta.get("path", "")
+            if expected.get(rel) != meta.get("doc_hash"):
+                orphans.append(cid)
+            else:
+                present[rel] = present.get(rel, 0) + 1
         if orphans:
             log.warning("removing %d chunks left by an interrupted refresh", len(orphans))
             store.delete_ids(orphans)
             store.mark_changed()
+        missing = [rel for rel, e in manifest.documents.items() if present.get(rel, 0) != int(e.get("chunks", 0))]
+        if missing:
+            log.warning("%d document(s) missing from the vector store: indexing them again", len(missing))
+            for rel in missing:
+                store.delete_path(rel)
+                manifest.documents.pop(rel, None)
 
 
 def _unchanged_since(path: Path, before) -> bool:

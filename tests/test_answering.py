@@ -495,3 +495,67 @@ def test_document_score_has_no_length_bias():
 
     retrieval = Retriever(Searcher()).retrieve("câu hỏi", vector=np.zeros(4))
     assert [d.doc_id for d in retrieval.docs] == ["short", "long"]
+
+
+def test_sentence_meaning_picks_the_answer_over_a_neighbouring_fact():
+    """Two sentences share the question's words; the one whose meaning answers it (cached vectors) leads."""
+    from bot.answering import extractive
+    from bot.answering.retrieval import RetrievedDoc
+    from indexer.search import Candidate
+
+    neighbour = "Thời hạn thẩm định nội dung đơn nhãn hiệu là 9 tháng."
+    answer = "Nhãn hiệu được bảo hộ 10 năm kể từ ngày nộp đơn."
+    chunk = Candidate("d#0", f"{neighbour} {answer}", {"doc_id": "d", "section": ""}, dense=0.9, score=0.03)
+    docs = [RetrievedDoc("d", {}, [chunk])]
+    question = "nhãn hiệu thời hạn bảo hộ bao lâu"
+    meaning = {neighbour: 0.84, answer: 0.92}
+    lexical = extractive.select(question, docs, lambda w: 1.0, asked="duration")
+    dense = extractive.select(
+        question, docs, lambda w: 1.0, asked="duration", dense=lambda texts: [meaning[t] for t in texts]
+    )
+    assert lexical[0].text == neighbour  # word overlap alone prefers the neighbouring fact
+    assert dense[0].text == answer
+    # Vectors not cached yet: word overlap decides, nothing is embedded while the owner waits.
+    assert extractive.select(question, docs, lambda w: 1.0, asked="duration", dense=lambda texts: None)[0].text == (
+        neighbour
+    )
+
+
+def test_place_is_read_with_the_documents_diacritics():
+    from bot.answering import checks
+
+    assert checks.carries("Nộp hồ sơ tại Bộ Khoa học và Công nghệ.", "place")
+    assert not checks.carries("Tài liệu cần ghi rõ số lượng và bỏ phần trùng.", "place")  # "tai", "so", "bo" folded
+    assert checks.carries("Nop tai Cuc So huu tri tue", "place")  # a sentence typed without diacritics
+
+
+def test_a_new_aspect_asks_its_own_type_of_answer():
+    """ "hồ sơ cần những gì?" after "… trong bao lâu?" asks for a list, not a duration again."""
+    from bot.answering import extractive
+    from bot.answering.retrieval import RetrievedDoc
+    from indexer.search import Candidate
+
+    text = "Phản đối đơn trong 3 tháng kể từ ngày công bố.\nHồ sơ phản đối gồm văn bản nêu lý do và chứng cứ."
+    docs = [RetrievedDoc("d", {}, [Candidate("d#0", text, {"doc_id": "d", "section": ""}, dense=0.9, score=0.03)])]
+    combined = "hồ sơ phản đối cần những gì phản đối đơn trong bao lâu"
+    inherited = extractive.select(combined, docs, lambda w: 1.0)
+    own = extractive.select(combined, docs, lambda w: 1.0, interrogative="hồ sơ phản đối cần những gì")
+    assert "3 tháng" in inherited[0].text
+    assert own[0].text.startswith("Hồ sơ phản đối")
+
+
+@pytest.mark.parametrize(
+    ("text", "own"),
+    [
+        ("hồ sơ phản đối cần những gì", True),
+        ("giá thì ghi thế nào", True),
+        ("nộp ở đâu", True),
+        ("thế còn ảnh chụp sản phẩm", False),
+        ("còn kiểu dáng thì sao", False),
+        ("what about designs?", False),
+    ],
+)
+def test_a_follow_up_asks_its_own_aspect_or_keeps_the_previous_one(text, own):
+    from bot.answering import checks
+
+    assert checks.asks_its_own(text) is own

@@ -6,11 +6,9 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,15 +19,10 @@ from bot.cli import main as cli_main
 from bot.config import Settings
 from tests.conftest import ROOT, SAMPLE_KB
 from tests.support.botapi import FakeBotAPI
+from tests.support.chroma_server import chroma_server, free_port, index_into
 from tests.workspace import bot_env, indexed_sample, stop_bot
 
 PARTS = {"database", "vector_store", "index", "outbox"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -84,7 +77,7 @@ def test_the_command_prints_a_summary_and_exits_0(env, capsys):
 
 def test_an_unreachable_database_fails_with_exit_1(env, monkeypatch, capsys):
     # A closed loopback port: refused at once, nothing leaves the machine.
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://bot:pw-not-shown@127.0.0.1:{_free_port()}/bot")
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://bot:pw-not-shown@127.0.0.1:{free_port()}/bot")
     code, report = _health_json(capsys)
     assert code == 1 and report["ok"] is False
     database = report["checks"]["database"]
@@ -111,7 +104,7 @@ def test_a_missing_index_fails_and_nothing_is_created(tmp_path, monkeypatch, cap
 
 def test_an_unreachable_chroma_server_fails(env, monkeypatch, capsys):
     monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
-    monkeypatch.setenv("CHROMA_PORT", str(_free_port()))
+    monkeypatch.setenv("CHROMA_PORT", str(free_port()))
     code, report = _health_json(capsys)
     assert code == 1
     store = report["checks"]["vector_store"]
@@ -196,7 +189,7 @@ def test_healthz_in_webhook_mode(tmp_path, embedder):
     kb, data = indexed_sample(tmp_path / "ws", embedder)
     api = FakeBotAPI()
     url = api.start()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = bot_env(
         api,
@@ -261,25 +254,7 @@ def _get_when_listening(client: httpx.Client, path: str) -> httpx.Response:
 @pytest.mark.slow
 def test_a_chroma_server_up_then_down(tmp_path):
     """The Chroma server path (CHROMA_HOST): healthy while `chroma run` serves the index, exit 1 once it stops."""
-    port = _free_port()
-    log_path = tmp_path / "chroma.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "chroma"),
-                "run",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--path",
-                str(tmp_path / "chroma"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_heartbeat(f"http://127.0.0.1:{port}/api/v2/heartbeat", server)
+    with chroma_server(tmp_path) as (host, port):
         kb, data = tmp_path / "knowledge", tmp_path / "data"
         shutil.copytree(SAMPLE_KB, kb)
         data.mkdir()
@@ -288,28 +263,15 @@ def test_a_chroma_server_up_then_down(tmp_path):
             **os.environ,
             "DATA_DIR": str(data),
             "KNOWLEDGE_DIR": str(kb),
-            "CHROMA_HOST": "127.0.0.1",
+            "CHROMA_HOST": host,
             "CHROMA_PORT": str(port),
             "HF_HUB_OFFLINE": "1",
         }
-        # Indexed by its own process: a Chroma HTTP client in this one would leave its sockets open.
-        indexed = subprocess.run(
-            [sys.executable, "-m", "indexer", "refresh"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert indexed.returncode == 0, indexed.stderr
+        index_into(env)
         up = _health_process(env)
         assert up.returncode == 0, up.stdout + up.stderr
         store = json.loads(up.stdout)["checks"]["vector_store"]
-        assert store["ok"] and store["backend"] == f"server 127.0.0.1:{port}" and store["chunks"] > 0
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        assert store["ok"] and store["backend"] == f"server {host}:{port}" and store["chunks"] > 0
     down = _health_process(env)
     assert down.returncode == 1
     report = json.loads(down.stdout)
@@ -326,19 +288,6 @@ def _health_process(env: dict) -> subprocess.CompletedProcess:
         timeout=120,
         check=False,
     )
-
-
-def _wait_for_heartbeat(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError("the Chroma server did not start")
-        time.sleep(0.3)
 
 
 def test_the_duplicate_rate_counts_resends_after_an_unknown_outcome(services):

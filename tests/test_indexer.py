@@ -230,3 +230,16 @@ def test_refresh_killed_with_sigkill_is_repaired(settings, embedder, kb, tmp_pat
     result = Indexer(settings, embedder_factory=lambda: embedder).refresh()
     assert len(result.updated) == 2  # one document was committed before the kill
     _consistent(settings)
+
+
+def test_a_refresh_refills_a_vector_store_that_lost_documents(settings, embedder):
+    """A new or emptied Chroma (CHROMA_HOST changed, a server restored from nothing) with the old manifest: the
+    refresh indexes again what the collection lacks instead of calling it unchanged."""
+    idx, _ = _indexer(settings, embedder)
+    idx.refresh()
+    store = ChunkStore(settings)
+    victim = next(iter(Manifest.load(pipeline.manifest_path(settings)).documents))
+    store.delete_path(victim)
+    again = idx.refresh()
+    assert again.added == [victim] and not again.removed
+    _consistent(settings)

@@ -1,7 +1,7 @@
 """The real `python -m bot run` process against the fake Bot API: polling, webhook, and on PostgreSQL."""
 
+import contextlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -11,29 +11,35 @@ import pytest
 
 from tests.conftest import ROOT, postgres_database
 from tests.support.botapi import FakeBotAPI
+from tests.support.chroma_server import chroma_server, free_port, index_into
 from tests.workspace import bot_env, indexed_sample, stop_bot
 
 pytestmark = pytest.mark.slow
 OWNER = 1001
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module", params=["polling", "webhook", "postgresql"])
+@pytest.fixture(scope="module", params=["polling", "webhook", "postgresql", "servers"])
 def bot(request, tmp_path_factory, embedder):
-    """The bot process, polling or webhook on SQLite, and polling on PostgreSQL (DATABASE_URL)."""
-    database = postgres_database(request) if request.param == "postgresql" else ""
-    kb, data = indexed_sample(tmp_path_factory.mktemp("tg"), embedder)
+    """The bot process: polling or webhook on SQLite and embedded Chroma; polling on PostgreSQL (DATABASE_URL);
+    and polling on PostgreSQL with a real Chroma server (CHROMA_HOST), the production layout."""
+    with contextlib.ExitStack() as stack:
+        yield from _bot(request, tmp_path_factory, embedder, stack)
+
+
+def _bot(request, tmp_path_factory, embedder, stack):
+    database = postgres_database(request) if request.param in ("postgresql", "servers") else ""
+    root = tmp_path_factory.mktemp("tg")
+    kb, data = indexed_sample(root, embedder)
     api = FakeBotAPI()
     url = api.start()
     api.add_private_user(OWNER, first_name="Lan")
     env = bot_env(api, url, kb, data, DATABASE_URL=database)
+    if request.param == "servers":
+        host, port = stack.enter_context(chroma_server(root))
+        env.update(CHROMA_HOST=host, CHROMA_PORT=str(port))
+        index_into(env)  # the same documents, now in the server
     if request.param == "webhook":
-        port = _free_port()
+        port = free_port()
         env.update(
             WEBHOOK_URL=f"http://127.0.0.1:{port}/tg-hook",
             WEBHOOK_LISTEN="127.0.0.1",
