@@ -22,6 +22,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from bot.answering.language import language_evidence
@@ -90,6 +91,14 @@ class UserState(Base):
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     # When the user was shown the privacy notice and went on using the bot (their consent); /forget clears it.
     consented_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Throttle(Base):
+    """Something done at most once per period by all replicas together (an alert to the admins)."""
+
+    __tablename__ = "throttles"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 def written_language(s: Session, user_id: int) -> str | None:
@@ -191,6 +200,28 @@ class Store:
                 if version > current:
                     step(connection)
                     connection.execute(SchemaVersion.__table__.insert().values(version=version, applied_at=_now()))
+
+    def claim(self, key: str, seconds: float) -> bool:
+        """True for the one caller, on any replica, that may do `key` now; then nobody for `seconds`."""
+        moment = _now()
+        until = moment + dt.timedelta(seconds=seconds)
+        with self.session.begin() as s:
+            taken = s.execute(
+                update(Throttle)
+                .where(Throttle.key == key, Throttle.until < moment)
+                .values(until=until)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if taken:
+                return True
+            if s.get(Throttle, key) is not None:
+                return False
+        try:
+            with self.session.begin() as s:
+                s.add(Throttle(key=key, until=until))
+            return True
+        except IntegrityError:  # another replica claimed it first
+            return False
 
     def record_consent(self, user_id: int) -> None:
         """The user saw the privacy notice and continues: remember when (first time only)."""

@@ -1,6 +1,7 @@
 """Schema migrations: a database created by an older version is brought up to date, data kept."""
 
 import sqlite3
+import time
 
 from sqlalchemy import func, select
 
@@ -123,3 +124,18 @@ def test_a_version_1_database_is_migrated_on_either_engine(database_url):
     store.record_consent(42)
     assert store.consented_at(42) is not None
     Store(database_url).close()  # running again changes nothing and does not fail
+
+
+def test_a_throttle_holds_across_replicas(database_url):
+    """Two processes' stores on one database: one of them alerts, the other waits out the period."""
+    first, second = Store(database_url), Store(database_url)
+    try:
+        assert first.claim("admin_error_alert", 60)
+        assert not second.claim("admin_error_alert", 60) and not first.claim("admin_error_alert", 60)
+        assert second.claim("another_alert", 60)  # keys are independent
+        assert first.claim("short", 0.05)
+        time.sleep(0.1)
+        assert second.claim("short", 0.05)  # the period is over: the next one may
+    finally:
+        first.close()
+        second.close()

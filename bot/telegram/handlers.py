@@ -283,6 +283,7 @@ async def _edit(query, text: str) -> None:
             raise
 
 
+ADMIN_ALERT_SECONDS = 60
 RETRY_DELAYS = (2, 5, 10, 20, 30, 60)  # seconds: covers a database locked or a Bot API down for about two minutes
 
 
@@ -344,10 +345,14 @@ async def _on_error(update: object, context: BotContext) -> None:
         except TelegramError:
             pass
     svc = context.services
-    now = time.monotonic()
-    if now - context.bot_data.last_admin_alert < 60:
-        return
-    context.bot_data.last_admin_alert = now
+    try:  # at most one alert a minute from all replicas together
+        if not await asyncio.to_thread(svc.store.claim, "admin_error_alert", ADMIN_ALERT_SECONDS):
+            return
+    except Exception:  # noqa: BLE001 - the database may be what failed: fall back to this process's own clock
+        now = time.monotonic()
+        if now - context.bot_data.last_admin_alert < ADMIN_ALERT_SECONDS:
+            return
+        context.bot_data.last_admin_alert = now
     for admin in svc.settings.admin_ids:
         try:
             alert = t(STAFF, "admin.error_alert", kind=type(context.error).__name__, error=context.error)
