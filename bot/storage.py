@@ -101,6 +101,14 @@ class Throttle(Base):
     until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SendSlots(Base):
+    """Messages sent in one second by all replicas together (Telegram's limit is per bot, not per process)."""
+
+    __tablename__ = "send_slots"
+    second: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Unix time, whole seconds
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
 def written_language(s: Session, user_id: int) -> str | None:
     """'vi' or 'en' from the user's latest questions that show a language; None when none does."""
     recent = s.scalars(
@@ -222,6 +230,29 @@ class Store:
             return True
         except IntegrityError:  # another replica claimed it first
             return False
+
+    def take_send_slot(self, per_second: int) -> float:
+        """One message of the bot's shared rate: 0 when it may go now, else how long to wait for the next second."""
+        moment = _now().timestamp()
+        second = int(moment)
+        with self.session.begin() as s:
+            taken = s.execute(
+                update(SendSlots)
+                .where(SendSlots.second == second, SendSlots.used < per_second)
+                .values(used=SendSlots.used + 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if taken:
+                return 0.0
+            if s.get(SendSlots, second) is not None:
+                return max(0.01, second + 1 - moment)
+        try:
+            with self.session.begin() as s:
+                s.add(SendSlots(second=second, used=1))
+                s.execute(delete(SendSlots).where(SendSlots.second < second - 60))  # only the last minute is kept
+            return 0.0
+        except IntegrityError:  # another replica opened this second first: try again at once
+            return 0.001
 
     def record_consent(self, user_id: int) -> None:
         """The user saw the privacy notice and continues: remember when (first time only)."""

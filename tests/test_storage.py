@@ -139,3 +139,18 @@ def test_a_throttle_holds_across_replicas(database_url):
     finally:
         first.close()
         second.close()
+
+
+def test_the_send_rate_is_shared_by_replicas(database_url):
+    """Telegram counts the bot's messages, not each process's: slots of one second are shared in the database."""
+    first, second = Store(database_url), Store(database_url)
+    try:
+        time.sleep(1.02 - time.time() % 1)  # at the start of a second, so all the tries fall within it
+        waits = [store.take_send_slot(3) for store in (first, second, first, second, first)]
+        assert [w == 0 for w in waits] == [True, True, True, False, False]
+        assert all(0 < w <= 1 for w in waits[3:])  # until the next second
+        time.sleep(waits[3])
+        assert second.take_send_slot(3) == 0
+    finally:
+        first.close()
+        second.close()

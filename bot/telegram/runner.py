@@ -39,7 +39,14 @@ def build_application(services: Services, request: BaseRequest | None = None) ->
         .request(request or HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
         .get_updates_request(request or HTTPXRequest(read_timeout=40))
         .concurrent_updates(PerSenderUpdateProcessor(256))
-        .rate_limiter(MessageRateLimiter(overall_max_rate=settings.telegram_messages_per_second, max_retries=3))
+        .rate_limiter(
+            MessageRateLimiter(
+                overall_max_rate=settings.telegram_messages_per_second,
+                max_retries=3,
+                # One process owns a SQLite database; replicas share PostgreSQL, and with it the bot's rate.
+                shared=None if settings.sqlalchemy_url.startswith("sqlite") else services.store,
+            )
+        )
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .build()
