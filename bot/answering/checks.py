@@ -46,6 +46,13 @@ _PLACE = re.compile(
     r"\b(cuc|so|bo|uy ban|trung tam|vien|co quan|tai|cong dich vu cong|truc tuyen|online|gs1|van phong|"
     r"quan ly thi truong|toa an|tru so|ha noi|ubnd|website|trang|database|wipo|cong thong tin)\b|\w\.(vn|int|org|com)\b"
 )
+# Document sentences carry their diacritics, and folding them makes place words collide with common ones
+# ("tài liệu" -> "tai", "số" -> "so", "bỏ" -> "bo"): a sentence with diacritics is matched as written.
+_PLACE_MARKED = re.compile(
+    r"\b(cục|sở|bộ|ủy ban|uỷ ban|trung tâm|viện|cơ quan|tại|cổng dịch vụ công|trực tuyến|online|gs1|văn phòng|"
+    r"quản lý thị trường|tòa án|toà án|trụ sở|hà nội|ubnd|website|trang web|trang thông tin|database|wipo|"
+    r"cổng thông tin)\b|\w\.(vn|int|org|com)\b"
+)
 _AMOUNT = re.compile(r"(\d[\d.,]*\s*(dong|trieu|ty|nghin|vnd|%|phan tram|usd)|mien phi|khong mat phi|khong thu phi)")
 _NEGATIONS = {"khong", "chua", "ko", "k", "cha", "no", "not", "never"}
 _MARKERS = {"co", "phai", "duoc", "can", "nen", "bat", "buoc", "khong", "ko", "k", "chua", "hong", "dc", "a", "ha"}
@@ -68,11 +75,27 @@ def asked_type(question: str) -> str | None:
     return None
 
 
+# Question words of the language (a closed class). "còn X thì sao?" / "what about X?" frame a switch of subject
+# and ask nothing of their own: such a follow-up keeps the previous question's aspect.
+_SWITCH_FRAME = re.compile(r"\b(thi|vay|the)\s+(sao|the nao|ra sao)\b|\b(what|how)\s+about\b")
+_QUESTION_WORD = re.compile(
+    r"\b(gi|j|dau|nao|bao lau|bao nhieu|bn|may|sao|the nao|ra sao|khong|ko|chua|"
+    r"what|where|when|how|which|who|why|whom)\b"
+)
+
+
+def asks_its_own(text: str) -> bool:
+    """The message asks something itself ("hồ sơ cần những gì?", "giá ghi thế nào?"), beyond a switch frame."""
+    return bool(_QUESTION_WORD.search(_SWITCH_FRAME.sub(" ", fold(text).lower())))
+
+
 def carries(text: str, kind: str | None) -> bool:
     """The sentence gives an answer of this type (always true for yes/no and for no type)."""
     if kind is None or kind == "yesno":
         return True
     folded = fold(text)
+    if kind == "place" and not text.isascii():
+        return bool(_PLACE_MARKED.search(text.lower()))
     pattern = {"duration": _DURATION, "date": _DATE, "place": _PLACE, "amount": _AMOUNT}[kind]
     return bool(pattern.search(folded))
 

@@ -265,13 +265,16 @@ class AnswerEngine:
             answer = self._abstain(question, lang, f"confidence {confidence}", confidence, query)
             answer.ranked_doc_ids = ranked
             return answer
-        answer = self._compose(question, text, retrieval, lang, history)
+        # The follow-up asks a new aspect of the current subject in words of its own ("hồ sơ cần những gì?"), not
+        # only names something ("thế còn ảnh chụp?"), which keeps the previous question's aspect.
+        aspect = within is not None and checks.asks_its_own(text)
+        answer = self._compose(question, text, retrieval, lang, history, aspect)
         if within and answer.note.startswith("asked"):
             # The current subject's documents do not give the aspect asked for: look in all of them.
             wider = self.retriever.retrieve(query, lang=lang, vector=retrieval.vector)
             if wider.docs:
                 retrieval, ranked = wider, [d.doc_id for d in wider.docs]
-                answer = self._compose(question, text, retrieval, lang, history)
+                answer = self._compose(question, text, retrieval, lang, history, aspect)
         answer.confidence = confidence
         answer.search_query = query
         answer.topic = retrieval.docs[0].meta.get("topic", "other")
@@ -345,8 +348,10 @@ class AnswerEngine:
             ranked_doc_ids=[s.doc_id for s in sources],
         )
 
-    def _compose(self, question: str, text: str, retrieval: Retrieval, lang: str, history: list[Turn]) -> Answer:
-        extractive_answer = self._extractive(question, text, retrieval, lang)
+    def _compose(
+        self, question: str, text: str, retrieval: Retrieval, lang: str, history: list[Turn], aspect: bool = False
+    ) -> Answer:
+        extractive_answer = self._extractive(question, text, retrieval, lang, aspect)
         if self.composer is None:
             return extractive_answer
         sources = [self._source(d) for d in retrieval.docs[:3]]
@@ -358,16 +363,26 @@ class AnswerEngine:
             return extractive_answer
         return llm_answer
 
-    def _extractive(self, question: str, text: str, retrieval: Retrieval, lang: str) -> Answer:
+    def _extractive(self, question: str, text: str, retrieval: Retrieval, lang: str, aspect: bool = False) -> Answer:
         keyword = self.searcher.keyword
-        similarity = None
+        similarity = dense = None
+        vector = retrieval.vector
+        if lang == "vi" and vector is not None:
+
+            def dense(texts):
+                # Cached sentence vectors only: a dot product, no model call while the owner waits.
+                found = self.sentences.cached(texts)
+                return None if found is None else found @ vector
+
         if lang != "vi":
             query_vector = retrieval.vector
             if query_vector is None or retrieval.query != text:
                 query_vector = self.searcher.embedder.embed_queries([text])[0]
             similarity = lambda texts: self.sentences.vectors(texts) @ query_vector
         # English: sentences are scored by embedding similarity plus the Vietnamese words of its domain terms.
-        asked = checks.asked_type(text) or checks.asked_type(retrieval.query)
+        # A follow-up that asks a new aspect ("hồ sơ cần những gì?" after "… trong bao lâu?") asks its own type of
+        # answer; only one that names a new subject and leaves the rest out inherits the previous question's.
+        asked = checks.asked_type(text) or (None if aspect else checks.asked_type(retrieval.query))
         terms = self.retriever.subject_terms
         subjects = terms(keyword_text(text, lang)) or terms(keyword_text(retrieval.query, lang))
         units = extractive.select(
@@ -378,6 +393,8 @@ class AnswerEngine:
             asked=asked,
             subjects=subjects,
             subject_terms=terms,
+            dense=dense,
+            interrogative=text if aspect else None,
         )
         used = sorted({u.doc_index for u in units})
         numbering = {d: n for n, d in enumerate(used, 1)}

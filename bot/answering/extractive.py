@@ -18,6 +18,11 @@ TYPED = ("duration", "date", "place", "amount")
 TYPE_BONUS = 0.2  # a sentence that gives the type of answer asked (a duration, a place …)
 POLAR_BONUS = 0.1  # a yes/no question: a sentence that starts with the yes or the no
 OTHER_SUBJECT_PENALTY = 0.25  # a sentence about another subject than the question's
+# Vietnamese questions: how much the sentence's meaning (E5 query-passage similarity, from the sentence-vector
+# cache) counts beside its word overlap. Overlap alone picks a neighbouring fact that shares the question's words
+# ("thời hạn thẩm định" for "bảo hộ bao lâu"); meaning tells which sentence answers it.
+DENSE_WEIGHT = 5.0
+DENSE_CENTRE = 0.87  # a typical similarity of a sentence of the retrieved documents: below it a sentence loses
 _QUANTITY = re.compile(
     r"(bao lau|bao nhieu|may (nam|thang|ngay|phan tram|%)|thoi han|khi nao|han chot|muc|ty le|"
     r"phan tram|how long|how much|how many|when|deadline|percent|%|phi|le phi|bao gio|toi da)"
@@ -110,6 +115,8 @@ def select(
     asked: str | None = None,
     subjects: list[str] | None = None,
     subject_terms=None,
+    dense=None,
+    interrogative: str | None = None,
 ) -> list[Unit]:
     """Score every sentence of the top chunks against the question; keep the best few.
 
@@ -117,11 +124,14 @@ def select(
     are not in the documents' language. `asked`: the type of answer the question asks for
     (`bot.answering.checks`); a sentence that gives it wins over one that does not. `subjects`: the subjects
     the question names; `subject_terms(text)` the subjects a sentence names: a sentence about another subject
-    ("sáng chế" when asked about "bí mật kinh doanh") loses.
+    ("sáng chế" when asked about "bí mật kinh doanh") loses. `dense(texts) -> scores | None`: the question's
+    similarity to every candidate sentence when their vectors are at hand (None: word overlap decides alone).
+    `interrogative`: the text whose question words say what is asked (a follow-up's own words when it asks a new
+    aspect; by default the question itself).
     """
     words = set(content_tokens(question))
     total = sum(idf(w) for w in words) or 1.0
-    folded_question = fold(question)
+    folded_question = fold(question if interrogative is None else interrogative)
     quantity = bool(_QUANTITY.search(folded_question))
     units: list[Unit] = []
     for d_index, doc in enumerate(docs[:3]):
@@ -145,6 +155,11 @@ def select(
                 if len(text) > 420:
                     score -= 0.1
                 units.append(Unit(text, d_index, c_rank, position, score, lead))
+    if dense is not None and units:
+        sims = dense([u.text for u in units])
+        if sims is not None:
+            for unit, sim in zip(units, sims):
+                unit.score += DENSE_WEIGHT * (float(sim) - DENSE_CENTRE)
     if similarity is not None and units:
         # Embedding sentences costs ~5 ms each: only the leading ones of the best documents compete.
         # Sentences that give the type of answer asked go first (an amount asked: the sentence with the 10%).

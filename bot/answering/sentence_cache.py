@@ -51,6 +51,15 @@ class SentenceVectors:
                 [self._cache[t] if t in self._cache else self.embedder.embed_passages([t])[0] for t in texts]
             )
 
+    def cached(self, texts: list[str]) -> np.ndarray | None:
+        """The vectors of `texts` when every one is cached, else None; never embeds (no cost while a user waits)."""
+        with self._lock:
+            if not texts or any(t not in self._cache for t in texts):
+                return None
+            for t in texts:
+                self._cache.move_to_end(t)
+            return np.stack([self._cache[t] for t in texts])
+
     def missing(self, texts: list[str]) -> list[str]:
         with self._lock:
             return [t for t in dict.fromkeys(texts) if t not in self._cache]
