@@ -52,6 +52,7 @@ LANGS = Choice(("vi", "en"))
 KINDS: dict[str, tuple[str, tuple[Field, ...], int]] = {
     "feedback": ("fb", (Choice(("1", "-1")), ID), 0),
     "human": ("human", (), 0),
+    "basis": ("lb", (ID,), 0),  # the full legal basis of an answer's sources
     "topic": ("topic", (Choice(tuple(TOPICS)),), 0),
     "example": ("ex", (Choice(tuple(TOPICS)), Int(0, 50), LANGS), 1),
     "forget": ("forget", (Choice(("yes", "no")),), 0),

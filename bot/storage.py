@@ -365,6 +365,14 @@ class Store:
             s.add(Feedback(user_id=user_id, message_id=message_id, value=value))
             return True
 
+    def answer_meta(self, user_id: int, message_id: int) -> dict | None:
+        """What was stored with one of the bot's answers to this user (a button's id comes from the network)."""
+        with self.session() as s:
+            row = s.get(Message, message_id)
+            if row is None or row.role != "assistant" or row.user_id != user_id:
+                return None
+            return dict(row.meta or {})
+
     def forget(self, user_id: int) -> int:
         """Delete everything stored about a user; returns the number of messages removed."""
         with self.session.begin() as s:

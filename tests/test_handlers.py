@@ -345,3 +345,30 @@ async def test_human_before_writing_anything_follows_the_phones_language(app):
             break
         await asyncio.sleep(0.05)
     assert _to(app, 906) and _to(app, 906)[-1]["text"].startswith("The bot is not connected")
+
+
+async def test_sources_fit_a_phone_and_the_full_legal_basis_is_one_tap_away(app):
+    await _push(app, _message("bằng sáng chế hiệu lực mấy năm"))
+    reply = app.request_log.sent("sendMessage")[-1]
+    listed = reply["text"].split("Nguồn:", 1)[1]
+    assert "Luật Sở hữu trí tuệ 2005 (sửa đổi 2022, 2025)" in listed and "Điều 93" not in listed  # name only
+    buttons = [b for row in reply["reply_markup"]["inline_keyboard"] for b in row]
+    basis = next(b["callback_data"] for b in buttons if "Căn cứ pháp lý" in b["text"])
+
+    stranger = {**USER, "id": 778, "first_name": "Y"}
+    before = len(app.request_log.sent("sendMessage"))
+    await _push(app, _owner_press(basis, user=stranger, query_id="other"))  # not their answer: nothing shown
+    assert len(app.request_log.sent("sendMessage")) == before
+
+    await _push(app, _owner_press(basis))
+    shown = app.request_log.sent("sendMessage")[-1]
+    assert "Căn cứ pháp lý" in shown["text"] and "Điều 93" in shown["text"]  # articles, one tap away
+    assert "hiệu lực từ" in shown["text"].lower()
+
+
+def test_the_main_instrument_is_the_first_without_its_articles():
+    from bot.answering.texts import main_instrument
+
+    basis = "Luật Sở hữu trí tuệ 2005 (sửa đổi 2009, 2019, 2022, 2025), Điều 4, Điều 87; Nghị định 65/2023/NĐ-CP"
+    assert main_instrument(basis) == "Luật Sở hữu trí tuệ 2005 (sửa đổi 2009, 2019, 2022, 2025)"
+    assert main_instrument("Nghị định 80/2021/NĐ-CP") == "Nghị định 80/2021/NĐ-CP"

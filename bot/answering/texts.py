@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 TEXT = {
     "vi": {
         "greeting": "Xin chào! Mình là trợ lý tư vấn của Trung tâm Ứng dụng tiến bộ KH&CN. Bạn cứ hỏi về sở hữu "
@@ -51,6 +53,41 @@ def source_line(n: int, source, lang: str = "vi") -> str:
     if source.effective_to:
         parts.append(f"{t['until']} {vn_date(source.effective_to, pad=True)}")
     return f"[{n}] " + " — ".join(parts)
+
+
+# Where the name of a legal instrument ends and its articles begin: "Luật SHTT 2005 (sửa đổi …), Điều 6, …".
+_ARTICLES = re.compile(r",\s*(Điều|điều|Khoản|khoản|Article|Art\.|Articles)\b.*$")
+
+
+def main_instrument(legal_basis: str) -> str:
+    """The first instrument of a legal basis, without its articles: what fits a phone's source list."""
+    first = legal_basis.split("; ")[0].strip()
+    return _ARTICLES.sub("", first).strip()
+
+
+def short_source_line(n: int, source) -> str:
+    """[n] Title — main instrument (the full legal basis is one tap away in Telegram)."""
+    instrument = main_instrument(source.legal_basis) if source.legal_basis else ""
+    return f"[{n}] {source.title}" + (f" — {instrument}" if instrument else "")
+
+
+def basis_block(n: int, title: str, section: str, legal_basis: str, since: str, until: str, lang: str, labels) -> str:
+    """One source's full reference: section, every instrument and article, when it applies."""
+    t = TEXT[lang]
+    lines = [f"[{n}] {title}"]
+    if section:
+        lines.append(f"{labels['section']}: {section}")
+    lines.extend(f"• {part.strip()}" for part in legal_basis.split("; ") if part.strip())
+    if not legal_basis:
+        lines.append(f"• {labels['none']}")
+    when = []
+    if since:
+        when.append(f"{t['in_force_from']} {vn_date(since, pad=True)}")
+    if until:
+        when.append(f"{t['until']} {vn_date(until, pad=True)}")
+    if when:
+        lines.append(", ".join(when).capitalize())
+    return "\n".join(lines)
 
 
 def vn_date(iso: str, pad: bool = False) -> str:

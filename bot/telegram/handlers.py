@@ -196,13 +196,15 @@ async def ask(update: Update, context: BotContext, text: str, reply_to: int | No
             "sources": [s.doc_id for s in answer.sources],
             "topic": answer.topic,
             "titles": [s.title for s in answer.sources],
+            "basis": render.basis_meta(answer),
         },
     )
     if answer.kind == "handoff_request":
         await handoff_handlers.request(update, context, "wish")
         return
     has_buttons = answer.kind in ("answer", "abstain", "calculation")
-    markup = render.answer_keyboard(ref, answer.language) if has_buttons else None
+    details = any(s.legal_basis or s.section for s in answer.sources)
+    markup = render.answer_keyboard(ref, answer.language, basis=details) if has_buttons else None
     html = render.answer_html(answer)
     if reply_to is not None:
         html = t(answer.language, "common.edit_answer") + "\n" + html
@@ -238,6 +240,14 @@ async def callback(update: Update, context: BotContext) -> None:
             if value != 1:
                 await send(update, context, t(lang, "common.thanks_down"))
                 await handoff_handlers.after_feedback(update, context)
+        elif press.kind == "basis":
+            meta = await asyncio.to_thread(svc.store.answer_meta, user_id, int(press[0]))
+            if not meta or not meta.get("basis"):
+                await _answer(query, t(lang, "common.stale_button"))
+                return
+            await _answer(query)
+            reply_to = query.message.message_id if query.message else None
+            await send(update, context, render.basis_html(meta["basis"], lang), reply_to=reply_to)
         elif press.kind == "human":
             await _answer(query)
             await handoff_handlers.request(update, context, "button")

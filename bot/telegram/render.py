@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit
 
 from bot import callbacks
-from bot.answering.engine import format_sources
+from bot.answering.texts import basis_block, short_source_line
 from bot.answering.types import Answer
 from bot.i18n import items, t
 from bot.textlen import fit, utf16_len
@@ -20,14 +20,34 @@ _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*>")
 
 
 def answer_html(answer: Answer) -> str:
+    """The answer and, on a phone's width, each source's title and main legal instrument; the full legal basis
+    (section, every instrument and article, dates in force) is one tap away (basis_html)."""
     text = html.escape(answer.answer)
     if answer.sources:
         label = t(answer.language, "common.sources")
-        text += f"\n\n<b>{label}:</b>\n" + html.escape(format_sources(answer.sources, answer.language))
+        lines = "\n".join(short_source_line(n, s) for n, s in enumerate(answer.sources, 1))
+        text += f"\n\n<b>{label}:</b>\n" + html.escape(lines)
     return text
 
 
-def answer_keyboard(message_ref: int, lang: str = "vi") -> InlineKeyboardMarkup:
+def basis_meta(answer: Answer) -> list[list[str]]:
+    """What the legal-basis button shows later, stored with the answer: [title, section, basis, from, to]."""
+    return [[s.title, s.section, s.legal_basis, s.effective_from, s.effective_to] for s in answer.sources]
+
+
+def basis_html(basis: list, lang: str = "vi") -> str:
+    labels = {"section": t(lang, "common.basis_section"), "none": t(lang, "common.basis_none")}
+    blocks = [basis_block(n, *map(str, row[:5]), lang=lang, labels=labels) for n, row in enumerate(basis, 1)]
+    return f"<b>{html.escape(t(lang, 'common.basis_title'))}:</b>\n" + html.escape("\n\n".join(blocks))
+
+
+def answer_keyboard(message_ref: int, lang: str = "vi", basis: bool = False) -> InlineKeyboardMarkup:
+    """Feedback, a consultant, and with `basis` the full legal basis of the sources."""
+    last = [InlineKeyboardButton(t(lang, "common.btn_human"), callback_data=callbacks.encode("human"))]
+    if basis:
+        last.append(
+            InlineKeyboardButton(t(lang, "common.btn_basis"), callback_data=callbacks.encode("basis", message_ref))
+        )
     return InlineKeyboardMarkup(
         [
             [
@@ -38,7 +58,7 @@ def answer_keyboard(message_ref: int, lang: str = "vi") -> InlineKeyboardMarkup:
                     t(lang, "common.btn_down"), callback_data=callbacks.encode("feedback", -1, message_ref)
                 ),
             ],
-            [InlineKeyboardButton(t(lang, "common.btn_human"), callback_data=callbacks.encode("human"))],
+            last,
         ]
     )
 
