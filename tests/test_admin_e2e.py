@@ -10,15 +10,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.pdfmaker import make_pdf
 from tests.support.botapi import FakeBotAPI
-from tests.workspace import bot_env, indexed_sample, stop_bot
+from tests.workspace import add_consultant, bot_env, indexed_sample, running_bot
 
 pytestmark = pytest.mark.slow
 OWNER, ADMIN, OWNER2 = 3001, 3002, 3003
@@ -60,29 +57,10 @@ def env(tmp_path_factory, embedder):
         WORKING_DAYS="1-7",
     )
     # The admin is also a consultant: during a consultation their files are relayed, not indexed.
-    cli = subprocess.run(
-        [sys.executable, "-m", "bot", "consultants", "add", str(ADMIN), "--name", "Hoa", "--topics", "process"],
-        check=False,
-        cwd=ROOT,
-        env=proc_env,
-        capture_output=True,
-        text=True,
-    )
-    assert cli.returncode == 0, cli.stderr
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=ROOT,
-        env=proc_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        api.wait_for_call("getUpdates", timeout=240)
+    add_consultant(proc_env, ADMIN, "Hoa", "process")
+    # The log goes to a file: a pipe nobody reads would stall the bot once full.
+    with running_bot(api, proc_env, data / "bot.log"):
         yield api, kb
-    finally:
-        stop_bot(proc)
-        api.stop()
 
 
 def upload(api, name: str, data: bytes, caption: str | None = None) -> dict:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.support.botapi import FakeBotAPI
-from tests.workspace import BotProcess, bot_env, indexed_sample
+from tests.workspace import add_consultant, bot_env, indexed_sample, running_bot
 
 pytestmark = pytest.mark.slow
 OWNER, OWNER2, CONS, STRANGER, ADMIN = 1001, 1002, 2001, 3001, 9001
@@ -44,23 +44,9 @@ def world(tmp_path_factory, embedder):
         WORKING_HOURS="00:00-24:00",
         WORKING_DAYS="1-7",
     )
-    added = subprocess.run(
-        [sys.executable, "-m", "bot", "consultants", "add", str(CONS), "--name", "Minh", "--topics", "ip,process"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert added.returncode == 0, added.stderr
-    bot = BotProcess(api, env, root / "bot.log")
-    bot.start()
-    try:
+    add_consultant(env, CONS, "Minh", "ip,process")
+    with running_bot(api, env, root / "bot.log"):
         yield api, env
-    finally:
-        bot.stop()
-        api.stop()
-        print("\n--- bot log (tail) ---\n" + (root / "bot.log").read_text()[-3000:])
 
 
 def _button(api, message, label_part: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.support.botapi import FakeBotAPI
-from tests.workspace import BotProcess, bot_env, indexed_sample
+from tests.workspace import add_consultant, bot_env, indexed_sample, running_bot
 
 pytestmark = pytest.mark.slow
 OWNER, OWNER2, CONS, CONS2, STRANGER, ADMIN = 1001, 1002, 2001, 2002, 3001, 9001
@@ -52,34 +52,9 @@ def world(tmp_path_factory, embedder):
         WORKING_DAYS="1-7",
         HANDOFF_RESPONSE_MINUTES="45",
     )
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "consultants",
-            "add",
-            str(CONS),
-            "--name",
-            "Minh",
-            "--topics",
-            "ip,tech_transfer",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert cli.returncode == 0, cli.stderr
-    bot = BotProcess(api, env, root / "bot.log")
-    bot.start()
-    try:
+    add_consultant(env, CONS, "Minh", "ip,tech_transfer")
+    with running_bot(api, env, root / "bot.log") as bot:
         yield api, bot, env
-    finally:
-        bot.stop()
-        api.stop()
-        print("\n--- bot log (tail) ---\n" + (root / "bot.log").read_text()[-3000:])
 
 
 def card_for(api, after, timeout=20):

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import io
 import re
-import subprocess
-import sys
 import time
 
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import ROOT
 from tests.support.botapi import FakeBotAPI
-from tests.workspace import BotProcess, bot_env, indexed_sample
+from tests.workspace import add_consultant, bot_env, indexed_sample, running_bot
 
 pytestmark = pytest.mark.slow
 OWNER, CONS, STRANGER, ADMIN = 1001, 2001, 3001, 9001
@@ -43,17 +40,9 @@ def world(tmp_path_factory, embedder):
         WORKING_DAYS="1-7",
         EXPORT_SECRET="e2e",
     )
-    add = [sys.executable, "-m", "bot", "consultants", "add", str(CONS), "--name", "Minh", "--topics", "tech_transfer"]
-    cli = subprocess.run(add, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    assert cli.returncode == 0, cli.stderr
-    bot = BotProcess(api, env, root / "bot.log")
-    bot.start()
-    try:
+    add_consultant(env, CONS, "Minh", "tech_transfer")
+    with running_bot(api, env, root / "bot.log") as bot:
         yield api, bot
-    finally:
-        bot.stop()
-        api.stop()
-        print("\n--- bot log (tail) ---\n" + (root / "bot.log").read_text()[-3000:])
 
 
 def data_of(api, message, suffix: str) -> str:
