@@ -101,6 +101,14 @@ class Throttle(Base):
     until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class HandledUpdate(Base):
+    """Webhook updates already handled: one delivered again (its answer to Telegram was lost) is skipped."""
+
+    __tablename__ = "handled_updates"
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+
+
 class SendSlots(Base):
     """Messages sent in one second by all replicas together (Telegram's limit is per bot, not per process)."""
 
@@ -230,6 +238,19 @@ class Store:
             return True
         except IntegrityError:  # another replica claimed it first
             return False
+
+    def update_handled(self, update_id: int) -> bool:
+        with self.session() as s:
+            return s.get(HandledUpdate, update_id) is not None
+
+    def mark_update_handled(self, update_id: int) -> None:
+        try:
+            with self.session.begin() as s:
+                s.add(HandledUpdate(update_id=update_id))
+                if update_id % 500 == 0:  # now and then, forget those older than Telegram keeps updates
+                    s.execute(delete(HandledUpdate).where(HandledUpdate.at < _now() - dt.timedelta(days=2)))
+        except IntegrityError:  # handled twice after all (two deliveries at once): already recorded
+            pass
 
     def take_send_slot(self, per_second: int) -> float:
         """One message of the bot's shared rate: 0 when it may go now, else how long to wait for the next second."""

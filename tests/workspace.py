@@ -69,10 +69,11 @@ class BotProcess:
                 [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         try:
+            ready = "setWebhook" if self.env.get("WEBHOOK_URL") else "getUpdates"  # polling, or the webhook set
             self.api.wait_until(
-                lambda: any(c["at"] > since for c in self.api.calls_to("getUpdates")),
+                lambda: any(c["at"] > since for c in self.api.calls_to(ready)),
                 timeout=240,
-                message="the bot to poll",
+                message=f"the bot to call {ready}",
             )
         except BaseException:
             self.stop()  # a bot that never came up must not outlive the test

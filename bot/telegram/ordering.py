@@ -33,8 +33,22 @@ class PerSenderUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
+        self._finished: dict[int, asyncio.Future] = {}
+
+    def finished(self, update_id: int) -> asyncio.Future:
+        """Done once the update with this id has been handled: the webhook answers Telegram only then, so an
+        update a killed replica had not finished is delivered again (to another replica) instead of lost."""
+        return self._finished.setdefault(update_id, asyncio.get_running_loop().create_future())
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        try:
+            await self._process(update, coroutine)
+        finally:
+            done = self._finished.pop(update.update_id, None) if isinstance(update, Update) else None
+            if done is not None and not done.done():
+                done.set_result(None)
+
+    async def _process(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = sender_of(update)
         if isinstance(update, Update):  # every line logged while handling it carries its ids (bot.logs)
             logs.bind(update_id=update.update_id, user_id=key)

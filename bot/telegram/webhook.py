@@ -24,6 +24,7 @@ from telegram import Update
 from tornado.httpserver import HTTPServer
 
 from bot.health import HealthProbe
+from bot.telegram.ordering import PerSenderUpdateProcessor
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HEALTH_PATH = "/healthz"
+# Telegram (and the test's fake) give up on a webhook call after some seconds and deliver the update again: the
+# answer comes once the update is handled or after this long, whichever is first.
+ACK_SECONDS = 8.0
 MAX_UPDATE_BYTES = 1 << 20  # an update is a few KB (files arrive as ids): refuse anything far larger
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)  # as Application.run_webhook
 
@@ -46,9 +50,10 @@ class UpdateHandler(tornado.web.RequestHandler):
 
     SUPPORTED_METHODS = ("POST",)  # type: ignore[assignment]
 
-    def initialize(self, telegram_app: Application, secret: str) -> None:
+    def initialize(self, telegram_app: Application, secret: str, services: Services) -> None:
         self.telegram_app = telegram_app
         self.secret = secret
+        self.services = services
 
     async def post(self) -> None:
         content_type = self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
@@ -65,9 +70,28 @@ class UpdateHandler(tornado.web.RequestHandler):
             log.warning("webhook: an update could not be decoded (%s)", type(exc).__name__)
             raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST, reason="update could not be processed") from None
         if update is not None:
-            bot.insert_callback_data(update)  # a no-op unless arbitrary callback data is on; PTB's handler does it
-            await self.telegram_app.update_queue.put(update)
+            await self._handle(update)
         self.set_status(HTTPStatus.OK)
+
+    async def _handle(self, update: Update) -> None:
+        """Queue the update and answer once it has been handled (at most ACK_SECONDS): Telegram delivers again
+        an update it got no answer for, so one a replica died with goes to another replica, not lost. One that
+        was handled already (its answer was lost) is not handled twice."""
+        store = self.services.store
+        if await asyncio.to_thread(store.update_handled, update.update_id):
+            return
+        self.telegram_app.bot.insert_callback_data(update)  # a no-op unless arbitrary callback data is on
+        processor = self.telegram_app.update_processor
+        finished = processor.finished(update.update_id) if isinstance(processor, PerSenderUpdateProcessor) else None
+        await self.telegram_app.update_queue.put(update)
+        if finished is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(finished), ACK_SECONDS)
+        except TimeoutError:
+            log.warning("webhook: update %s still being handled; answering Telegram now", update.update_id)
+            return
+        await asyncio.to_thread(store.mark_update_handled, update.update_id)
 
     def log_exception(self, typ, value, tb) -> None:
         # Refusals are expected (probes, forged posts) and say what they are in the status; no tracebacks.
@@ -99,7 +123,11 @@ def make_app(application: Application, services: Services, probe: HealthProbe) -
     return _App(
         [
             (HEALTH_PATH, HealthHandler, {"probe": probe}),
-            (rf"{path.rstrip('/')}/?", UpdateHandler, {"telegram_app": application, "secret": secret}),
+            (
+                rf"{path.rstrip('/')}/?",
+                UpdateHandler,
+                {"telegram_app": application, "secret": secret, "services": services},
+            ),
         ]
     )
 
