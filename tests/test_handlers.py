@@ -43,6 +43,23 @@ async def recording_app(settings, embedder):
     return application
 
 
+async def handoff_app(indexed, embedder, tmp_path, group: int, consultant_id: int):
+    """The recording Application with a consultants' group open around the clock and one consultant (ip)."""
+    settings = changed(
+        indexed,
+        {
+            "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+            "consultants_chat_id": group,
+            "working_hours": "00:00-24:00",
+            "working_days": "1-7",
+        },
+    )
+    application = await recording_app(settings, embedder)
+    svc = application.bot_data.services.handoff
+    svc.consultants.add(consultant_id, "Minh", "ip")
+    return application, svc
+
+
 @pytest.fixture
 async def app(indexed, embedder, tmp_path):
     settings = changed(indexed, {"database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}"})

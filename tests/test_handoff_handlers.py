@@ -7,8 +7,7 @@ from telegram import Update
 
 from bot.i18n import items
 from bot.telegram.handoff_delivery import deliver
-from tests.conftest import changed
-from tests.test_handlers import indexed, recording_app  # noqa: F401 - indexed: the sample knowledge base
+from tests.test_handlers import handoff_app, indexed  # noqa: F401 - indexed: the sample knowledge base
 
 GROUP = -1009876543210
 OWNER = {"id": 601, "is_bot": False, "first_name": "Lan", "language_code": "vi"}
@@ -18,18 +17,7 @@ _ids = iter(range(1, 10**6))
 
 @pytest.fixture
 async def app(indexed, embedder, tmp_path):  # noqa: F811
-    settings = changed(
-        indexed,
-        {
-            "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-            "consultants_chat_id": GROUP,
-            "working_hours": "00:00-24:00",
-            "working_days": "1-7",
-        },
-    )
-    application = await recording_app(settings, embedder)
-    svc = application.bot_data.services.handoff
-    svc.consultants.add(MINH["id"], "Minh", "ip")
+    application, svc = await handoff_app(indexed, embedder, tmp_path, GROUP, MINH["id"])
     yield application, svc
     await application.shutdown()
 
