@@ -5,12 +5,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.workspace import free_port
 
 
 def _bin_dir() -> Path | None:
@@ -21,18 +22,12 @@ def _bin_dir() -> Path | None:
     return Path(versions[-1]).parent if versions else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def postgres_server():
     """Yield a SQLAlchemy URL of a fresh server; None when PostgreSQL is not installed or cannot start here."""
     bin_dir = _bin_dir()
     root = Path(tempfile.mkdtemp(prefix="pg-test-"))
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     as_user: list[str] = []
     url = None
     try:

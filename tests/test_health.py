@@ -19,8 +19,8 @@ from bot.cli import main as cli_main
 from bot.config import Settings
 from tests.conftest import ROOT, SAMPLE_KB
 from tests.support.botapi import FakeBotAPI
-from tests.support.chroma_server import chroma_server, free_port, index_into
-from tests.workspace import bot_env, indexed_sample, stop_bot
+from tests.support.chroma_server import chroma_server, index_into
+from tests.workspace import bot_env, free_port, indexed_sample, stop_bot
 
 PARTS = {"database", "vector_store", "index", "outbox"}
 

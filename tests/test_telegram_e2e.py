@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import ROOT, postgres_database
 from tests.support.botapi import FakeBotAPI
-from tests.support.chroma_server import chroma_server, free_port, index_into
-from tests.workspace import bot_env, indexed_sample, stop_bot
+from tests.support.chroma_server import chroma_server, index_into
+from tests.workspace import bot_env, free_port, indexed_sample, stop_bot
 
 pytestmark = pytest.mark.slow
 OWNER = 1001

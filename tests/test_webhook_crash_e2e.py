@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.botapi import FakeBotAPI
-from tests.support.chroma_server import free_port
-from tests.workspace import BotProcess, bot_env, indexed_sample
+from tests.workspace import BotProcess, bot_env, free_port, indexed_sample
 
 pytestmark = pytest.mark.slow
 OWNER = 1201

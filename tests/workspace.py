@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,13 @@ from pathlib import Path
 from bot.config import Settings
 from indexer.pipeline import Indexer
 from tests.conftest import ROOT, SAMPLE_KB
+
+
+def free_port() -> int:
+    """A TCP port on loopback nobody listens on, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def indexed_sample(root: Path, embedder) -> tuple[Path, Path]:

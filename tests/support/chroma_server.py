@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.workspace import free_port, stop_bot
 
 
 @contextlib.contextmanager
@@ -45,12 +39,7 @@ def chroma_server(root: Path) -> Iterator[tuple[str, int]]:
         _wait_for_heartbeat(f"http://127.0.0.1:{port}/api/v2/heartbeat", server)
         yield "127.0.0.1", port
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_bot(server)  # SIGTERM, SIGKILL if it lingers: ends any child process the same way
 
 
 def _wait_for_heartbeat(url: str, server: subprocess.Popen) -> None:
