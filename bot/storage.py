@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from bot.answering.language import language_evidence
 from bot.answering.types import Turn
+from indexer.config import with_driver
 
 # Modules that define further tables on `Base`; imported before the schema is created.
 MODEL_MODULES: list[str] = [
@@ -186,9 +187,7 @@ class Store:
     """Repository used by every front end; no Telegram types."""
 
     def __init__(self, url: str) -> None:
-        for bare in ("postgres://", "postgresql://"):  # the driver the project installs
-            if url.startswith(bare):
-                url = "postgresql+psycopg://" + url[len(bare) :]
+        url = with_driver(url)
         args = {"check_same_thread": False} if url.startswith("sqlite") else {}
         self.engine = create_engine(url, connect_args=args, pool_pre_ping=not url.startswith("sqlite"))
         if url.startswith("sqlite"):

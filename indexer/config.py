@@ -59,6 +59,14 @@ class IndexerSettings(BaseSettings):
         return self.data_dir / "models"
 
 
+def with_driver(url: str) -> str:
+    """A database URL with the PostgreSQL driver the project installs (psycopg 3); other URLs as they are."""
+    for bare in ("postgres://", "postgresql://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare) :]
+    return url
+
+
 def load_settings(**overrides: object) -> IndexerSettings:
     """Build the indexer's settings at start (never at import)."""
     return IndexerSettings(**overrides)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from typing import Self
 
 from filelock import FileLock, Timeout
 
-from indexer.config import IndexerSettings
+from indexer.config import IndexerSettings, with_driver
 
 log = logging.getLogger(__name__)
 # A fixed key every replica agrees on; advisory locks are 64-bit integers in one namespace per database.
@@ -28,10 +28,7 @@ class LockTimeout(Exception):
 
 def postgres_url(settings: IndexerSettings) -> str | None:
     """The SQLAlchemy URL when DATABASE_URL is PostgreSQL (with the driver the project installs), else None."""
-    url = settings.database_url.get_secret_value().strip()
-    for bare in ("postgres://", "postgresql://"):
-        if url.startswith(bare):
-            url = "postgresql+psycopg://" + url[len(bare) :]
+    url = with_driver(settings.database_url.get_secret_value().strip())
     return url if url.startswith("postgresql") else None
 
 
