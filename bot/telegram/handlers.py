@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
-from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ChatType
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import ApplicationHandlerStop
 
 from bot import callbacks, edits
@@ -30,53 +30,19 @@ async def send(update: Update, context: BotContext, text: str, markup=None, repl
     `reply_to`: the first part quotes that message of the chat (sent anyway if it was deleted meanwhile)."""
     chat = update.effective_chat
     buttons = outbox_buttons(markup)
-    if buttons is None:  # a keyboard the outbox cannot hold (not only callback buttons): straight to the API
-        await _send_now(update, text, markup, reply_to)
-        return
     await asyncio.to_thread(context.services.handoff.outbox.reply, chat.id, text, buttons, reply_to)
     await drain(context.application, chat.id)
 
 
-def outbox_buttons(markup) -> list | None:
-    """An inline keyboard as the outbox stores it, [[label, callback_data], ...] rows; None when it cannot."""
+def outbox_buttons(markup: InlineKeyboardMarkup | None) -> list:
+    """An inline keyboard as the outbox stores it, [[label, callback_data], ...] rows (every reply keyboard of
+    the bot is made of callback buttons; another kind would be lost, so it is refused where it is made)."""
     if markup is None:
         return []
-    if not isinstance(markup, InlineKeyboardMarkup):
-        return None
-    rows = [[(b.text, b.callback_data) for b in line] for line in markup.inline_keyboard]
+    rows = [[[b.text, b.callback_data] for b in line] for line in markup.inline_keyboard]
     if any(not isinstance(data, str) for line in rows for _, data in line):
-        return None
-    return [[[label, data] for label, data in line] for line in rows]
-
-
-async def _send_now(update: Update, text: str, markup=None, reply_to: int | None = None) -> None:
-    chat = update.effective_chat
-    parts = render.split(text)
-    try:
-        for n, part in enumerate(parts):
-            last_markup = markup if n == len(parts) - 1 else None
-            quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to and n == 0 else None
-            await _with_retries(
-                lambda text=part, keys=last_markup, quote=quote: chat.send_message(
-                    text, parse_mode=ParseMode.HTML, reply_markup=keys, reply_parameters=quote
-                )
-            )
-    except Forbidden:
-        log.info("the user blocked the bot")
-
-
-async def _with_retries(call, attempts: int = 3):
-    """Retry a send on network trouble (not on a request Telegram refused: BadRequest is final)."""
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except (BadRequest, Forbidden):
-            raise
-        except (NetworkError, TimedOut) as exc:
-            if attempt == attempts - 1:
-                raise
-            log.warning("network error while sending (attempt %d): %s", attempt + 1, exc)
-            await asyncio.sleep(0.5 * (attempt + 1))
+        raise TypeError("the outbox holds callback buttons only")
+    return rows
 
 
 async def start(update: Update, context: BotContext) -> None:
