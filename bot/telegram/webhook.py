@@ -24,6 +24,7 @@ from telegram import Update
 from tornado.httpserver import HTTPServer
 
 from bot.health import HealthProbe
+from bot.serving import HEALTH_PATH, HealthHandler, stop_on
 from bot.telegram.ordering import PerSenderUpdateProcessor
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger(__name__)
-HEALTH_PATH = "/healthz"
 # Telegram (and the test's fake) give up on a webhook call after some seconds and deliver the update again: the
 # answer comes once the update is handled or after this long, whichever is first.
 ACK_SECONDS = 8.0
@@ -99,22 +99,6 @@ class UpdateHandler(tornado.web.RequestHandler):
             super().log_exception(typ, value, tb)
 
 
-class HealthHandler(tornado.web.RequestHandler):
-    """GET /healthz: the report of `python -m bot health --json`; 200 when ok, 503 when a check fails."""
-
-    SUPPORTED_METHODS = ("GET",)  # type: ignore[assignment]
-
-    def initialize(self, probe: HealthProbe) -> None:
-        self.probe = probe
-
-    async def get(self) -> None:
-        report = await self.probe()
-        self.set_status(HTTPStatus.OK if report["ok"] else HTTPStatus.SERVICE_UNAVAILABLE)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(report, ensure_ascii=False))
-
-
 def make_app(application: Application, services: Services, probe: HealthProbe) -> tornado.web.Application:
     """The routes: /healthz, and the path of WEBHOOK_URL for Telegram's posts."""
     settings = services.settings
@@ -138,39 +122,34 @@ def run_webhook(application: Application, services: Services) -> None:
 
 
 async def _serve(application: Application, services: Services) -> None:
-    settings = services.settings
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
-    probe = HealthProbe(services)
-    server = HTTPServer(make_app(application, services, probe), max_body_size=MAX_UPDATE_BYTES)
-    try:
-        async with application:  # initialize ... shutdown
-            if application.post_init:
-                await application.post_init(application)
-            # Listening before setWebhook, as PTB does: Telegram may post the moment the webhook is set.
-            server.listen(settings.webhook_port, address=settings.webhook_listen)
-            await application.bot.set_webhook(
-                url=settings.webhook_url,
-                allowed_updates=Update.ALL_TYPES,
-                secret_token=settings.webhook_secret.get_secret_value() or None,
-            )
-            await application.start()
-            log.info("webhook server listening on %s:%d", settings.webhook_listen, settings.webhook_port)
-            try:
-                await stop.wait()
-                log.info("stopping")
-            finally:  # shutdown() refuses a running Application, whatever ended the wait
-                server.stop()  # no new posts; Telegram retries what it could not deliver, maybe to another replica
-                await server.close_all_connections()
-                await application.stop()  # running handlers finish
-                if application.post_stop:
-                    await application.post_stop(application)
-        if application.post_shutdown:
-            await application.post_shutdown(application)
-    finally:
-        server.stop()
-        probe.close()
-        for sig in STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
+    async with stop_on(STOP_SIGNALS) as stop:  # set up before the server exists, removed after it stopped
+        settings = services.settings
+        probe = HealthProbe(services)
+        server = HTTPServer(make_app(application, services, probe), max_body_size=MAX_UPDATE_BYTES)
+        try:
+            async with application:  # initialize ... shutdown
+                if application.post_init:
+                    await application.post_init(application)
+                # Listening before setWebhook, as PTB does: Telegram may post the moment the webhook is set.
+                server.listen(settings.webhook_port, address=settings.webhook_listen)
+                await application.bot.set_webhook(
+                    url=settings.webhook_url,
+                    allowed_updates=Update.ALL_TYPES,
+                    secret_token=settings.webhook_secret.get_secret_value() or None,
+                )
+                await application.start()
+                log.info("webhook server listening on %s:%d", settings.webhook_listen, settings.webhook_port)
+                try:
+                    await stop.wait()
+                    log.info("stopping")
+                finally:  # shutdown() refuses a running Application, whatever ended the wait
+                    server.stop()  # no new posts; Telegram retries what it could not deliver, maybe to another replica
+                    await server.close_all_connections()
+                    await application.stop()  # running handlers finish
+                    if application.post_stop:
+                        await application.post_stop(application)
+            if application.post_shutdown:
+                await application.post_shutdown(application)
+        finally:
+            server.stop()
+            probe.close()

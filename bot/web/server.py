@@ -24,7 +24,7 @@ from bot.answers.service import AnswerError
 from bot.health import HealthProbe
 from bot.i18n import STAFF, t
 from bot.knowledge_admin import REFUSALS
-from bot.telegram.webhook import HEALTH_PATH, HealthHandler
+from bot.serving import HEALTH_PATH, HealthHandler, stop_on
 from bot.web import pages
 from bot.web.logins import SESSION_HOURS
 
@@ -371,21 +371,16 @@ def run_web(services: Services) -> int:
 
 async def _serve(services: Services) -> None:
     settings = services.settings
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
-    probe = HealthProbe(services)
-    server = HTTPServer(make_app(services, probe), max_body_size=max_body_size(services))
-    try:
-        server.listen(settings.web_port, address=settings.web_host)
-        log.info("web console listening on %s:%d; links point to %s", settings.web_host, settings.web_port,
-                 settings.web_base_url)  # fmt: skip
-        await stop.wait()
-        log.info("stopping")
-    finally:
-        server.stop()
-        await server.close_all_connections()
-        probe.close()
-        for sig in STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
+    async with stop_on(STOP_SIGNALS) as stop:
+        probe = HealthProbe(services)
+        server = HTTPServer(make_app(services, probe), max_body_size=max_body_size(services))
+        try:
+            server.listen(settings.web_port, address=settings.web_host)
+            log.info("web console listening on %s:%d; links point to %s", settings.web_host, settings.web_port,
+                     settings.web_base_url)  # fmt: skip
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            server.stop()
+            await server.close_all_connections()
+            probe.close()
