@@ -20,7 +20,7 @@ from bot.config import Settings
 from tests.conftest import ROOT, SAMPLE_KB
 from tests.support.botapi import FakeBotAPI
 from tests.support.chroma_server import chroma_server, index_into
-from tests.workspace import bot_env, free_port, indexed_sample, stop_bot
+from tests.workspace import WEBHOOK_SECRET, bot_env, free_port, indexed_sample, stop_bot, webhook_settings
 
 PARTS = {"database", "vector_store", "index", "outbox"}
 
@@ -191,16 +191,7 @@ def test_healthz_in_webhook_mode(tmp_path, embedder):
     url = api.start()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = bot_env(
-        api,
-        url,
-        kb,
-        data,
-        WEBHOOK_URL=f"{base}/tg-hook",
-        WEBHOOK_LISTEN="127.0.0.1",
-        WEBHOOK_PORT=str(port),
-        WEBHOOK_SECRET="s3cret-token",
-    )
+    env = bot_env(api, url, kb, data, **webhook_settings(port))
     log_path = tmp_path / "bot.log"
     with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
@@ -224,7 +215,7 @@ def test_healthz_in_webhook_mode(tmp_path, embedder):
             assert client.get("/healthz").status_code == 200
 
             assert client.post("/healthz", json={}).status_code == 405
-            hook = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token", "Content-Type": "application/json"}
+            hook = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET, "Content-Type": "application/json"}
             assert client.post("/tg-hook", content=b"{not json", headers=hook).status_code == 400
             assert (
                 client.post(
@@ -236,7 +227,7 @@ def test_healthz_in_webhook_mode(tmp_path, embedder):
         stop_bot(proc)
         api.stop()
     text = log_path.read_text(encoding="utf-8")
-    assert "s3cret-token" not in text and api.token not in text
+    assert WEBHOOK_SECRET not in text and api.token not in text
 
 
 def _get_when_listening(client: httpx.Client, path: str) -> httpx.Response:

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT, postgres_database
 from tests.support.botapi import FakeBotAPI
 from tests.support.chroma_server import chroma_server, index_into
-from tests.workspace import bot_env, free_port, indexed_sample, stop_bot
+from tests.workspace import bot_env, free_port, indexed_sample, stop_bot, webhook_settings
 
 pytestmark = pytest.mark.slow
 OWNER = 1001
@@ -40,13 +40,7 @@ def _bot(request, tmp_path_factory, embedder, stack):
         index_into(env)  # the same documents, now in the server
     if request.param == "webhook":
         port = free_port()
-        env.update(
-            WEBHOOK_URL=f"http://127.0.0.1:{port}/tg-hook",
-            WEBHOOK_LISTEN="127.0.0.1",
-            WEBHOOK_PORT=str(port),
-            WEBHOOK_SECRET="s3cret-token",
-            LOG_FORMAT="json",  # what a log collector in front of the replicas reads
-        )
+        env.update(webhook_settings(port), LOG_FORMAT="json")  # JSON: what a log collector in front reads
     log_path = data / "bot.log"
     with open(log_path, "w") as log:  # a file, not a pipe nobody reads (a full pipe would stall the bot)
         proc = subprocess.Popen(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.botapi import FakeBotAPI
-from tests.workspace import BotProcess, bot_env, free_port, indexed_sample
+from tests.workspace import BotProcess, bot_env, free_port, indexed_sample, webhook_settings
 
 pytestmark = pytest.mark.slow
 OWNER = 1201
@@ -28,16 +28,7 @@ def test_an_update_a_killed_replica_was_handling_is_answered_by_the_next(tmp_pat
     api.webhook_retry_delay = 0.5
     api.add_private_user(OWNER, first_name="Lan")
     port = free_port()
-    env = bot_env(
-        api,
-        url,
-        kb,
-        data,
-        WEBHOOK_URL=f"http://127.0.0.1:{port}/tg-hook",
-        WEBHOOK_LISTEN="127.0.0.1",
-        WEBHOOK_PORT=str(port),
-        WEBHOOK_SECRET="s3cret-token",
-    )
+    env = bot_env(api, url, kb, data, **webhook_settings(port))
     first = BotProcess(api, env, tmp_path / "bot1.log")
     second = BotProcess(api, env, tmp_path / "bot2.log")
     try:

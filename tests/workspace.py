@@ -24,6 +24,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+WEBHOOK_SECRET = "s3cret-token"
+
+
+def webhook_settings(port: int) -> dict[str, str]:
+    """The bot's settings for webhook mode on a loopback port, path /tg-hook, with WEBHOOK_SECRET."""
+    return {
+        "WEBHOOK_URL": f"http://127.0.0.1:{port}/tg-hook",
+        "WEBHOOK_LISTEN": "127.0.0.1",
+        "WEBHOOK_PORT": str(port),
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+
+
 def indexed_sample(root: Path, embedder) -> tuple[Path, Path]:
     """Copy the sample knowledge base under `root`, index it, share the converted model; (kb, data)."""
     kb, data = root / "knowledge", root / "data"
