@@ -36,6 +36,7 @@ MODEL_MODULES: list[str] = [
     "bot.answers.models",
     "bot.answers.curation",
     "bot.web.models",
+    "bot.turns",
 ]
 # Functions (session, user_id) that delete a feature's own rows about a user in the /forget transaction.
 FORGET_HOOKS: list = []
@@ -180,6 +181,13 @@ MIGRATIONS = [
     (2, _add_column("users", "consented_at", "TIMESTAMP WITH TIME ZONE NULL")),
     (3, _add_column("handoff_outbox", "reply_to_message_id", "BIGINT NULL")),
     (4, _add_column("handoff_outbox", "uncertain", "BOOLEAN NOT NULL DEFAULT FALSE")),
+    (5, _add_column("handoff_outbox", "origin", "VARCHAR(48) NULL")),
+    (
+        6,
+        lambda c: c.execute(
+            text("CREATE UNIQUE INDEX IF NOT EXISTS ix_handoff_outbox_origin ON handoff_outbox (origin)")
+        ),
+    ),
 ]
 
 

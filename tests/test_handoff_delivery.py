@@ -153,6 +153,19 @@ def test_rows_of_a_crashed_sender_are_sent_again(env):
     assert [r.id for r in again] == [leased[0].id] and svc.outbox.count_pending() == 0
 
 
+def test_a_reply_queued_again_under_its_origin_is_queued_once(env):
+    """An update handled a second time (the replica that took it died after queuing its answer) queues the same
+    replies under the same origins: they are found, not added."""
+    svc, store, tg = env
+    first = svc.outbox.reply(OWNER, "Trả lời 1", [], origin="100200:1")
+    second = svc.outbox.reply(OWNER, "Trả lời 2", [], origin="100200:2")
+    assert svc.outbox.reply(OWNER, "Trả lời 1", [], origin="100200:1") == first
+    assert svc.outbox.reply(OWNER, "Trả lời 2", [], origin="100200:2") == second
+    other = svc.outbox.reply(OWNER, "Không nguồn gốc", [])  # no origin (a job's message): always its own row
+    assert other != svc.outbox.reply(OWNER, "Không nguồn gốc", [])
+    assert [r.text for r in tg.flush() if r.chat_id == OWNER] == ["Trả lời 1", "Trả lời 2", *["Không nguồn gốc"] * 2]
+
+
 def test_forget_blanks_the_outbox_and_old_rows_are_purged(env):
     svc, store, tg = env
     t1, _ = open_ticket(svc, store, tg, OWNER, "Nguyễn Thị Lan", "Bí mật công thức nước mắm?")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage import Base
@@ -12,6 +12,7 @@ from bot.storage import Base
 # Ticket states; see bot/handoff/states.mmd.
 INTAKE, OPEN, CLAIMED, CLOSED, CANCELLED = "intake", "open", "claimed", "closed", "cancelled"
 ACTIVE = (INTAKE, OPEN, CLAIMED)
+OUTBOX_ORIGIN_INDEX = "ix_handoff_outbox_origin"
 
 
 def now() -> dt.datetime:
@@ -91,6 +92,7 @@ class Outbox(Base):
     """A message to send, written in the same transaction as the state change that caused it."""
 
     __tablename__ = "handoff_outbox"
+    __table_args__ = (Index(OUTBOX_ORIGIN_INDEX, "origin", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -110,6 +112,9 @@ class Outbox(Base):
     # The connection died after the request left: Telegram may have carried it out. Sent again once at most.
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
     done: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # What caused a reply ("<update id>:<n>", its n-th reply): an update handled again after a replica died
+    # midway finds its replies already queued instead of queuing them twice.
+    origin: Mapped[str | None] = mapped_column(String(48), nullable=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     error: Mapped[str] = mapped_column(String(200), default="")

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.handoff.models import ACTIVE, Outbox, Ticket, now, utc
@@ -57,6 +58,7 @@ def add(
     edit_message_id: int | None = None,
     require_status: str = "",
     reply_to: int | None = None,
+    origin: str | None = None,
 ) -> Outbox:
     row = Outbox(
         chat_id=chat_id,
@@ -71,6 +73,7 @@ def add(
         copy_chat_id=copy_from[0] if copy_from else None,
         copy_message_id=copy_from[1] if copy_from else None,
         reply_to_message_id=reply_to,
+        origin=origin,
     )
     s.add(row)
     return row
@@ -205,12 +208,23 @@ class OutboxRepo:
                 )
         return taken
 
-    def reply(self, chat_id: int, text: str, buttons: list, reply_to: int | None = None) -> int:
-        """A reply the bot owes in a chat (an answer, a command's result): sent like every other row."""
-        with self.session.begin() as s:
-            row = add(s, chat_id, "owner", "reply", text, buttons=buttons, reply_to=reply_to)
-            s.flush()
-            return row.id
+    def reply(
+        self, chat_id: int, text: str, buttons: list, reply_to: int | None = None, origin: str | None = None
+    ) -> int:
+        """A reply the bot owes in a chat (an answer, a command's result): sent like every other row.
+
+        `origin` names what caused it (bot.telegram.ordering.reply_origin): a reply already queued under the same
+        origin, by a replica that died before it could confirm the update, is not queued again."""
+        try:
+            with self.session.begin() as s:
+                row = add(s, chat_id, "owner", "reply", text, buttons=buttons, reply_to=reply_to, origin=origin)
+                s.flush()
+                return row.id
+        except IntegrityError:
+            if origin is None:
+                raise
+            with self.session() as s:
+                return s.scalar(select(Outbox.id).where(Outbox.origin == origin))
 
     def mark_sent(self, row_id: int, message_id: int | None) -> None:
         with self.session.begin() as s:

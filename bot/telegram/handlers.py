@@ -17,6 +17,7 @@ from bot.i18n import STAFF, t
 from bot.telegram import handoff_handlers, needs_handlers, render
 from bot.telegram.context import BotContext
 from bot.telegram.handoff_delivery import drain
+from bot.telegram.ordering import reply_origin
 from bot.telegram.userlang import language_of, user_language
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ async def send(update: Update, context: BotContext, text: str, markup=None, repl
     `reply_to`: the first part quotes that message of the chat (sent anyway if it was deleted meanwhile)."""
     chat = update.effective_chat
     buttons = outbox_buttons(markup)
-    await asyncio.to_thread(context.services.handoff.outbox.reply, chat.id, text, buttons, reply_to)
+    await asyncio.to_thread(context.services.handoff.outbox.reply, chat.id, text, buttons, reply_to, reply_origin())
     await drain(context.application, chat.id)
 
 

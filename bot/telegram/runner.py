@@ -16,6 +16,7 @@ from bot.telegram.context import CONTEXT_TYPES
 from bot.telegram.handoff_delivery import on_start as start_handoff_jobs
 from bot.telegram.ordering import PerSenderUpdateProcessor
 from bot.telegram.ratelimit import MessageRateLimiter
+from bot.turns import Turns
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -31,6 +32,8 @@ def build_application(services: Services, request: BaseRequest | None = None) ->
     """
     settings = services.settings
     root = settings.telegram_api_url.rstrip("/")
+    # One process owns a SQLite database; replicas share PostgreSQL, and with it each sender's turn and the rate.
+    single = settings.sqlalchemy_url.startswith("sqlite")
     app = (
         ApplicationBuilder()
         .token(settings.token)
@@ -38,13 +41,12 @@ def build_application(services: Services, request: BaseRequest | None = None) ->
         .base_file_url(f"{root}/file/bot")
         .request(request or HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
         .get_updates_request(request or HTTPXRequest(read_timeout=40))
-        .concurrent_updates(PerSenderUpdateProcessor(256))
+        .concurrent_updates(PerSenderUpdateProcessor(256, turns=None if single else Turns(services.store)))
         .rate_limiter(
             MessageRateLimiter(
                 overall_max_rate=settings.telegram_messages_per_second,
                 max_retries=3,
-                # One process owns a SQLite database; replicas share PostgreSQL, and with it the bot's rate.
-                shared=None if settings.sqlalchemy_url.startswith("sqlite") else services.store,
+                shared=None if single else services.store,
             )
         )
         .context_types(CONTEXT_TYPES)

@@ -97,7 +97,13 @@ class FakeBotAPI(Users, Reading, Waiting, Faults):
             threading.Thread(
                 target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fakebotapi-http", daemon=True
             ),
-            threading.Thread(target=updates.webhook_loop, args=(self.state,), name="fakebotapi-webhook", daemon=True),
+        ]
+        busy: set = set()  # chats with a webhook post in flight, shared by the senders
+        self._threads += [
+            threading.Thread(
+                target=updates.webhook_loop, args=(self.state, busy), name=f"fakebotapi-webhook-{n}", daemon=True
+            )
+            for n in range(updates.WEBHOOK_SENDERS)
         ]
         for thread in self._threads:
             thread.start()

@@ -114,7 +114,8 @@ def set_webhook(state: State, params: Params) -> tuple[bool, str]:
             state.allowed_updates = [str(a) for a in allowed]
         if params.bool("drop_pending_updates"):
             _drop_pending(state)
-        state.webhook = {"url": url, "secret_token": secret}
+        connections = min(max(params.int("max_connections", 40) or 40, 1), 100)
+        state.webhook = {"url": url, "secret_token": secret, "max_connections": connections}
         state.poll_generation += 1  # a waiting long poll ends with 409
         state.cond.notify_all()
     return True, "Webhook was set"
@@ -137,19 +138,59 @@ def _drop_pending(state: State) -> None:
     state.pending = []
 
 
-def webhook_loop(state: State) -> None:
-    """Post pending updates one at a time to the webhook, until ``state.stopping``."""
-    delay = state.webhook_retry_delay
+# Telegram posts to a webhook over up to `max_connections` connections at once (40 unless setWebhook says
+# otherwise), one update of a chat at a time: a chat's next update waits until the one before it was answered.
+WEBHOOK_SENDERS = 8  # threads posting at once; setWebhook's max_connections lowers it, never raises it
+
+
+def chat_of(update: dict) -> int | None:
+    """The chat (else the user) an update belongs to, for posting one chat's updates in order."""
+    payload = next(v for k, v in update.items() if k != "update_id")
+    for holder in (payload, payload.get("message") or {}):
+        chat = holder.get("chat")
+        if isinstance(chat, dict) and "id" in chat:
+            return chat["id"]
+    user = payload.get("from") or payload.get("user")
+    return user.get("id") if isinstance(user, dict) else None
+
+
+def _next_post(state: State, busy: set) -> dict | None:
+    """The first pending update whose chat has nothing in flight and whose retry time has come."""
+    if state.webhook is None or len(busy) >= state.webhook.get("max_connections", 40):
+        return None
+    now = time.monotonic()
+    seen: set = set()
+    for update in deliverable(state, len(state.pending)):
+        chat = chat_of(update)
+        if chat in seen or chat in busy:
+            continue
+        seen.add(chat)
+        if state.update_meta[update["update_id"]].get("retry_at", 0.0) <= now:
+            return update
+    return None
+
+
+def webhook_loop(state: State, busy: set | None = None) -> None:
+    """Post pending updates to the webhook, several chats at once, until ``state.stopping``.
+
+    Run by WEBHOOK_SENDERS threads sharing `busy` (the chats with a post in flight)."""
+    busy = set() if busy is None else busy
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
     while True:
         with state.cond:
-            while not state.stopping and not (state.webhook is not None and deliverable(state, 1)):
-                state.cond.wait(0.5)
+            while not state.stopping and (update := _next_post(state, busy)) is None:
+                state.cond.wait(0.05)
             if state.stopping:
                 return
             hook = dict(state.webhook)
-            update = copy.deepcopy(deliverable(state, 1)[0])
-        status, error = _post(opener, hook, update)
+            chat = chat_of(update)
+            busy.add(chat)
+            update = copy.deepcopy(update)
+        try:
+            status, error = _post(opener, hook, update)
+        finally:
+            with state.cond:
+                busy.discard(chat)
         now = time.monotonic()
         with state.cond:
             state.webhook_deliveries.append(
@@ -161,12 +202,12 @@ def webhook_loop(state: State) -> None:
                 state.pending = [u for u in state.pending if u["update_id"] != update["update_id"]]
                 meta["delivered_at"] = meta["delivered_at"] or now
                 meta["confirmed_at"] = now
-                delay = state.webhook_retry_delay
+            else:  # retried with a growing delay; the chat's later updates wait for it
+                failed = meta.get("failed", 0) + 1
+                meta["failed"] = failed
+                delay = min(state.webhook_retry_delay * 2 ** (failed - 1), state.webhook_max_retry_delay)
+                meta["retry_at"] = now + delay
             state.cond.notify_all()
-        if error is not None:
-            if state.stop_event.wait(delay):
-                return
-            delay = min(delay * 2, state.webhook_max_retry_delay)
 
 
 def _post(opener: urllib.request.OpenerDirector, hook: dict, update: dict) -> tuple[int | None, str | None]:
