@@ -30,6 +30,7 @@ FIELDS = (
     "legal_basis",
     "effective_from",
     "effective_to",
+    "replaces",  # doc ids of the superseded rules this one replaced: answers then say when the rule changed
     "last_reviewed",
     "source_urls",
     "language",

@@ -21,6 +21,7 @@ title: "Phản đối đơn đăng ký (từ 1/4/2026)"
 topic: ip
 legal_basis: "Luật Sở hữu trí tuệ sửa đổi 131/2025/QH15, Điều 112a"
 effective_from: 2026-04-01
+replaces: ip-opposition-old
 last_reviewed: 2026-11-20
 language: vi
 audience: sme_owner
@@ -89,6 +90,18 @@ def test_rule_in_force_ranks_first_and_the_change_is_mentioned(engine):
     assert "3 tháng" in answer.answer
     assert any(s.doc_id == "ip-opposition-old" for s in answer.sources[1:])
     assert "31/3/2026" in answer.answer
+
+
+def test_an_old_rule_the_answer_did_not_replace_is_not_mentioned(tmp_path, embedder):
+    """The sample's old opposition rule has no successor: an answer from another rule that took effect the day it
+    ended (the trademark term) says nothing about "the old rule", whatever else matched the question."""
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", knowledge_dir=SAMPLE_KB)
+    Indexer(settings, embedder_factory=lambda: embedder).refresh()
+    answer = AnswerEngine(HybridSearcher(settings, embedder)).answer(
+        "thoi han phan doi don dang ky nhan hieu la bao lau"
+    )
+    assert "quy định cũ" not in answer.answer and "từ ?" not in answer.answer
+    assert all(s.doc_id != "ip-opposition-old" for s in answer.sources)
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,43 @@ def test_webhook_delivery_secret_and_retry(api, client):
         hook.server_close()
 
 
+@pytest.mark.parametrize("connections", [40, 1])
+def test_webhook_posts_chats_at_once_and_each_chats_updates_in_order(api, client, connections):
+    """As Telegram: several connections at once (max_connections), a chat's next update only after the last."""
+    spans: list[tuple[int, int, float, float]] = []  # (chat, update_id, start, end)
+
+    class Hook(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            start = time.monotonic()
+            time.sleep(0.3)
+            spans.append((body["message"]["chat"]["id"], body["update_id"], start, time.monotonic()))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{hook.server_address[1]}/tg"
+        assert call(client, "setWebhook", url=url, max_connections=connections)[0] == 200
+        sent = [api.send_text(chat, f"tin {n}") for n in range(2) for chat in (USER, OTHER)]
+        api.wait_for_updates_consumed(timeout=10)
+        assert sorted(u for _, u, _, _ in spans) == sorted(u["update_id"] for u in sent)
+        for chat in (USER, OTHER):
+            mine = sorted((s for s in spans if s[0] == chat), key=lambda s: s[2])
+            assert mine[0][1] < mine[1][1] and mine[0][3] <= mine[1][2]  # in order, never two at once
+        overlapping = any(a[0] != b[0] and a[2] < b[3] and b[2] < a[3] for a in spans for b in spans)
+        assert overlapping == (connections > 1)
+    finally:
+        call(client, "deleteWebhook")
+        hook.shutdown()
+        hook.server_close()
+
+
 def test_commands_and_chat_action(api, client):
     commands = [{"command": "start", "description": "Bắt đầu"}, {"command": "help", "description": "Trợ giúp"}]
     assert call(client, "setMyCommands", commands=commands)[1]["result"] is True

@@ -156,7 +156,7 @@ def test_rows_of_a_crashed_sender_are_sent_again(env):
 def test_a_reply_queued_again_under_its_origin_is_queued_once(env):
     """An update handled a second time (the replica that took it died after queuing its answer) queues the same
     replies under the same origins: they are found, not added."""
-    svc, store, tg = env
+    svc, _store, tg = env
     first = svc.outbox.reply(OWNER, "Trả lời 1", [], origin="100200:1")
     second = svc.outbox.reply(OWNER, "Trả lời 2", [], origin="100200:2")
     assert svc.outbox.reply(OWNER, "Trả lời 1", [], origin="100200:1") == first

@@ -37,6 +37,15 @@ SUBJECT_DOCS = 3  # documents of the current subject a follow-up's new aspect is
 ASPECT_FOLLOWUP_MAX_WORDS = 8  # a message with history, naming no new subject, this short asks for an aspect
 
 
+def replaced(current: dict, old: dict) -> bool:
+    """True when the document in force `current` says it replaced `old` (front matter `replaces: <doc id>`).
+
+    Only a stated link: many rules took effect on the same day (1/4/2026), so dates alone would tie a trademark's
+    term to an old opposition rule that merely matched the question too."""
+    ids = {part.strip() for part in str(current.get("replaces", "")).replace(",", ";").split(";")}
+    return bool(old.get("doc_id")) and old.get("doc_id") in ids
+
+
 @dataclass
 class Thresholds:
     abstain: float = 0.38  # below: the knowledge base does not cover the question
@@ -422,17 +431,21 @@ class AnswerEngine:
         return answer
 
     def _change_note(self, retrieval: Retrieval, sources: list[Source], lang: str) -> str:
-        """When a superseded rule also matched, say when the rule changed."""
+        """When the rule answered replaced a superseded one that also matched, say when the rule changed."""
         if not sources or sources[0].effective_to:
             return ""
-        old = next(iter(retrieval.superseded), None)
+        current = next((d for d in retrieval.docs if d.doc_id == sources[0].doc_id), None)
+        old = next(
+            (d for d in retrieval.superseded if current and replaced(current.meta, {**d.meta, "doc_id": d.doc_id})),
+            None,
+        )
         if old is None or any(s.doc_id == old.doc_id for s in sources):
             return ""
+        since, until = vn_date(sources[0].effective_from), vn_date(old.meta.get("effective_to", ""))
+        if not since or not until:
+            return ""
         sources.append(self._source(old))
-        n = len(sources)
-        current_from = vn_date(sources[0].effective_from)
-        old_to = vn_date(old.meta.get("effective_to", ""))
-        return TEXT[lang]["changed"].format(since=current_from or "?", until=old_to or "?", n=n)
+        return TEXT[lang]["changed"].format(since=since, until=until, n=len(sources))
 
     @staticmethod
     def _source(doc) -> Source:
