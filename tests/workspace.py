@@ -77,6 +77,14 @@ def stop_bot(proc: subprocess.Popen, kill: bool = False) -> None:
         proc.stdout.close()
 
 
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 class BotProcess:
     """The real bot process (`python -m bot run`); start() waits until it polls, stop() ends or kills it."""
 
@@ -85,10 +93,18 @@ class BotProcess:
 
     def start(self) -> None:
         since = time.monotonic()
+        self.launch()
+        self.wait_ready(since)
+
+    def launch(self) -> None:
+        """Start the process without waiting (several replicas load the model at the same time)."""
         with open(self.log_path, "a") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
+
+    def wait_ready(self, since: float) -> None:
+        """Wait until this process (launched after `since`) polls, or set its webhook."""
         try:
             ready = "setWebhook" if self.env.get("WEBHOOK_URL") else "getUpdates"  # polling, or the webhook set
             self.api.wait_until(
@@ -96,6 +112,11 @@ class BotProcess:
                 timeout=240,
                 message=f"the bot to call {ready}",
             )
+            if self.env.get("WEBHOOK_URL"):  # another replica's setWebhook does not say this one listens
+                deadline = time.monotonic() + 240
+                while not _listening(int(self.env["WEBHOOK_PORT"])):
+                    assert self.proc.poll() is None and time.monotonic() < deadline, "the bot did not listen"
+                    time.sleep(0.2)
         except BaseException:
             self.stop()  # a bot that never came up must not outlive the test
             raise
