@@ -146,10 +146,17 @@ async def ask(update: Update, context: BotContext, text: str, reply_to: int | No
         return
     if too_long:
         await send(update, context, t(lang, "common.too_long", n=MAX_CHARS), reply_to=reply_to)
+    # "typing…" alongside the answer, not before it: the answer does not wait for one more round trip to Telegram.
+    typing = asyncio.create_task(_typing(update))
     try:
-        await update.effective_chat.send_action(ChatAction.TYPING)
-    except TelegramError:
-        pass
+        await _answer_question(update, context, text, history, lang, reply_to)
+    finally:
+        await typing  # long done by now; awaited so that no task outlives its update
+
+
+async def _answer_question(update: Update, context: BotContext, text: str, history, lang: str, reply_to) -> None:
+    svc = context.services
+    user_id = update.effective_user.id
     started = time.perf_counter()
     answer = await asyncio.to_thread(svc.engine.answer, text, history, lang)
     ref = await asyncio.to_thread(
@@ -183,6 +190,13 @@ async def ask(update: Update, context: BotContext, text: str, reply_to: int | No
         (time.perf_counter() - started) * 1000,
     )
     await handoff_handlers.after_answer(update, context, answer)
+
+
+async def _typing(update: Update) -> None:
+    try:
+        await update.effective_chat.send_action(ChatAction.TYPING)
+    except TelegramError:
+        pass  # only a hint: the answer follows anyway
 
 
 async def callback(update: Update, context: BotContext) -> None:

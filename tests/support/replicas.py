@@ -86,6 +86,8 @@ def run(
         shutil.copytree(knowledge, kb, ignore=shutil.ignore_patterns("README.md"))
         data.mkdir()
         (data / "models").symlink_to(ROOT / "data" / "models")
+        if (ROOT / "data" / "cache").is_dir():  # warm sentence vectors, as after `python -m bot warmup`
+            shutil.copytree(ROOT / "data" / "cache", data / "cache")
         host, chroma_port = stack.enter_context(chroma_server(root))
         api = FakeBotAPI()
         url = api.start()
