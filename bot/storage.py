@@ -175,6 +175,18 @@ def _add_column(table: str, column: str, ddl: str):
     return step
 
 
+def _add_index(table: str, column: str):
+    """A migration step that creates the index the model declares on `column`, unless it exists (fresh databases
+    have it): the name and uniqueness come from the model, not from a second copy here."""
+
+    def step(connection) -> None:
+        for index in Base.metadata.tables[table].indexes:
+            if [c.name for c in index.columns] == [column]:
+                index.create(connection, checkfirst=True)
+
+    return step
+
+
 # Ordered schema changes: (version, what it does). Version 1 is the tables as first created.
 MIGRATIONS = [
     (1, lambda connection: None),
@@ -182,12 +194,7 @@ MIGRATIONS = [
     (3, _add_column("handoff_outbox", "reply_to_message_id", "BIGINT NULL")),
     (4, _add_column("handoff_outbox", "uncertain", "BOOLEAN NOT NULL DEFAULT FALSE")),
     (5, _add_column("handoff_outbox", "origin", "VARCHAR(48) NULL")),
-    (
-        6,
-        lambda c: c.execute(
-            text("CREATE UNIQUE INDEX IF NOT EXISTS ix_handoff_outbox_origin ON handoff_outbox (origin)")
-        ),
-    ),
+    (6, _add_index("handoff_outbox", "origin")),
 ]
 
 

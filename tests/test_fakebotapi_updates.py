@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -99,21 +100,16 @@ def test_concurrent_get_updates_conflict(api, client):
     assert_error(results["first"], 409, "Conflict: terminated by other getUpdates request")
 
 
-def test_webhook_delivery_secret_and_retry(api, client):
-    received: list[tuple[dict, str | None]] = []
-    fail_first = {"left": 1}
+@contextlib.contextmanager
+def webhook_receiver(respond):
+    """A webhook on loopback; `respond(body, headers)` gives the HTTP status of each post. Yields its URL."""
 
     class Hook(BaseHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
         def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            status = 500 if fail_first["left"] else 200
-            if status == 500:
-                fail_first["left"] -= 1
-            else:
-                received.append((body, self.headers.get("X-Telegram-Bot-Api-Secret-Token")))
+            status = respond(json.loads(self.rfile.read(int(self.headers["Content-Length"]))), self.headers)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -121,7 +117,24 @@ def test_webhook_delivery_secret_and_retry(api, client):
     hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{hook.server_address[1]}/tg"
+        yield f"http://127.0.0.1:{hook.server_address[1]}/tg"
+    finally:
+        hook.shutdown()
+        hook.server_close()
+
+
+def test_webhook_delivery_secret_and_retry(api, client):
+    received: list[tuple[dict, str | None]] = []
+    fail_first = {"left": 1}
+
+    def respond(body, headers) -> int:
+        if fail_first["left"]:
+            fail_first["left"] -= 1
+            return 500
+        received.append((body, headers.get("X-Telegram-Bot-Api-Secret-Token")))
+        return 200
+
+    with webhook_receiver(respond) as url:
         api.webhook_retry_delay = 0.05
         status, body = call(client, "setWebhook", url=url, secret_token="s3cr3t-_X")
         assert status == 200 and body == {"ok": True, "result": True, "description": "Webhook was set"}
@@ -142,9 +155,6 @@ def test_webhook_delivery_secret_and_retry(api, client):
         assert call(client, "deleteWebhook")[1]["description"] == "Webhook was deleted"
         assert call(client, "deleteWebhook")[1]["description"] == "Webhook is already deleted"
         assert call(client, "getUpdates")[0] == 200
-    finally:
-        hook.shutdown()
-        hook.server_close()
 
 
 @pytest.mark.parametrize("connections", [40, 1])
@@ -152,23 +162,13 @@ def test_webhook_posts_chats_at_once_and_each_chats_updates_in_order(api, client
     """As Telegram: several connections at once (max_connections), a chat's next update only after the last."""
     spans: list[tuple[int, int, float, float]] = []  # (chat, update_id, start, end)
 
-    class Hook(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
+    def respond(body, headers) -> int:
+        start = time.monotonic()
+        time.sleep(0.3)
+        spans.append((body["message"]["chat"]["id"], body["update_id"], start, time.monotonic()))
+        return 200
 
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            start = time.monotonic()
-            time.sleep(0.3)
-            spans.append((body["message"]["chat"]["id"], body["update_id"], start, time.monotonic()))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{hook.server_address[1]}/tg"
+    with webhook_receiver(respond) as url:
         assert call(client, "setWebhook", url=url, max_connections=connections)[0] == 200
         sent = [api.send_text(chat, f"tin {n}") for n in range(2) for chat in (USER, OTHER)]
         api.wait_for_updates_consumed(timeout=10)
@@ -178,10 +178,7 @@ def test_webhook_posts_chats_at_once_and_each_chats_updates_in_order(api, client
             assert mine[0][1] < mine[1][1] and mine[0][3] <= mine[1][2]  # in order, never two at once
         overlapping = any(a[0] != b[0] and a[2] < b[3] and b[2] < a[3] for a in spans for b in spans)
         assert overlapping == (connections > 1)
-    finally:
         call(client, "deleteWebhook")
-        hook.shutdown()
-        hook.server_close()
 
 
 def test_commands_and_chat_action(api, client):

@@ -19,14 +19,21 @@ def _update(update_id: int, user_id: int) -> Update:
     return Update.de_json({"update_id": update_id, "message": message}, None)
 
 
-async def test_one_senders_updates_are_sequential_and_others_run_alongside():
-    processor = PerSenderUpdateProcessor(16)
-    events: list[tuple[str, int]] = []
+def _recorder(events: list[tuple[str, int]]):
+    """A handler that takes `seconds` and records when each update started and ended."""
 
     async def handle(update: Update, seconds: float) -> None:
         events.append(("start", update.update_id))
         await asyncio.sleep(seconds)
         events.append(("end", update.update_id))
+
+    return handle
+
+
+async def test_one_senders_updates_are_sequential_and_others_run_alongside():
+    processor = PerSenderUpdateProcessor(16)
+    events: list[tuple[str, int]] = []
+    handle = _recorder(events)
 
     first, second, other = _update(1, 501), _update(2, 501), _update(3, 777)
     await asyncio.gather(
@@ -73,12 +80,7 @@ async def test_replicas_take_turns_for_one_sender_and_not_for_others(database_ur
     stores = [Store(database_url), Store(database_url)]
     first, second = (PerSenderUpdateProcessor(8, turns=Turns(store)) for store in stores)
     events: list[tuple[str, int]] = []
-
-    async def handle(update: Update, seconds: float) -> None:
-        events.append(("start", update.update_id))
-        await asyncio.sleep(seconds)
-        events.append(("end", update.update_id))
-
+    handle = _recorder(events)
     one, two, other = _update(11, 501), _update(12, 501), _update(13, 777)
 
     async def later(processor, update, seconds, delay):

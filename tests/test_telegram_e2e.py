@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT, postgres_database
 from tests.support.botapi import FakeBotAPI
 from tests.support.chroma_server import chroma_server, index_into
-from tests.workspace import bot_env, free_port, indexed_sample, stop_bot, webhook_settings
+from tests.workspace import bot_env, free_port, indexed_sample, listening, stop_bot, webhook_settings
 
 pytestmark = pytest.mark.slow
 OWNER = 1001
@@ -52,7 +52,7 @@ def _bot(request, tmp_path_factory, embedder, stack):
         if request.param == "webhook":
             hook = env["WEBHOOK_URL"]
             deadline = time.monotonic() + 30
-            while not _accepts(hook) and time.monotonic() < deadline:
+            while not listening(int(env["WEBHOOK_PORT"])) and time.monotonic() < deadline:
                 time.sleep(0.2)
             refused = httpx.post(hook, json={"update_id": 1}, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
             assert refused.status_code == 403
@@ -60,14 +60,6 @@ def _bot(request, tmp_path_factory, embedder, stack):
     finally:
         stop_bot(proc)
         api.stop()
-
-
-def _accepts(url: str) -> bool:
-    try:
-        httpx.post(url, json={}, timeout=1)
-        return True
-    except httpx.HTTPError:
-        return False
 
 
 def test_conversation(bot):

@@ -77,7 +77,8 @@ def stop_bot(proc: subprocess.Popen, kill: bool = False) -> None:
         proc.stdout.close()
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
+    """Something accepts connections on this loopback port (a webhook server that is up)."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True
@@ -114,7 +115,7 @@ class BotProcess:
             )
             if self.env.get("WEBHOOK_URL"):  # another replica's setWebhook does not say this one listens
                 deadline = time.monotonic() + 240
-                while not _listening(int(self.env["WEBHOOK_PORT"])):
+                while not listening(int(self.env["WEBHOOK_PORT"])):
                     assert self.proc.poll() is None and time.monotonic() < deadline, "the bot did not listen"
                     time.sleep(0.2)
         except BaseException:

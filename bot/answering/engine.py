@@ -37,13 +37,14 @@ SUBJECT_DOCS = 3  # documents of the current subject a follow-up's new aspect is
 ASPECT_FOLLOWUP_MAX_WORDS = 8  # a message with history, naming no new subject, this short asks for an aspect
 
 
-def replaced(current: dict, old: dict) -> bool:
-    """True when the document in force `current` says it replaced `old` (front matter `replaces: <doc id>`).
+def replaced(current: dict, old_id: str) -> bool:
+    """True when the document in force (its metadata `current`) says it replaced the document `old_id` (front
+    matter `replaces: <doc id>`).
 
     Only a stated link: many rules took effect on the same day (1/4/2026), so dates alone would tie a trademark's
     term to an old opposition rule that merely matched the question too."""
     ids = {part.strip() for part in str(current.get("replaces", "")).replace(",", ";").split(";")}
-    return bool(old.get("doc_id")) and old.get("doc_id") in ids
+    return bool(old_id) and old_id in ids
 
 
 @dataclass
@@ -435,10 +436,7 @@ class AnswerEngine:
         if not sources or sources[0].effective_to:
             return ""
         current = next((d for d in retrieval.docs if d.doc_id == sources[0].doc_id), None)
-        old = next(
-            (d for d in retrieval.superseded if current and replaced(current.meta, {**d.meta, "doc_id": d.doc_id})),
-            None,
-        )
+        old = next((d for d in retrieval.superseded if current and replaced(current.meta, d.doc_id)), None)
         if old is None or any(s.doc_id == old.doc_id for s in sources):
             return ""
         since, until = vn_date(sources[0].effective_from), vn_date(old.meta.get("effective_to", ""))

@@ -12,7 +12,6 @@ from bot.storage import Base
 # Ticket states; see bot/handoff/states.mmd.
 INTAKE, OPEN, CLAIMED, CLOSED, CANCELLED = "intake", "open", "claimed", "closed", "cancelled"
 ACTIVE = (INTAKE, OPEN, CLAIMED)
-OUTBOX_ORIGIN_INDEX = "ix_handoff_outbox_origin"
 
 
 def now() -> dt.datetime:
@@ -92,7 +91,7 @@ class Outbox(Base):
     """A message to send, written in the same transaction as the state change that caused it."""
 
     __tablename__ = "handoff_outbox"
-    __table_args__ = (Index(OUTBOX_ORIGIN_INDEX, "origin", unique=True),)
+    __table_args__ = (Index("ix_handoff_outbox_origin", "origin", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -90,7 +90,6 @@ class FakeBotAPI(Users, Reading, Waiting, Faults):
             return self.base_url
         with self.state.lock:
             self.state.stopping = False
-            self.state.stop_event.clear()
         self._httpd = Server((self.host, self.port if port is None else port), self.state, METHODS)
         self.port = self._httpd.server_address[1]
         self._threads = [
@@ -116,7 +115,6 @@ class FakeBotAPI(Users, Reading, Waiting, Faults):
             return
         with self.state.cond:
             self.state.stopping = True  # ends waiting long polls and the webhook sender
-            self.state.stop_event.set()
             self.state.cond.notify_all()
         httpd.shutdown()
         httpd.server_close()

@@ -30,7 +30,6 @@ class State:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.stopping = False
-        self.stop_event = threading.Event()
 
         self.users: dict[int, dict] = {}
         self.chats: dict[int, dict] = {}

@@ -170,11 +170,10 @@ def _next_post(state: State, busy: set) -> dict | None:
     return None
 
 
-def webhook_loop(state: State, busy: set | None = None) -> None:
+def webhook_loop(state: State, busy: set) -> None:
     """Post pending updates to the webhook, several chats at once, until ``state.stopping``.
 
     Run by WEBHOOK_SENDERS threads sharing `busy` (the chats with a post in flight)."""
-    busy = set() if busy is None else busy
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
     while True:
         with state.cond:
