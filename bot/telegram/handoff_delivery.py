@@ -89,14 +89,16 @@ async def _drain(app: Application, chat_id: int) -> bool:
 def outcome_unknown(exc: TelegramError) -> bool:
     """Whether Telegram may have carried out a request that failed: the connection broke or timed out after the
     request left. A refused connection, a full pool or an error answer from the API mean it did not."""
+    import aiohttp
     import httpx
 
     cause = exc.__cause__
-    if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+    not_sent = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)  # the bot's own AiohttpRequest
+    if isinstance(cause, not_sent + (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         return False
     if isinstance(exc, TimedOut):
         return True
-    return isinstance(cause, httpx.TransportError)
+    return isinstance(cause, (aiohttp.ClientError, httpx.TransportError))
 
 
 def _retry_seconds(exc: RetryAfter) -> float:

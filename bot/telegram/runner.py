@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, MessageHandler, filters
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.telegram import admin_handlers, answers_handlers, handlers, handoff_handlers, menus, needs_handlers
+from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.context import CONTEXT_TYPES
 from bot.telegram.handoff_delivery import on_start as start_handoff_jobs
 from bot.telegram.ordering import PerSenderUpdateProcessor
@@ -39,8 +40,8 @@ def build_application(services: Services, request: BaseRequest | None = None) ->
         .token(settings.token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .request(request or HTTPXRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
-        .get_updates_request(request or HTTPXRequest(read_timeout=40))
+        .request(request or AiohttpRequest(connection_pool_size=32, read_timeout=30, connect_timeout=10))
+        .get_updates_request(request or AiohttpRequest(connection_pool_size=1, read_timeout=40))
         .concurrent_updates(PerSenderUpdateProcessor(256, turns=None if single else Turns(services.store)))
         .rate_limiter(
             MessageRateLimiter(
