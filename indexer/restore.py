@@ -6,6 +6,7 @@ domain the corpus tells which accented form a folded word or word pair almost al
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -14,10 +15,21 @@ from indexer.textnorm import fold, nfc
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TEXTS = 20000  # enough vocabulary for a domain; bounds memory on very large indexes
+# A word no neighbour settles keeps the form it takes this often on its own, else stays as typed.
+SURE_SHARE = 0.8
 
 
 class DiacriticRestorer:
-    def __init__(self, unigrams: dict[str, str], bigrams: dict[str, str]) -> None:
+    """Per folded word, how often each accented form occurs; per folded word pair, each accented pair.
+
+    A word is restored from its neighbours as well as itself (the best sequence of forms, not word by word
+    from the left): "lam thu tuc" is "làm thủ tục" because "thủ tục" is a pair the documents use, even though
+    "làm thử" is one too. A word whose form neither neighbour settles and the word itself does not clearly
+    decide is left as typed: "dung" stands for "dụng" in "sử dụng" but for "đúng" in "siêu nhỏ dung ko",
+    and a wrong accent misleads the embedding more than a missing one.
+    """
+
+    def __init__(self, unigrams: dict[str, Counter], bigrams: dict[str, Counter]) -> None:
         self.unigrams = unigrams
         self.bigrams = bigrams
 
@@ -34,8 +46,7 @@ class DiacriticRestorer:
                 uni[f][w] += 1
             for i in range(len(words) - 1):
                 bi[f"{folded[i]} {folded[i + 1]}"][f"{words[i]} {words[i + 1]}"] += 1
-        best = lambda table: {k: c.most_common(1)[0][0] for k, c in table.items()}
-        return cls(best(uni), best(bi))
+        return cls(dict(uni), dict(bi))
 
     def extended(self, texts: Iterable[str]) -> DiacriticRestorer:
         """This restorer, also knowing the words and word pairs of `texts` it does not know (its own forms win)."""
@@ -43,27 +54,77 @@ class DiacriticRestorer:
         return DiacriticRestorer({**extra.unigrams, **self.unigrams}, {**extra.bigrams, **self.bigrams})
 
     def restore(self, text: str) -> str:
-        """Return `text` with each word (pair) replaced by its most frequent accented form."""
+        """Return `text` with each word given the accented form the documents use for it in that context."""
         text = nfc(text)
         spans = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
+        forms = self._decode([f for _, _, f in spans])
         out: list[str] = []
         last = 0
-        i = 0
-        while i < len(spans):
-            start, end, f = spans[i]
+        for (start, end, _), form in zip(spans, forms):
             out.append(text[last:start])
-            if i + 1 < len(spans) and f"{f} {spans[i + 1][2]}" in self.bigrams:
-                first, second = self.bigrams[f"{f} {spans[i + 1][2]}"].split(" ")
-                nxt_start, nxt_end, _ = spans[i + 1]
-                out.append(_like(text[start:end], first) + text[end:nxt_start] + _like(text[nxt_start:nxt_end], second))
-                last = nxt_end
-                i += 2
-                continue
-            out.append(_like(text[start:end], self.unigrams.get(f, text[start:end].lower())))
+            out.append(_like(text[start:end], form) if form is not None else text[start:end])
             last = end
-            i += 1
         out.append(text[last:])
         return "".join(out)
+
+    def _decode(self, folded: list[str]) -> list[str | None]:
+        """The most likely form of each word (None: leave it as typed), by dynamic programming over the words.
+
+        Where the documents have a word pair, the share of each accented pair among its forms scores it; a word
+        with no known pair on either side scores the share of its own forms.
+        """
+        if not folded:
+            return []
+        known = [bool(i and f"{folded[i - 1]} {f}" in self.bigrams) for i, f in enumerate(folded)]  # pair on the left
+        paired = [known[i] or (i + 1 < len(folded) and known[i + 1]) for i in range(len(folded))]
+        best: list[dict[str, tuple[float, str | None]]] = []  # per word: form -> (best score so far, previous form)
+        for i, f in enumerate(folded):
+            row: dict[str, tuple[float, str | None]] = {}
+            pairs = self.bigrams.get(f"{folded[i - 1]} {f}") if known[i] else None
+            total = sum(pairs.values()) if pairs else 0
+            for form, share in self._options(folded, i).items():
+                own = 0.0 if paired[i] else math.log(share)
+                if not i or not best[-1]:
+                    row[form] = (own, None)
+                    continue
+                row[form] = max(
+                    (score + own + (math.log((pairs[f"{prev} {form}"] + 0.1) / (total + 0.1)) if total else 0.0), prev)
+                    for prev, (score, _) in best[-1].items()
+                )
+            best.append(row)
+        chosen: list[str | None] = [None] * len(folded)
+        form = None
+        for i in range(len(folded) - 1, -1, -1):
+            if form is None:  # the last word, or an unknown word broke the chain: the best form of this word
+                form = max(best[i], key=lambda f: best[i][f][0]) if best[i] else None
+                if form is None:
+                    continue
+            chosen[i] = form
+            form = best[i][form][1]
+        return [c if c is None or self._settled(folded, i, c) else None for i, c in enumerate(chosen)]
+
+    def _options(self, folded: list[str], i: int) -> dict[str, float]:
+        """The forms word `i` may take, with their share among its forms (a form only a pair has: a small one)."""
+        counts = Counter(self.unigrams.get(folded[i], {}))
+        if i and (left := self.bigrams.get(f"{folded[i - 1]} {folded[i]}")):
+            counts.update({pair.split(" ")[1]: 0 for pair in left})
+        if i + 1 < len(folded) and (right := self.bigrams.get(f"{folded[i]} {folded[i + 1]}")):
+            counts.update({pair.split(" ")[0]: 0 for pair in right})
+        total = sum(counts.values()) + len(counts)
+        return {form: (n + 1) / total for form, n in counts.items()}
+
+    def _settled(self, folded: list[str], i: int, form: str) -> bool:
+        """A neighbour's pair vouches for the form, or the word alone nearly always takes it."""
+        forms = self.unigrams.get(folded[i], ())
+        if len(forms) <= 1 and (not forms or form in forms):
+            return True
+        left = self.bigrams.get(f"{folded[i - 1]} {folded[i]}") if i else None
+        right = self.bigrams.get(f"{folded[i]} {folded[i + 1]}") if i + 1 < len(folded) else None
+        if any(pair.split(" ")[1] == form for pair in left or ()) or any(
+            pair.split(" ")[0] == form for pair in right or ()
+        ):
+            return True
+        return forms[form] / sum(forms.values()) >= SURE_SHARE if form in forms else False
 
 
 def _like(original: str, replacement: str) -> str:
