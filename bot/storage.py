@@ -42,6 +42,10 @@ MODEL_MODULES: list[str] = [
 FORGET_HOOKS: list = []
 
 
+# Threads that may use the database at once: the Telegram front end's worker pool (bot.telegram.runner).
+WORKER_THREADS = 32
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -203,9 +207,14 @@ class Store:
 
     def __init__(self, url: str) -> None:
         url = with_driver(url)
-        args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-        self.engine = create_engine(url, connect_args=args, pool_pre_ping=not url.startswith("sqlite"))
-        if url.startswith("sqlite"):
+        sqlite = url.startswith("sqlite")
+        args = {"check_same_thread": False} if sqlite else {}
+        # One process owns a SQLite file, its handlers on up to WORKER_THREADS threads at once. SQLAlchemy's
+        # default pool keeps 5 connections: past that, every call opened a connection (and ran its PRAGMAs)
+        # and closed it again, under the load of fifty owners asking at once.
+        pool = {"pool_size": WORKER_THREADS, "max_overflow": WORKER_THREADS} if sqlite and ":memory:" not in url else {}
+        self.engine = create_engine(url, connect_args=args, pool_pre_ping=not sqlite, **pool)
+        if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         self._admit_lock = threading.Lock()

@@ -11,6 +11,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 from telegram.request import BaseRequest
 
+from bot.storage import WORKER_THREADS
 from bot.telegram import admin_handlers, answers_handlers, handlers, handoff_handlers, menus, needs_handlers
 from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.context import CONTEXT_TYPES
@@ -81,7 +82,9 @@ def build_application(services: Services, request: BaseRequest | None = None) ->
 async def _post_init(app: Application) -> None:
     # Handlers hop to threads for the database and the engine; with the default pool of cores+4
     # workers, quick database calls queue behind answers waiting for the model.
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="work"))
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="work")
+    )
     await menus.install(app)  # a menu Telegram refuses is logged, never fatal
     await start_handoff_jobs(app)
 
