@@ -253,10 +253,10 @@ class AnswerEngine:
         if query != text and retrieval.vector is not None:
             # A follow-up's own words ("trụ sở ở đâu?") say little about the remit; the resolved question does.
             intent = self.intents.classify(retrieval.vector)
-        # A question the classifier is sure is in the remit (a plain question, a size question or the owner's own
-        # case) is not zeroed for nearing an out-of-remit topic ("giảm 20% thời gian lắp ráp" near "giảm cân"). A
-        # story outside the remit ("đối tác nợ tiền, kiện ra tòa") is what the out_of_remit class learns.
-        confidence = self.confidence(retrieval, in_remit=self._in_remit(intent))
+        # A question the classifier is sure of is not zeroed for nearing an out-of-remit topic; an own-case story
+        # ("đối tác nợ tiền, kiện ra tòa") may be about the owner's business yet outside the remit, so it is.
+        sure = intent.p("question") + intent.p("size") >= self.intent_thresholds.in_remit
+        confidence = self.confidence(retrieval, in_remit=sure)
         ranked = [d.doc_id for d in retrieval.docs]
         # -- curated answers hook (bot/answering/curated.py): a question staff answered, matched question to
         # question on the vector retrieval computed, is answered with their text and its citation.
