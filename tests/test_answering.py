@@ -13,7 +13,7 @@ from bot.answering.types import Turn
 from bot.config import Settings
 from indexer.pipeline import Indexer
 from indexer.search import HybridSearcher
-from tests.conftest import SAMPLE_KB, changed
+from tests.conftest import ROOT, SAMPLE_KB, changed
 
 CURRENT_OPPOSITION = """---
 id: ip-opposition
@@ -304,6 +304,26 @@ def test_language_comes_from_the_question_then_the_conversation_then_the_default
     )
     assert follow_up.language == "en"
     assert engine.answer("NATIF", language="en").language == "en"
+
+
+def test_an_english_question_can_reach_every_document_by_its_terms():
+    """English questions reach the Vietnamese documents through the glossary's terms: each document's title uses
+    the words of at least one of them (a document added without one is found by embeddings alone)."""
+    import re
+
+    from bot.answering.glossary import TERMS
+    from indexer.textnorm import tokens
+
+    # A term of two words or more ("mã vạch", "chỉ dẫn địa lý"), or a name ("vietgap", "ocop"): not a syllable every
+    # other title has ("đơn", "quỹ").
+    terms = [set(tokens(v)) for v in TERMS.values() if len(tokens(v)) >= 2 or (v.isascii() and len(v) >= 3)]
+    unreachable = []
+    for path in sorted((ROOT / "knowledge").glob("*/*.md")):
+        title = re.search(r"^title:\s*(.*)$", path.read_text(encoding="utf-8"), re.MULTILINE).group(1)
+        words = set(tokens(title))
+        if not any(term <= words for term in terms):
+            unreachable.append(f"{path.relative_to(ROOT)}: {title}")
+    assert not unreachable, unreachable
 
 
 def test_english_domain_terms_become_the_documents_words():
