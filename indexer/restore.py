@@ -75,15 +75,16 @@ class DiacriticRestorer:
         """
         if not folded:
             return []
-        known = [bool(i and f"{folded[i - 1]} {f}" in self.bigrams) for i, f in enumerate(folded)]  # pair on the left
-        paired = [known[i] or (i + 1 < len(folded) and known[i + 1]) for i in range(len(folded))]
+        # left[i]: the accented forms of the pair (word i-1, word i), None when the documents do not have it.
+        left = [self.bigrams.get(f"{folded[i - 1]} {f}") if i else None for i, f in enumerate(folded)]
+        right = left[1:] + [None]
         best: list[dict[str, tuple[float, str | None]]] = []  # per word: form -> (best score so far, previous form)
         for i, f in enumerate(folded):
             row: dict[str, tuple[float, str | None]] = {}
-            pairs = self.bigrams.get(f"{folded[i - 1]} {f}") if known[i] else None
+            pairs = left[i]
             total = sum(pairs.values()) if pairs else 0
-            for form, share in self._options(folded, i).items():
-                own = 0.0 if paired[i] else math.log(share)
+            for form, share in self._options(f, pairs, right[i]).items():
+                own = 0.0 if pairs or right[i] else math.log(share)
                 if not i or not best[-1]:
                     row[form] = (own, None)
                     continue
@@ -101,25 +102,23 @@ class DiacriticRestorer:
                     continue
             chosen[i] = form
             form = best[i][form][1]
-        return [c if c is None or self._settled(folded, i, c) else None for i, c in enumerate(chosen)]
+        return [
+            c if c is None or self._settled(folded[i], c, left[i], right[i]) else None for i, c in enumerate(chosen)
+        ]
 
-    def _options(self, folded: list[str], i: int) -> dict[str, float]:
-        """The forms word `i` may take, with their share among its forms (a form only a pair has: a small one)."""
-        counts = Counter(self.unigrams.get(folded[i], {}))
-        if i and (left := self.bigrams.get(f"{folded[i - 1]} {folded[i]}")):
-            counts.update({pair.split(" ")[1]: 0 for pair in left})
-        if i + 1 < len(folded) and (right := self.bigrams.get(f"{folded[i]} {folded[i + 1]}")):
-            counts.update({pair.split(" ")[0]: 0 for pair in right})
+    def _options(self, word: str, left: Counter | None, right: Counter | None) -> dict[str, float]:
+        """The forms a word may take, with their share among its forms (a form only a pair has: a small one)."""
+        counts = Counter(self.unigrams.get(word, {}))
+        counts.update({pair.split(" ")[1]: 0 for pair in left or ()})
+        counts.update({pair.split(" ")[0]: 0 for pair in right or ()})
         total = sum(counts.values()) + len(counts)
         return {form: (n + 1) / total for form, n in counts.items()}
 
-    def _settled(self, folded: list[str], i: int, form: str) -> bool:
+    def _settled(self, word: str, form: str, left: Counter | None, right: Counter | None) -> bool:
         """A neighbour's pair vouches for the form, or the word alone nearly always takes it."""
-        forms = self.unigrams.get(folded[i], ())
+        forms = self.unigrams.get(word, ())
         if len(forms) <= 1 and (not forms or form in forms):
             return True
-        left = self.bigrams.get(f"{folded[i - 1]} {folded[i]}") if i else None
-        right = self.bigrams.get(f"{folded[i]} {folded[i + 1]}") if i + 1 < len(folded) else None
         if any(pair.split(" ")[1] == form for pair in left or ()) or any(
             pair.split(" ")[0] == form for pair in right or ()
         ):

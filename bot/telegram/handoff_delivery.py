@@ -88,17 +88,16 @@ async def _drain(app: Application, chat_id: int) -> bool:
 
 def outcome_unknown(exc: TelegramError) -> bool:
     """Whether Telegram may have carried out a request that failed: the connection broke or timed out after the
-    request left. A refused connection, a full pool or an error answer from the API mean it did not."""
+    request left. A refused connection, a full pool or an error answer from the API mean it did not. The causes
+    are those of the bot's own request layer (bot/telegram/aiohttp_request.py)."""
     import aiohttp
-    import httpx
 
     cause = exc.__cause__
-    not_sent = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)  # the bot's own AiohttpRequest
-    if isinstance(cause, not_sent + (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+    if isinstance(cause, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
         return False
     if isinstance(exc, TimedOut):
         return True
-    return isinstance(cause, (aiohttp.ClientError, httpx.TransportError))
+    return isinstance(cause, aiohttp.ClientError)
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
