@@ -15,12 +15,13 @@ import re
 import shutil
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bot.handoff.outbox import LEASE_SECONDS
+from bot.telegram import render
 from indexer.config import with_driver
 from tests.conftest import DATA, ROOT, SAMPLE_KB
 from tests.support.botapi import FakeBotAPI
@@ -56,6 +57,7 @@ class Outcome:
 
     asked: dict[int, list[dict]] = field(default_factory=dict)  # each owner's questions (updates), in order
     latencies: list[float] = field(default_factory=list)  # seconds from a question to its first reply
+    answered: int = 0  # questions the owners saw a reply to (their pace)
     lost: list[str] = field(default_factory=list)  # questions or relayed messages that got nothing
     duplicated: list[str] = field(default_factory=list)  # texts delivered twice for one cause
     resent_after_kill: list[str] = field(default_factory=list)  # ... of which the second came after a lease ran out
@@ -135,7 +137,7 @@ def run(
         outcome = _drive(api, replicas, users, probes, questions(), per_owner, relay)
         outcome.taken_over = _settled(database_url)
         time.sleep(2)  # anything sent twice would be here by now
-        _tally(api, outcome, users, per_owner)
+        _tally(api, outcome, database_url, users, per_owner)
         outcome.served_by_each = [sum(1 for i, s in proxy.routed if i == n and s == 200) for n in range(len(ports))]
         outcome.logs = {r.log_path.name: r.log_path.read_text()[-3000:] for r in replicas}
         return outcome
@@ -165,7 +167,7 @@ def _drive(api, replicas, users, probes, pool, per_owner, relay) -> Outcome:
             except queue.Empty:
                 continue  # counted as lost by _tally
             with lock:
-                outcome.latencies.append(reply["received_at"] - sent)
+                outcome.answered += 1
             answered.release()
             _rest_of_answer(inbox[uid])
 
@@ -205,7 +207,7 @@ def _drive(api, replicas, users, probes, pool, per_owner, relay) -> Outcome:
     for _ in range(target):
         if not answered.acquire(timeout=120):
             break
-    outcome.killed_after = len(outcome.latencies)
+    outcome.killed_after = outcome.answered
     replicas[0].stop(kill=True)
     for thread in threads:
         thread.join(timeout=600)
@@ -282,34 +284,71 @@ def _settled(database_url: str, timeout: float = 90.0) -> int:
         engine.dispose()
 
 
-def _tally(api, outcome: Outcome, users: list[int], per_owner: int) -> None:
-    """Per owner and question, the replies that came before the next question: none is lost, two alike are a
-    duplicate. Relayed texts: each exactly once in the receiver's chat."""
+def _tally(api, outcome: Outcome, database_url: str, users: list[int], per_owner: int) -> None:
+    """What each owner's question caused, told apart by the shared outbox rather than by timing: a reply row names
+    its update ("<update id>:<n>") and every row the message Telegram made of it, so a message on the wire that
+    no row recorded is a second send of a row, and a question none of whose rows reached Telegram is lost. The
+    latency of a question: from its update to the first of its replies. Relayed texts: each exactly once in the
+    receiver's chat."""
+    rows = _outbox(database_url, users)
     for uid in users:
         received = api.messages(uid)
+        mine = [r for r in rows if r["chat_id"] == uid]
         asked = outcome.asked[uid]
-        for k, update in enumerate(asked):
-            start = api.injected_at(update)
-            end = api.injected_at(asked[k + 1]) if k + 1 < len(asked) else float("inf")
-            segment = [m for m in received if start < m["received_at"] < end]
-            question = update["message"]["text"]
-            if not segment:
-                outcome.lost.append(f"{uid}: {question}")
-            first: dict[str, float] = {}
-            for m in segment:
-                body = m["text"] or m.get("caption") or ""
-                if body not in first:
-                    first[body] = m["received_at"]
+        row_of = {r["sent_message_id"]: r for r in mine if r["sent_message_id"] is not None}
+        first: dict[int, float] = {}  # update id -> when its first reply arrived
+        caused: Counter = Counter()  # (update id, text): one update's replies, each once
+        for m in received:
+            row = row_of.get(m["message_id"])
+            if row is None:
+                continue  # a second send of a row: counted below
+            if row["origin"]:
+                cause = int(row["origin"].split(":")[0])
+            else:  # queued outside an answer (a handoff notice): the question asked last before it arrived
+                before = [u for u in asked if api.injected_at(u) < m["received_at"]]
+                if not before:
                     continue
-                gap = m["received_at"] - first[body]
-                line = f"{uid}: {question} -> {body[:40]!r} again {gap:.1f} s later"
-                # Sent again once the killed replica's lease ran out: it was in flight when the process died
-                # (Telegram may or may not have carried it out; the outbox counts it as a possible duplicate).
-                (outcome.resent_after_kill if gap >= LEASE_SECONDS - 5 else outcome.duplicated).append(line)
-        if len(asked) < per_owner:
-            outcome.lost.append(f"{uid}: {per_owner - len(asked)} questions never asked")
+                cause = before[-1]["update_id"]
+            first[cause] = min(first.get(cause, m["received_at"]), m["received_at"])
+            caused[cause, m["raw"] or ""] += 1
+        for (cause, body), count in caused.items():
+            if count > 1:  # queued twice for one update (two replicas handled it, both queued the text)
+                outcome.duplicated.append(f"{uid}: {body[:40]!r} {count} times for update {cause}")
+        for update in asked:
+            if update["update_id"] in first:
+                outcome.latencies.append(first[update["update_id"]] - api.injected_at(update))
+            else:
+                outcome.lost.append(f"{uid}: {update['message']['text']}")
+        # Each row sent once is its parts once each (a long text goes as several messages).
+        expected = Counter(part for r in mine if r["sent_message_id"] is not None for part in render.split(r["text"]))
+        for body, count in Counter(m["raw"] or "" for m in received).items():
+            if count <= expected[body]:
+                continue
+            twins = [(r["id"], r["origin"], r["attempts"]) for r in mine if body in r["text"]]
+            line = f"{uid}: {body[:40]!r} {count} times, rows (id, origin, attempts) {twins}"
+            # Sent again once the killed replica's lease ran out: it was in flight when the process died
+            # (Telegram may or may not have carried it out; the outbox counts it as a possible duplicate).
+            (outcome.resent_after_kill if any(a > 1 for _, _, a in twins) else outcome.duplicated).append(line)
+        if len(outcome.asked[uid]) < per_owner:
+            outcome.lost.append(f"{uid}: {per_owner - len(outcome.asked[uid])} questions never asked")
     for chat in (RELAY_OWNER, CONSULTANT):
         texts = [m["text"] or "" for m in api.messages(chat)]
         for line in {t for t in texts if "Tin nhắn trao đổi số" in t}:
             if texts.count(line) > 1:
                 outcome.duplicated.append(f"relay to {chat}: {line[:60]}")
+
+
+def _outbox(database_url: str, chats: list[int]) -> list[dict]:
+    engine = create_engine(with_driver(database_url))
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(
+                text(
+                    "SELECT id, chat_id, origin, text, attempts, sent_message_id FROM handoff_outbox"
+                    " WHERE method = 'send' AND chat_id >= :low AND chat_id <= :high"
+                ),
+                {"low": min(chats), "high": max(chats)},
+            )
+            return [dict(row._mapping) for row in result]
+    finally:
+        engine.dispose()
