@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Index,
     Integer,
     String,
     Text,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -71,6 +73,9 @@ class SchemaVersion(Base):
 
 class Message(Base):
     __tablename__ = "messages"
+    # One question and one answer per Telegram update: an update handled again (the replica that took it died
+    # midway) finds the turns it already stored instead of storing them twice.
+    __table_args__ = (Index("ix_messages_update_role", "update_id", "role", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     role: Mapped[str] = mapped_column(String(16))  # user | assistant
@@ -78,6 +83,7 @@ class Message(Base):
     context_epoch: Mapped[int] = mapped_column(Integer, default=0)  # /new starts a new epoch
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    update_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # the update that brought it
 
 
 class Feedback(Base):
@@ -179,13 +185,13 @@ def _add_column(table: str, column: str, ddl: str):
     return step
 
 
-def _add_index(table: str, column: str):
-    """A migration step that creates the index the model declares on `column`, unless it exists (fresh databases
+def _add_index(table: str, *columns: str):
+    """A migration step that creates the index the model declares on `columns`, unless it exists (fresh databases
     have it): the name and uniqueness come from the model, not from a second copy here."""
 
     def step(connection) -> None:
         for index in Base.metadata.tables[table].indexes:
-            if [c.name for c in index.columns] == [column]:
+            if [c.name for c in index.columns] == list(columns):
                 index.create(connection, checkfirst=True)
 
     return step
@@ -199,6 +205,8 @@ MIGRATIONS = [
     (4, _add_column("handoff_outbox", "uncertain", "BOOLEAN NOT NULL DEFAULT FALSE")),
     (5, _add_column("handoff_outbox", "origin", "VARCHAR(48) NULL")),
     (6, _add_index("handoff_outbox", "origin")),
+    (7, _add_column("messages", "update_id", "BIGINT NULL")),
+    (8, _add_index("messages", "update_id", "role")),
 ]
 
 
@@ -327,47 +335,69 @@ class Store:
             s.flush()
         return user
 
-    def add_turn(self, user_id: int, role: str, text: str, meta: dict | None = None) -> int:
-        with self.session.begin() as s:
-            user = self._user(s, user_id)
-            row = Message(
-                user_id=user_id,
-                role=role,
-                text=text,
-                context_epoch=user.context_epoch,
-                meta=json.loads(json.dumps(meta or {}, default=str)),
-            )
-            s.add(row)
-            s.flush()
-            return row.id
+    def add_turn(
+        self, user_id: int, role: str, text: str, meta: dict | None = None, update_id: int | None = None
+    ) -> int:
+        """Store a turn; with `update_id`, once per update and role (handled again, it returns the stored one)."""
+        try:  # the insert first: handled again is rare, a lookup before every turn would not be
+            with self.session.begin() as s:
+                user = self._user(s, user_id)
+                row = Message(
+                    user_id=user_id,
+                    role=role,
+                    text=text,
+                    context_epoch=user.context_epoch,
+                    meta=json.loads(json.dumps(meta or {}, default=str)),
+                    update_id=update_id,
+                )
+                s.add(row)
+                s.flush()
+                return row.id
+        except IntegrityError:  # stored already: by this update's first handling, or another replica's
+            if update_id is None:
+                raise
+            with self.session() as s:
+                return self._turn_of(s, update_id, role)
+
+    @staticmethod
+    def _turn_of(s: Session, update_id: int | None, role: str) -> int | None:
+        if update_id is None:
+            return None
+        return s.scalar(select(Message.id).where(Message.update_id == update_id, Message.role == role))
 
     def written_language(self, user_id: int) -> str | None:
         """'vi' or 'en' from the user's last question; None before they asked anything."""
         with self.session() as s:
             return written_language(s, user_id)
 
-    def history(self, user_id: int, limit: int = 6) -> list[Turn]:
+    def history(self, user_id: int, limit: int = 6, before_update: int | None = None) -> list[Turn]:
+        """The latest turns of the current conversation; `before_update`: without that update's own turns (it is
+        being handled again and must see the conversation as it was when it came)."""
         with self.session() as s:
             user = s.get(UserState, user_id)
             epoch = user.context_epoch if user else 0
-            rows = s.scalars(
-                select(Message)
-                .where(Message.user_id == user_id, Message.context_epoch == epoch)
-                .order_by(Message.id.desc())
-                .limit(limit)
-            ).all()
+            query = select(Message).where(Message.user_id == user_id, Message.context_epoch == epoch)
+            if before_update is not None:
+                query = query.where(or_(Message.update_id.is_(None), Message.update_id != before_update))
+            rows = s.scalars(query.order_by(Message.id.desc()).limit(limit)).all()
             return [_turn(r) for r in reversed(rows)]
 
-    def admit_question(self, user_id: int, text: str, limit: int, seconds: float = 60) -> int | None:
+    def admit_question(
+        self, user_id: int, text: str, limit: int, seconds: float = 60, update_id: int | None = None
+    ) -> int | None:
         """Store the user's question unless they asked `limit` questions in the last `seconds`.
 
         Count and insert are one step, so a burst of concurrent messages cannot all pass: under a lock in
         this process, and on PostgreSQL (several bot processes) under a lock on the user's row.
         Returns the stored message id, or None when the question is over the limit (limit 0: no limit).
+        `update_id`: a question already stored for that update (handled again) is admitted as it was.
         """
         since = _now() - dt.timedelta(seconds=seconds)
         with self._admit_lock, self.session.begin() as s:
-            user = self._user(s, user_id)
+            user = self._user(s, user_id)  # on PostgreSQL, the user's row lock: one replica at a time from here
+            found = self._turn_of(s, update_id, "user")
+            if found is not None:
+                return found
             if (
                 limit
                 and (
@@ -381,7 +411,9 @@ class Store:
                 >= limit
             ):
                 return None
-            row = Message(user_id=user_id, role="user", text=text, context_epoch=user.context_epoch, meta={})
+            row = Message(
+                user_id=user_id, role="user", text=text, context_epoch=user.context_epoch, meta={}, update_id=update_id
+            )
             s.add(row)
             s.flush()
             return row.id

@@ -389,3 +389,19 @@ def test_the_main_instrument_is_the_first_without_its_articles():
     basis = "Luật Sở hữu trí tuệ 2005 (sửa đổi 2009, 2019, 2022, 2025), Điều 4, Điều 87; Nghị định 65/2023/NĐ-CP"
     assert main_instrument(basis) == "Luật Sở hữu trí tuệ 2005 (sửa đổi 2009, 2019, 2022, 2025)"
     assert main_instrument("Nghị định 80/2021/NĐ-CP") == "Nghị định 80/2021/NĐ-CP"
+
+
+async def test_an_update_handled_again_answers_and_remembers_once(app):
+    """The replica that took an update died after storing the question and queuing the answer, before it could
+    confirm the update; handled again, the update stores no turn twice, sends no answer twice and is not counted
+    against the rate limit a second time."""
+    data = _message("nhan hieu duoc bao ho bao lau")
+    for _ in range(5):  # the fixture's limit is 4 questions a minute
+        update = Update.de_json(data, app.bot)
+        await app.update_processor.process_update(update, app.process_update(update))
+    texts = [m["text"] for m in app.request_log.sent("sendMessage")]
+    assert len([t for t in texts if "10 năm" in t]) == 1 and i18n.t("vi", "common.slow_down") not in texts
+    history = app.bot_data.services.store.history(USER["id"], 50)
+    assert [(t.role, "10 năm" in t.text) for t in history] == [("user", False), ("assistant", True)]
+    await _push(app, _message("con kieu dang thi sao"))  # the next question sees one exchange before it
+    assert [t.role for t in app.bot_data.services.store.history(USER["id"], 50)] == ["user", "assistant"] * 2

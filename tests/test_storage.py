@@ -154,3 +154,18 @@ def test_the_send_rate_is_shared_by_replicas(database_url):
     finally:
         first.close()
         second.close()
+
+
+def test_an_update_stores_its_question_and_answer_once(database_url):
+    """Turns stored for a Telegram update are found, not added, when the update is handled again; the conversation
+    it sees then is the one before it."""
+    store = Store(database_url)
+    store.admit_question(9, "câu trước", 0)
+    first = store.admit_question(9, "nhãn hiệu bảo hộ bao lâu", 2, update_id=700)
+    answer = store.add_turn(9, "assistant", "10 năm", update_id=700)
+    assert store.admit_question(9, "nhãn hiệu bảo hộ bao lâu", 2, update_id=700) == first  # limit 2: not counted
+    assert store.add_turn(9, "assistant", "10 năm", update_id=700) == answer
+    assert [t.text for t in store.history(9)] == ["câu trước", "nhãn hiệu bảo hộ bao lâu", "10 năm"]
+    assert [t.text for t in store.history(9, before_update=700)] == ["câu trước"]
+    assert store.admit_question(9, "câu khác", 2, update_id=701) is None  # a new update is counted
+    store.close()

@@ -136,11 +136,16 @@ async def ask(update: Update, context: BotContext, text: str, reply_to: int | No
     user_id = update.effective_user.id
     too_long = len(text) > MAX_CHARS
     text = text[:MAX_CHARS]
-    history = await asyncio.to_thread(svc.store.history, user_id)  # before this question is stored
+    # The conversation before this question; an update handled again (its first replica died midway) finds the
+    # turns it stored then, and neither sees them as history nor stores them twice.
+    update_id = update.update_id
+    history = await asyncio.to_thread(svc.store.history, user_id, before_update=update_id)
     # This message's language, else the conversation's, else the user's Telegram language.
     earlier = [t.text for t in reversed(history) if t.role == "user"]
     lang = language_of(update.effective_user, detect_language(text, earlier, default=None))
-    admitted = await asyncio.to_thread(svc.store.admit_question, user_id, text, svc.settings.rate_limit_per_minute)
+    admitted = await asyncio.to_thread(
+        svc.store.admit_question, user_id, text, svc.settings.rate_limit_per_minute, update_id=update_id
+    )
     if admitted is None:
         await send(update, context, t(lang, "common.slow_down"), reply_to=reply_to)
         return
@@ -172,6 +177,7 @@ async def _answer_question(update: Update, context: BotContext, text: str, histo
             "titles": [s.title for s in answer.sources],
             "basis": render.basis_meta(answer),
         },
+        update.update_id,
     )
     if answer.kind == "handoff_request":
         await handoff_handlers.request(update, context, "wish")
