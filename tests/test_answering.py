@@ -554,6 +554,29 @@ def test_sentence_meaning_picks_the_answer_over_a_neighbouring_fact():
     )
 
 
+def test_a_bare_yes_or_no_keeps_its_reason():
+    """ "Không nhất thiết." alone answers nothing: the sentence that gives the reason goes with it, and a "Có." too
+    short to stand as a sentence is not dropped from the answer it starts."""
+    from bot.answering import extractive
+    from bot.answering.retrieval import RetrievedDoc
+    from indexer.search import Candidate
+
+    text = (
+        "Không nhất thiết. Đề tài không thành công thì được miễn hoàn tiền khi đã làm đúng quy trình. Sở nhận đề xuất"
+        " đề tài hằng năm.\n\n"
+        "Có. Nộp hồ sơ tại Sở Khoa học và Công nghệ."
+    )
+    assert [unit for unit, _ in extractive.split_units(text)] == [
+        "Không nhất thiết. Đề tài không thành công thì được miễn hoàn tiền khi đã làm đúng quy trình.",
+        "Sở nhận đề xuất đề tài hằng năm.",
+        "Có. Nộp hồ sơ tại Sở Khoa học và Công nghệ.",
+    ]
+    faq = text.split("\n")[0]
+    docs = [RetrievedDoc("d", {}, [Candidate("d#0", faq, {"doc_id": "d", "section": ""}, dense=0.9, score=0.03)])]
+    chosen = extractive.select("đề tài không thành công có phải hoàn tiền không", docs, lambda w: 1.0, asked="yesno")
+    assert chosen[0].text.startswith("Không nhất thiết. Đề tài")  # the no, with its reason
+
+
 def test_place_is_read_with_the_documents_diacritics():
     from bot.answering import checks
 

@@ -14,6 +14,7 @@ MAX_CHARS = 650
 MAX_UNITS = 3
 MAX_LIST_ITEMS = 6
 MAX_EMBEDDED_UNITS = 16
+SHORT_SENTENCE = 30  # characters: a yes or no this short is joined to the next sentence of its paragraph
 TYPED = ("duration", "date", "place", "amount")
 TYPE_BONUS = 0.2  # a sentence that gives the type of answer asked (a duration, a place …)
 POLAR_BONUS = 0.1  # a yes/no question: a sentence that starts with the yes or the no
@@ -89,10 +90,23 @@ def split_units(chunk_text: str) -> list[tuple[str, str]]:
         line = _BULLET.sub("", line)
         if line.startswith("|"):
             line = " ".join(cell.strip() for cell in line.strip("|").split("|"))
-        for sentence in split_sentences(clean(line)):
+        for sentence in _short_ones_joined(split_sentences(clean(line))):
             if len(sentence) >= 12:
                 units.append((sentence, ""))
     return units
+
+
+def _short_ones_joined(sentences: list[str]) -> list[str]:
+    """A bare yes or no goes with the sentence after it: "Không nhất thiết." or "Có." says nothing without the
+    reason that follows, and picked alone it would be an answer without its reason."""
+    out: list[str] = []
+    carry = ""
+    for sentence in sentences:
+        sentence = f"{carry} {sentence}" if carry else sentence
+        carry = sentence if len(sentence) < SHORT_SENTENCE and checks.polar_start(sentence) else ""
+        if not carry:
+            out.append(sentence)
+    return out + [carry] if carry else out
 
 
 def _typed_bonus(folded_question: str, text: str) -> float:
