@@ -325,7 +325,7 @@ def _tally(api, outcome: Outcome, database_url: str, users: list[int], per_owner
             if count <= expected[body]:
                 continue
             twins = [(r["id"], r["origin"], r["attempts"]) for r in mine if body in r["text"]]
-            line = f"{uid}: {body[:40]!r} {count} times, rows (id, origin, attempts) {twins}"
+            line = f"{uid}: {body[:40]!r} {count} times, rows (id, origin, attempts) {twins or 'none: not queued'}"
             # Sent again once the killed replica's lease ran out: it was in flight when the process died
             # (Telegram may or may not have carried it out; the outbox counts it as a possible duplicate).
             (outcome.resent_after_kill if any(a > 1 for _, _, a in twins) else outcome.duplicated).append(line)
