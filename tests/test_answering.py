@@ -69,6 +69,12 @@ def test_answer_with_and_without_diacritics(engine, question):
     assert len(answer.answer) < 700
 
 
+def test_a_question_in_abbreviations_is_searched_written_out(engine):
+    answer = engine.answer("bang sang che shtt co hieu luc may nam vay")
+    assert "so huu tri tue" in answer.search_query and answer.sources[0].doc_id == "ip-patent"
+    assert "20 năm" in answer.answer
+
+
 def test_json_contract(engine):
     data = engine.answer("Bằng sáng chế có hiệu lực mấy năm?").to_json()
     assert set(data) == {"question", "answer", "sources", "confidence", "handoff_suggested", "mode", "latency_ms"}

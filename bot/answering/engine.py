@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from bot.answering import checks, extractive, followup, sme_size
+from bot.answering import abbreviations, checks, extractive, followup, sme_size
 from bot.answering.glossary import keyword_text
 from bot.answering.intents import Intent, LazyIntents
 from bot.answering.language import detect_language, strip_injection
@@ -164,6 +164,8 @@ class AnswerEngine:
             log.info("instruction-like text removed from a question")
         if not text:
             return self._abstain(question, lang, "only instructions, no question")
+        if lang == "vi":
+            text = abbreviations.expand(text)  # "dk shtt" is read as "đăng ký sở hữu trí tuệ"
         # One embedding of the question serves the intent classifier, retrieval and the curated answers.
         self.searcher.ensure_fresh()
         vector = self.searcher.query_vector(text, restore=lang == "vi")

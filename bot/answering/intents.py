@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.answering import abbreviations
 from indexer.textnorm import fold, has_diacritics, nfc
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ EXAMPLES = Path(__file__).with_name("intents.jsonl")
 LABELS = ("question", "human", "greeting", "thanks", "out_of_remit", "size", "own_case")
 # Part of the cache key: a change to how the model is trained must not read an older model.
 RECIPE = "softmax-l2-standardised-v1"
+EXAMPLE_FORMS = "written-folded-expanded-v2"  # part of the key of the examples' vectors: how `variants` forms them
 
 
 @dataclass
@@ -52,8 +54,10 @@ def load_examples(path: Path = EXAMPLES) -> list[tuple[str, str]]:
 
 
 def variants(text: str) -> list[str]:
-    """The forms a model should learn from: as written, and folded when it has diacritics."""
-    return [text, fold(text)] if has_diacritics(text) else [text]
+    """The forms a model should learn from: as written, folded when it has diacritics, and with its abbreviations
+    written out (as the engine reads a question: "dk shtt" as "đăng ký sở hữu trí tuệ")."""
+    forms = [text, fold(text)] if has_diacritics(text) else [text]
+    return list(dict.fromkeys(forms + [abbreviations.expand(form) for form in forms]))
 
 
 def embed_examples(embedder, examples: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,7 +127,7 @@ def example_vectors(
     embedder, cache_dir: Path | None = None, path: Path = EXAMPLES
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`embed_examples` for the examples file, cached in the process and under `cache_dir`."""
-    key = "vectors-" + _key(embedder, path)
+    key = "vectors-" + _key(embedder, path, EXAMPLE_FORMS)
     with _MEMO_LOCK:
         if key in _MEMO:
             return _MEMO[key]
@@ -159,7 +163,7 @@ class IntentClassifier:
     @classmethod
     def load_or_train(cls, embedder, cache_dir: Path | None, path: Path = EXAMPLES) -> IntentClassifier:
         """Read the cached model for these examples and this embedding model, or train and cache it."""
-        key = "model-" + _key(embedder, path, RECIPE)
+        key = "model-" + _key(embedder, path, RECIPE + EXAMPLE_FORMS)
         memo = _MEMO.get(key)
         if isinstance(memo, IntentClassifier):
             return memo
