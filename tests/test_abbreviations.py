@@ -23,6 +23,7 @@ def test_abbreviations_are_written_out_in_the_questions_own_spelling(typed, read
     "typed",
     [
         "Nghị định 80/2021/NĐ-CP",  # part of a decree's number
+        "nộp trên dichvucong.gov.vn",  # part of an address
         "spa của tôi, dnnvvx, shtt2",  # inside longer words
         "hd và đk thì sao",  # more than one meaning: left as typed
     ],

@@ -39,9 +39,9 @@ ABBREVIATIONS = {
     "đc": "được",
 }
 # A whole word only: "dn" in "dnnvv" or "sp" in "spa" is not the abbreviation; nor is a part of a decree number
-# ("80/2021/NĐ-CP" keeps its "NĐ").
+# ("80/2021/NĐ-CP" keeps its "NĐ") or of an address ("dichvucong.gov.vn").
 _WORD = re.compile(
-    r"(?<![\w&/-])(" + "|".join(sorted(map(re.escape, ABBREVIATIONS), key=len, reverse=True)) + r")(?![\w&/-])",
+    r"(?<![\w&/.@-])(" + "|".join(sorted(map(re.escape, ABBREVIATIONS), key=len, reverse=True)) + r")(?![\w&/-])",
     re.IGNORECASE,
 )
 
