@@ -2,8 +2,8 @@
 
 "dn sieu nho dk shtt dc ho tro ko" is how many owners ask. The documents spell every term out, so the
 keyword index finds nothing for "shtt" and the embedding model reads it as an unknown token. Only
-abbreviations with one meaning in a business owner's question are here: "hd" (hợp đồng, hóa đơn, hướng dẫn),
-"đk" (điều kiện, đăng ký), "bn" (bao nhiêu, bạn) or "hs" (hồ sơ, the HS customs code) stay as typed.
+abbreviations with one meaning in a business owner's question are here; "hd" (hợp đồng, hóa đơn, hướng dẫn),
+"đk" (điều kiện, đăng ký), "bn" (bao nhiêu, bạn) and "hs" (hồ sơ, the HS customs code) stay as typed.
 """
 
 from __future__ import annotations
