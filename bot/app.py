@@ -116,9 +116,9 @@ class Services:
         between questions (`python -m bot warmup` does it ahead).
         """
         engine = self.engine
-        engine.warm_up()
         if self._embedder is None:  # a caller's own model keeps its threading
-            engine.searcher.embedder.serve_concurrently()
+            engine.searcher.embedder.serve_concurrently()  # first: the model is then set up once, as it serves
+        engine.warm_up()
         threading.Thread(target=_fill_quietly, args=(engine,), name="sentence-cache", daemon=True).start()
         # The model, the index and the caches are ~600,000 objects that live as long as the process. Each full
         # collection of the cyclic garbage collector walked them all (~150 ms with the interpreter lock held,

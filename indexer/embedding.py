@@ -6,10 +6,12 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from indexer import onnx_encoder
 from indexer.config import DEFAULT_EMBEDDING_MODEL, IndexerSettings
 from indexer.textnorm import nfc
 
@@ -51,6 +53,7 @@ def resolve_model_path(settings: IndexerSettings) -> str:
         if not e5convert.is_complete(target):
             log.info("converting the bundled multilingual-e5-small into %s (one time)", target)
             e5convert.convert(target)
+        onnx_encoder.ensure_exported(target)
     return str(target)
 
 
@@ -77,46 +80,70 @@ def _length_groups(texts: list[str], most: int = 16) -> list[list[int]]:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model with E5 query/passage prompts when the model defines them."""
+    """A sentence-transformers model with E5 query/passage prompts when the model defines them.
 
-    def __init__(self, settings: IndexerSettings, threads: int | None = None) -> None:
+    The bundled default runs on ONNX Runtime when its graph has been written (indexer.onnx_encoder); any other
+    model, or a machine without onnxruntime, runs on PyTorch through sentence-transformers.
+    """
+
+    def __init__(self, settings: IndexerSettings, threads: int | None = None, runtime: str = "auto") -> None:
         offline_environment()
-        import torch
-        from sentence_transformers import SentenceTransformer
-
-        if threads:
-            torch.set_num_threads(threads)
         path = resolve_model_path(settings)
         self.name = settings.embedding_model or DEFAULT_EMBEDDING_MODEL
-        self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        prompts = self.model.prompts or {}
-        if "query" not in prompts and "e5" in self.name.lower():
-            prompts = {"query": "query: ", "passage": "passage: "}
-            self.model.prompts = prompts
+        self.model = None  # the sentence-transformers model, when that is what runs
+        self._onnx: onnx_encoder.OnnxEncoder | None = None
+        # Only the bundled model: another folder's onnx/ graph may pool or name its tensors differently.
+        bundled = self.name.strip() == DEFAULT_EMBEDDING_MODEL
+        if runtime != "torch" and bundled and onnx_encoder.OnnxEncoder.available(Path(path)):
+            self._onnx = onnx_encoder.OnnxEncoder(Path(path))
+            self._onnx.set_threads(threads)
+            self.runtime = "onnx"
+            prompts = self._onnx.prompts
+            self.dim = self._onnx.dim
+        else:
+            self.runtime = "torch"
+            prompts = self._load_torch(path, threads)
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else None
         # At most `_passes` forward passes run at once (`_running`, under `_cond`). By default one at a time,
-        # spread by torch over every core.
+        # spread over every core.
         # A server calls serve_concurrently(): one thread per pass and one pass per core, which for short
         # queries costs ~40% less CPU than two-thread passes one after another (measured on 2 cores).
         self._passes = 1
         self._running = 0
         self._cond = threading.Condition()
         self._pending: list[_QueryRequest] = []
+
+    def _load_torch(self, path: str, threads: int | None) -> dict[str, str]:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        prompts = self.model.prompts or {}
+        if "query" not in prompts and "e5" in self.name.lower():
+            prompts = {"query": "query: ", "passage": "passage: "}
+            self.model.prompts = prompts
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
+        return prompts
 
-    def serve_concurrently(self, passes: int | None = None, threads_per_pass: int = 1) -> None:
+    def serve_concurrently(self, passes: int | None = None, threads_per_pass: int | None = 1) -> None:
         """Answer many users at once: `passes` (default: one per core, at most 4) forward passes at a time,
-        each on `threads_per_pass` torch threads. `serve_concurrently(1, cores)` restores the default."""
-        import torch
-
+        each on `threads_per_pass` threads (None: every core). `serve_concurrently(1, None)` restores the
+        default."""
         passes = passes or max(1, min(4, _cores()))
-        torch.set_num_threads(threads_per_pass)
+        if self._onnx is not None:
+            self._onnx.set_threads(threads_per_pass)
+        else:
+            import torch
+
+            torch.set_num_threads(threads_per_pass or _cores())
         with self._cond:
             self._passes = passes
             self._cond.notify_all()
-        log.info("embedding: %d concurrent passes of %d thread(s)", passes, threads_per_pass)
+        log.info("embedding: %d concurrent passes of %s thread(s) on %s", passes, threads_per_pass, self.runtime)
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         with self._cond:
@@ -130,6 +157,8 @@ class SentenceTransformerEmbedder:
                 self._cond.notify_all()
 
     def _encode_passages(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx.encode([nfc(t) for t in texts], self._passage_prompt, batch_size)
         return self.model.encode(
             [nfc(t) for t in texts],
             prompt_name=self._passage_prompt,
@@ -187,6 +216,8 @@ class SentenceTransformerEmbedder:
             r.done = True
 
     def _encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx.encode([nfc(t) for t in texts], self._query_prompt)
         return self.model.encode(
             [nfc(t) for t in texts],
             prompt_name=self._query_prompt,

