@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from bot import sqlite_writes
 from bot.answering.language import language_evidence
 from bot.answering.types import Turn
 from indexer.config import with_driver
@@ -46,6 +47,7 @@ FORGET_HOOKS: list = []
 
 # Threads that may use the database at once: the Telegram front end's worker pool (bot.telegram.runner).
 WORKER_THREADS = 32
+BUSY_SECONDS = 15  # how long a SQLite writer waits for the one before it
 
 
 def _now() -> dt.datetime:
@@ -57,7 +59,7 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
     cursor.close()
 
 
@@ -224,6 +226,8 @@ class Store:
         self.engine = create_engine(url, connect_args=args, pool_pre_ping=not sqlite, **pool)
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            if ":memory:" not in url:  # one shared connection there: nobody to queue behind
+                sqlite_writes.install(self.engine, wait=BUSY_SECONDS)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         self._admit_lock = threading.Lock()
         self.migrate()
