@@ -6,6 +6,7 @@ import pytest
 
 from bot.answering.engine import AnswerEngine
 from bot.answering.evaluation import evaluate
+from bot.answering.types import Turn
 from bot.config import Settings
 from indexer.pipeline import Indexer
 from indexer.search import HybridSearcher
@@ -15,13 +16,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, embedder):
+def shipped(tmp_path_factory, embedder):
+    """(engine, settings) over the knowledge base as shipped."""
     root = tmp_path_factory.mktemp("devset")
     shutil.copytree(ROOT / "knowledge", root / "knowledge")
     settings = Settings(_env_file=None, data_dir=root / "data", knowledge_dir=root / "knowledge")
     summary = Indexer(settings, embedder_factory=lambda: embedder).refresh()
     assert not summary.failed, summary.failed
-    engine = AnswerEngine(HybridSearcher(settings, embedder))
+    return AnswerEngine(HybridSearcher(settings, embedder)), settings
+
+
+@pytest.fixture(scope="module")
+def report(shipped):
+    engine, settings = shipped
     return evaluate(engine, settings, DATA / "qa_dev.jsonl")
 
 
@@ -46,3 +53,24 @@ def test_every_out_of_scope_question_abstains_with_a_handoff_offer(report):
     rows = report["engine"]["rows"]
     assert all(r["abstain_ok"] for r in rows if r["oos"])
     assert report["engine"]["overall"]["abstention_accuracy"] >= 0.97
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "doc_id"),
+    [
+        ("nhan hieu bao ho bao lau", "còn kiểu dáng?", "ip-industrial-design"),
+        ("bằng sáng chế có hiệu lực bao lâu", "con nhan hieu thi sao", "ip-trademark"),
+    ],
+)
+def test_a_follow_up_naming_another_documented_subject_is_answered_not_declined(shipped, first, follow_up, doc_id):
+    """The follow-up alone reads like small talk or nothing at all; resolved against the previous question it
+    is close to no document in particular. Naming a subject the documents' titles know keeps it in the remit."""
+    engine, _ = shipped
+    earlier = engine.answer(first)
+    history = [
+        Turn("user", first),
+        Turn("assistant", earlier.answer, kind=earlier.kind, doc_ids=[s.doc_id for s in earlier.sources]),
+    ]
+    answer = engine.answer(follow_up, history)
+    assert answer.kind == "answer", (answer.kind, answer.note)
+    assert doc_id in [s.doc_id for s in answer.sources]

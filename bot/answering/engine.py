@@ -235,6 +235,8 @@ class AnswerEngine:
         focus = within = None
         query, query_vector = text, vector
         previous = followup.last_user_question(history)
+        # The conversation's subject, or a new one the documents' titles name: not a question outside the remit.
+        known_subject = False
         if previous:
             earlier = set(tokens(previous))
             new_subjects = [s for s in self.retriever.subject_terms(text) if not set(s.split()) <= earlier]
@@ -243,10 +245,12 @@ class AnswerEngine:
                 # Only a new aspect ("nộp ở đâu?", "mất bao lâu?"): answer it from the current subject's documents.
                 query, query_vector = followup.combine(text, history), None
                 within = self._subject(history, previous, lang)
+                known_subject = bool(within)
             elif followup.is_followup(text, history):
                 # A new subject, the rest of the question left out ("còn kiểu dáng thì sao?"): the follow-up's
                 # words steer, the previous question supplies the aspect.
                 query, focus, query_vector = followup.combine(text, history), text, None
+                known_subject = bool(new_subjects)
             else:
                 previous = None  # a question of its own
         retrieval = self.retriever.retrieve(
@@ -258,7 +262,7 @@ class AnswerEngine:
         # A question the classifier is sure of is not zeroed for nearing an out-of-remit topic; an own-case story
         # ("đối tác nợ tiền, kiện ra tòa") may be about the owner's business yet outside the remit, so it is.
         sure = intent.p("question") + intent.p("size") >= self.intent_thresholds.in_remit
-        confidence = self.confidence(retrieval, in_remit=sure)
+        confidence = self.confidence(retrieval, in_remit=sure or known_subject)
         ranked = [d.doc_id for d in retrieval.docs]
         # -- curated answers hook (bot/answering/curated.py): a question staff answered, matched question to
         # question on the vector retrieval computed, is answered with their text and its citation.
@@ -268,7 +272,7 @@ class AnswerEngine:
                 curated.search_query, curated.ranked_doc_ids = query, ranked
                 return curated
         # -- end of the curated answers hook
-        if self._out_of_remit(intent, retrieval):
+        if not known_subject and self._out_of_remit(intent, retrieval):
             answer = self._abstain(question, lang, f"out of remit {intent.p('out_of_remit'):.2f}", confidence, query)
             answer.answer = t(lang, "engine.out_of_remit")
             answer.ranked_doc_ids = ranked

@@ -20,14 +20,28 @@ from pathlib import Path
 import numpy as np
 
 from bot.answering import abbreviations
+from bot.answering.language import detect_language
 from indexer.textnorm import fold, has_diacritics, nfc
 
 log = logging.getLogger(__name__)
 EXAMPLES = Path(__file__).with_name("intents.jsonl")
 LABELS = ("question", "human", "greeting", "thanks", "out_of_remit", "size", "own_case")
 # Part of the cache key: a change to how the model is trained must not read an older model.
-RECIPE = "softmax-l2-standardised-v1"
-EXAMPLE_FORMS = "written-folded-expanded-v2"  # part of the key of the examples' vectors: how `variants` forms them
+RECIPE = "softmax-l2-standardised-v2"
+EXAMPLE_FORMS = "written-folded-expanded-cued-v3"  # part of the key of the examples' vectors: how `variants` forms them
+# Words owners add to any message without changing what it asks: a year, "hiện nay", a polite opener or particle.
+# Each example is learned once more with one of them, so the classifier cannot read them as a sign of one intent:
+# without it "lương tối thiểu vùng 2026 là bao nhiêu" was a question for the centre, because questions in the
+# remit often cite a year. Greetings and thanks are left as written ("cảm ơn năm 2026" is no message).
+NEUTRAL_OPENERS = {
+    "vi": ("cho mình hỏi", "xin hỏi", "cho em hỏi", "ad ơi", "anh chị cho hỏi"),
+    "en": ("quick question:", "hi,", "please tell me:", "I'd like to know:"),
+}
+NEUTRAL_ENDINGS = {
+    "vi": ("năm 2026", "năm nay", "hiện nay", "ạ", "vậy", "theo quy định mới nhất", "ở tỉnh mình", "2025", "nhé"),
+    "en": ("in 2026", "currently", "this year", "in Vietnam", "please"),
+}
+UNCUED = ("greeting", "thanks")
 
 
 @dataclass
@@ -53,18 +67,34 @@ def load_examples(path: Path = EXAMPLES) -> list[tuple[str, str]]:
     return rows
 
 
-def variants(text: str) -> list[str]:
-    """The forms a model should learn from: as written, folded when it has diacritics, and with its abbreviations
-    written out (as the engine reads a question: "dk shtt" as "đăng ký sở hữu trí tuệ")."""
+def variants(text: str, label: str = "question") -> list[str]:
+    """The forms a model should learn from: as written, folded when it has diacritics, with its abbreviations
+    written out (as the engine reads a question: "dk shtt" as "đăng ký sở hữu trí tuệ"), and with a neutral
+    opener or ending (`NEUTRAL_ENDINGS`) except for greetings and thanks."""
     forms = [text, fold(text)] if has_diacritics(text) else [text]
-    return list(dict.fromkeys(forms + [abbreviations.expand(form) for form in forms]))
+    cued = [] if label in UNCUED else [_cued(form) for form in forms]
+    return list(dict.fromkeys(forms + [abbreviations.expand(form) for form in forms] + cued))
+
+
+def _cued(text: str) -> str:
+    """`text` with one neutral opener or ending, chosen by the text itself (the same model on every machine)."""
+    lang = "en" if detect_language(text, (), "vi") == "en" else "vi"
+    pick = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+    openers, endings = NEUTRAL_OPENERS[lang], NEUTRAL_ENDINGS[lang]
+    core = text.strip().rstrip("?.! ")
+    mark = "?" if text.rstrip().endswith("?") else ""
+    if pick % 2:
+        out = f"{openers[pick // 2 % len(openers)]} {core[:1].lower()}{core[1:]}{mark}"
+    else:
+        out = f"{core} {endings[pick // 2 % len(endings)]}{mark}"
+    return out if lang == "en" or has_diacritics(text) else fold(out)  # typed without diacritics: added so too
 
 
 def embed_examples(embedder, examples: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(vectors, label indices, example index of each vector) — the index keeps variants in one fold."""
     texts, labels, groups = [], [], []
     for n, (text, label) in enumerate(examples):
-        for form in variants(text):
+        for form in variants(text, label):
             texts.append(form)
             labels.append(LABELS.index(label))
             groups.append(n)
@@ -75,7 +105,7 @@ def embed_examples(embedder, examples: list[tuple[str, str]]) -> tuple[np.ndarra
 class SoftmaxRegression:
     """Multinomial logistic regression with L2, class-balanced, fitted by full-batch Adam (numpy only)."""
 
-    def __init__(self, l2: float = 3e-3, steps: int = 400, rate: float = 0.05) -> None:
+    def __init__(self, l2: float = 3e-2, steps: int = 400, rate: float = 0.05) -> None:
         self.l2, self.steps, self.rate = l2, steps, rate
         self.mean = self.scale = self.weights = self.bias = None
 
