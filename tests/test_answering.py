@@ -621,3 +621,18 @@ def test_a_follow_up_asks_its_own_aspect_or_keeps_the_previous_one(text, own):
     from bot.answering import checks
 
     assert checks.asks_its_own(text) is own
+
+
+@pytest.mark.parametrize(
+    ("previous", "subject"),
+    [
+        ("phản đối đơn nhãn hiệu của người khác trong bao lâu", "phản đối đơn nhãn hiệu người khác"),
+        ("hop dong cgcn can nhung noi dung gi", "hop dong cgcn noi dung"),
+        ("Where do I file a trademark application?", "file trademark application?"),
+    ],
+)
+def test_a_new_aspect_takes_only_the_subject_of_the_previous_question(previous, subject):
+    """ "hồ sơ phản đối cần những gì?" after "… trong bao lâu?": the old aspect would pull the deadline back in."""
+    from bot.answering.retrieval import Retriever
+
+    assert Retriever.without_aspect(previous) == subject

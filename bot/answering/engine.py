@@ -243,7 +243,9 @@ class AnswerEngine:
             short = followup.is_followup(text, history) or len(tokens(text)) <= ASPECT_FOLLOWUP_MAX_WORDS
             if not new_subjects and short:
                 # Only a new aspect ("nộp ở đâu?", "mất bao lâu?"): answer it from the current subject's documents.
-                query, query_vector = followup.combine(text, history), None
+                # The aspect is the follow-up's; the previous question gives only its subject ("phản đối đơn
+                # nhãn hiệu", not its "trong bao lâu"), else the old aspect's sentences answer the new one.
+                query, query_vector = f"{text} {self.retriever.without_aspect(previous)}".strip(), None
                 within = self._subject(history, previous, lang)
                 known_subject = bool(within)
             elif followup.is_followup(text, history):

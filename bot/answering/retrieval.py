@@ -333,6 +333,13 @@ class Retriever:
         self._titles = (keyword, (pairs, words))
         return pairs, words
 
+    @staticmethod
+    def without_aspect(text: str) -> str:
+        """`text` as written, less the words that ask rather than name ("trong bao lâu", "ở đâu", "là gì"): what
+        it is about, for a follow-up that asks a new aspect of it."""
+        kept = [w for w in text.split() if not (set(tokens(w)) <= (_STOP | _ASPECT))]
+        return " ".join(kept)
+
     def names_subject(self, text: str) -> bool:
         """The text names a subject the documents know (a known word pair beyond aspect words), not only an aspect."""
         keyword = self.searcher.keyword
