@@ -74,3 +74,33 @@ def test_a_follow_up_naming_another_documented_subject_is_answered_not_declined(
     answer = engine.answer(follow_up, history)
     assert answer.kind == "answer", (answer.kind, answer.note)
     assert doc_id in [s.doc_id for s in answer.sources]
+
+
+# Written for this test, none of them an intent example or an evaluation question: near-domain topics the
+# intent examples do not name, and questions in the remit worded like them.
+NEAR_DOMAIN = [
+    "thu tuc xuat hoa don dien tu cho khach le",
+    "giá điện sản xuất giờ cao điểm năm 2026 bao nhiêu",
+    "thủ tục xin cấp phép xây dựng nhà xưởng trong khu công nghiệp",
+    "quy dinh ve gio lam them toi da cua cong nhan may",
+]
+IN_REMIT = [
+    "chi phi nghien cuu phat trien co duoc tru khi tinh thue khong",
+    "mua day chuyen cong nghe cua han quoc co can dang ky hop dong khong",
+    "ma vach cho san pham nong san xin o dau",
+    "bi mat kinh doanh cong thuc nuoc cham bao ve the nao",
+]
+
+
+@pytest.mark.parametrize("question", NEAR_DOMAIN)
+def test_a_near_domain_question_the_examples_never_name_is_declined(shipped, question):
+    engine, _ = shipped
+    answer = engine.answer(question)
+    assert answer.kind == "abstain" and answer.note.startswith("out of remit"), (answer.kind, answer.note)
+
+
+@pytest.mark.parametrize("question", IN_REMIT)
+def test_a_question_in_the_remit_worded_like_them_is_answered(shipped, question):
+    engine, _ = shipped
+    answer = engine.answer(question)
+    assert answer.kind == "answer", (answer.kind, answer.note)

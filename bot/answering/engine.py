@@ -10,6 +10,7 @@ from bot.answering import abbreviations, checks, extractive, followup, sme_size
 from bot.answering.glossary import keyword_text
 from bot.answering.intents import Intent, LazyIntents
 from bot.answering.language import detect_language, strip_injection
+from bot.answering.remit import RemitModel
 from bot.answering.retrieval import Retrieval, Retriever, _idf
 from bot.answering.scope import Scope
 from bot.answering.sentence_cache import SentenceVectors
@@ -60,12 +61,7 @@ class IntentThresholds:
     human: float = 0.5  # a request for a person
     smalltalk: float = 0.8  # greeting or thanks
     size: float = 0.5  # a size calculation
-    out_of_remit: float = 0.5  # outside the centre's remit ...
-    # ... and the question no clearer in the documents' subject than in an out-of-remit topic's: the best chunk's
-    # similarity is at most this much above the closest out-of-remit topic's (`Retrieval.off_topic` above -x).
-    off_topic: float = -0.04
-    doubtful_off_topic: float = -0.03  # retrieval this close to an out-of-remit topic ...
-    in_remit: float = 0.9  # ... declines unless question + own case + size have at least this probability
+    in_remit: float = 0.9  # question + own case + size this probable: nearing an out-of-remit topic costs no confidence
     own_case: float = 0.3  # the owner's own case: answer, and offer a consultant
 
 
@@ -83,6 +79,7 @@ class AnswerEngine:
         self.thresholds = thresholds or Thresholds()
         self.intent_thresholds = IntentThresholds()
         self.intents = LazyIntents(searcher.embedder, settings.data_dir / "cache" if settings else None)
+        self.remit = RemitModel.load()
         self._size_vector = None  # the size criteria query's embedding, computed once
         self.last_question = 0.0  # time.monotonic() of the latest question
 
@@ -303,16 +300,8 @@ class AnswerEngine:
         return answer
 
     def _out_of_remit(self, intent: Intent, retrieval: Retrieval) -> bool:
-        """The classifier says the question is outside the centre's remit, and retrieval does not contradict it: the
-        best chunk is not clearly closer to the question than the out-of-remit reference topics are."""
-        limits = self.intent_thresholds
-        if intent.p("out_of_remit") >= limits.out_of_remit and retrieval.off_topic > limits.off_topic:
-            return True
-        # Or retrieval finds nothing closer than an out-of-remit topic and the classifier is not sure it is in remit.
-        return retrieval.off_topic > limits.doubtful_off_topic and not self._in_remit(intent)
-
-    def _in_remit(self, intent: Intent) -> bool:
-        return intent.p("question") + intent.p("own_case") + intent.p("size") >= self.intent_thresholds.in_remit
+        """Outside the centre's remit: the classifier's view weighed with how near the documents come (remit.py)."""
+        return self.remit.outside(intent, retrieval)
 
     def _subject(self, history: list[Turn], previous: str | None, lang: str) -> list[str]:
         """The documents of the conversation's current subject: those the last answer drew on (stored with it),
