@@ -9,16 +9,18 @@ def _data(n: int = 400, seed: int = 0):
     """Out of remit: the classifier leans that way and the nearest passage is far; in remit: the reverse."""
     rng = np.random.default_rng(seed)
     outside = rng.random(n) < 0.3
+    p_out = np.clip(rng.normal(np.where(outside, 0.6, 0.2), 0.2), 0.01, 0.99)
     rows = np.stack(
         [
             features(
-                p_out=float(np.clip(rng.normal(0.6 if o else 0.2, 0.2), 0.01, 0.99)),
+                p_out=float(p),
+                p_in=float(0.9 * (1 - p)),
                 top_dense=float(rng.normal(0.86 if o else 0.91, 0.015)),
                 coverage=float(np.clip(rng.normal(0.5 if o else 0.8, 0.2), 0, 1)),
                 known_pairs=float(np.clip(rng.normal(0.6 if o else 0.85, 0.15), 0, 1)),
                 english=bool(rng.random() < 0.1),
             )
-            for o in outside
+            for o, p in zip(outside, p_out)
         ]
     )
     return rows, outside, np.arange(n)
@@ -30,8 +32,8 @@ def test_retrieval_evidence_decides_where_the_classifier_hesitates():
     assert report["recall"] >= 0.85 and report["false_alarms"] <= 0.1, report
     assert 0.3 <= model.threshold <= 0.8
     # Same classifier probability: a question far from every passage is out, one close to a passage is in.
-    far = features(0.45, 0.85, 0.4, 0.5, False)
-    near = features(0.45, 0.93, 0.9, 0.9, False)
+    far = features(0.45, 0.5, 0.85, 0.4, 0.5, False)
+    near = features(0.45, 0.5, 0.93, 0.9, 0.9, False)
     assert model.probability(far)[0] > model.threshold > model.probability(near)[0]
 
 
@@ -55,6 +57,6 @@ def test_the_shipped_model_was_learned_for_these_features_and_reports_its_figure
     model = RemitModel.load()
     # The classifier's view still counts: more probable out of remit, everything else equal, is more likely out.
     assert (
-        model.probability(features(0.9, 0.88, 0.6, 0.7, False))[0]
-        > model.probability(features(0.1, 0.88, 0.6, 0.7, False))[0]
+        model.probability(features(0.9, 0.1, 0.88, 0.6, 0.7, False))[0]
+        > model.probability(features(0.1, 0.9, 0.88, 0.6, 0.7, False))[0]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -79,7 +80,6 @@ class AnswerEngine:
         self.thresholds = thresholds or Thresholds()
         self.intent_thresholds = IntentThresholds()
         self.intents = LazyIntents(searcher.embedder, settings.data_dir / "cache" if settings else None)
-        self.remit = RemitModel.load()
         self._size_vector = None  # the size criteria query's embedding, computed once
         self.last_question = 0.0  # time.monotonic() of the latest question
 
@@ -298,6 +298,11 @@ class AnswerEngine:
             answer.handoff_suggested = True
             answer.answer += "\n\n" + TEXT[lang]["offer"]
         return answer
+
+    @functools.cached_property
+    def remit(self) -> RemitModel:
+        # Read when first needed: `python -m bot.answering.remit` builds an engine to learn the model anew.
+        return RemitModel.load()
 
     def _out_of_remit(self, intent: Intent, retrieval: Retrieval) -> bool:
         """Outside the centre's remit: the classifier's view weighed with how near the documents come (remit.py)."""

@@ -22,16 +22,38 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 MODEL_FILE = Path(__file__).with_name("remit_model.json")
-FEATURES = ("logit_out_of_remit", "top_dense", "coverage", "known_pairs", "english", "english_top_dense")
+FEATURES = (
+    "logit_out_of_remit",
+    "logit_in_remit",
+    "top_dense",
+    "coverage",
+    "known_pairs",
+    "english",
+    "english_top_dense",
+)
 IN_REMIT = ("question", "own_case", "size")
 FOLDS = 5
 
 
-def features(p_out: float, top_dense: float, coverage: float, known_pairs: float, english: bool) -> np.ndarray:
-    """One row of `FEATURES`. English questions meet Vietnamese passages, so their similarities run lower."""
-    p = min(max(p_out, 1e-4), 1 - 1e-4)
+def features(
+    p_out: float, p_in: float, top_dense: float, coverage: float, known_pairs: float, english: bool
+) -> np.ndarray:
+    """One row of `FEATURES`: `p_out` the classifier's out-of-remit probability, `p_in` that of a question, an own
+    case or a size question together (the rest is a person, small talk). English questions meet Vietnamese
+    passages, so their similarities run lower."""
     en = float(english)
-    return np.array([np.log(p / (1 - p)), top_dense, coverage, known_pairs, en, en * top_dense], dtype=np.float64)
+    return np.array(
+        [_logit(p_out), _logit(p_in), top_dense, coverage, known_pairs, en, en * top_dense], dtype=np.float64
+    )
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return float(np.log(p / (1 - p)))
+
+
+def in_remit_probability(intent) -> float:
+    return sum(intent.p(label) for label in IN_REMIT)
 
 
 @dataclass
@@ -50,6 +72,7 @@ class RemitModel:
         """`intent` (bot.answering.intents.Intent) and `retrieval` (bot.answering.retrieval.Retrieval)."""
         row = features(
             intent.p("out_of_remit"),
+            in_remit_probability(intent),
             retrieval.top_dense,
             retrieval.coverage,
             retrieval.known_pairs,
@@ -158,19 +181,21 @@ def training_rows(engine) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     y = np.asarray([intents.LABELS.index(label) for label in labels])
     # The classifier's probability for each example from a model that did not see it (nor its other forms).
     assignment = _folds(groups_arr, seed=1)
-    p_out = np.zeros(len(y))
+    p_out, p_in = np.zeros(len(y)), np.zeros(len(y))
     column = intents.LABELS.index("out_of_remit")
+    inside = [intents.LABELS.index(label) for label in IN_REMIT]
     all_x, all_y, all_groups = intents.example_vectors(engine.searcher.embedder, cache_dir(engine))
     for k in range(FOLDS):
         test = assignment == k
         # Every form the classifier learns from (cued, expanded), less those of the held-out examples.
         keep = ~np.isin(all_groups, groups_arr[test])
         model = intents.SoftmaxRegression().fit(all_x[keep], all_y[keep], len(intents.LABELS))
-        p_out[test] = model.predict_proba(x[test])[:, column]
+        probabilities = model.predict_proba(x[test])
+        p_out[test], p_in[test] = probabilities[:, column], probabilities[:, inside].sum(axis=1)
     rows = []
-    for (query, lang), vector, p in zip(searched, vectors, p_out):
+    for (query, lang), vector, p, q in zip(searched, vectors, p_out, p_in):
         found = engine.retriever.retrieve(query, lang=lang, vector=vector)
-        rows.append(features(p, found.top_dense, found.coverage, found.known_pairs, lang == "en"))
+        rows.append(features(p, q, found.top_dense, found.coverage, found.known_pairs, lang == "en"))
     outside = np.asarray([label == "out_of_remit" for label in labels])
     alone = _scores(p_out >= 0.5, outside)
     return np.asarray(rows), outside, groups_arr, alone
