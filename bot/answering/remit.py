@@ -108,7 +108,7 @@ class RemitModel:
 
 
 def fit(rows: np.ndarray, outside: np.ndarray, l2: float = 1e-2, steps: int = 3000) -> RemitModel:
-    """Class-balanced logistic regression by gradient descent (six features: numpy is enough)."""
+    """Class-balanced logistic regression by gradient descent (a handful of features: numpy is enough)."""
     mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-6
     z = (rows - mean) / scale
     t = outside.astype(np.float64)
@@ -213,6 +213,9 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING)
     engine = Services(Settings()).engine
+    engine.searcher.ensure_fresh()
+    if engine.searcher.keyword is None or not engine.searcher.keyword.ids:
+        raise SystemExit("no documents indexed: run `python -m indexer refresh` first")
     rows, outside, groups, alone = training_rows(engine)
     model, report = learn(rows, outside, groups)
     report["classifier_alone"] = alone
