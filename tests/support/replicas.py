@@ -331,11 +331,19 @@ def _tally(api, outcome: Outcome, database_url: str, users: list[int], per_owner
             (outcome.resent_after_kill if any(a > 1 for _, _, a in twins) else outcome.duplicated).append(line)
         if len(outcome.asked[uid]) < per_owner:
             outcome.lost.append(f"{uid}: {per_owner - len(outcome.asked[uid])} questions never asked")
+    relays = _outbox(database_url, [RELAY_OWNER, CONSULTANT])
     for chat in (RELAY_OWNER, CONSULTANT):
         texts = [m["text"] or "" for m in api.messages(chat)]
         for line in {t for t in texts if "Tin nhắn trao đổi số" in t}:
             if texts.count(line) > 1:
-                outcome.duplicated.append(f"relay to {chat}: {line[:60]}")
+                relayed = line[line.index("Tin nhắn trao đổi số") :]
+                rows = [r for r in relays if r["chat_id"] == chat and relayed in (r["text"] or "")]
+                # As for replies: one row sent again after the killed replica's lease ran out is the one allowed
+                # exception; two rows for one relayed message, or a second send without a takeover, are not.
+                taken_over = len(rows) == 1 and rows[0]["attempts"] > 1 and texts.count(line) == 2
+                (outcome.resent_after_kill if taken_over else outcome.duplicated).append(
+                    f"relay to {chat}: {line[:60]}, rows (id, attempts) {[(r['id'], r['attempts']) for r in rows]}"
+                )
 
 
 def _outbox(database_url: str, chats: list[int]) -> list[dict]:
