@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot import i18n
 from bot.handoff import outbox
@@ -134,18 +135,25 @@ class HandoffService(Core):
             values = list(latest.values())
             return values[:2] == [-1, -1] and (len(values) < 3 or values[2] != -1)
 
-    def offer(self, user_id: int, lang: str | None = None) -> None:
-        """Offer (do not force) a consultant, with a button whose label contains "chuyên gia"."""
-        with self.session.begin() as s:
-            lang = lang or self.language(s, user_id)
-            outbox.add(
-                s,
-                user_id,
-                "owner",
-                "notice",
-                i18n.t(lang, "handoff.offer"),
-                buttons=[[[i18n.t(lang, "handoff.offer_button"), "human"]]],
-            )
+    def offer(self, user_id: int, lang: str | None = None, origin: str | None = None) -> None:
+        """Offer (do not force) a consultant, with a button whose label contains "chuyên gia".
+
+        `origin`: as for `outbox.reply`, an update handled again (its first replica died) does not offer twice."""
+        try:
+            with self.session.begin() as s:
+                lang = lang or self.language(s, user_id)
+                outbox.add(
+                    s,
+                    user_id,
+                    "owner",
+                    "notice",
+                    i18n.t(lang, "handoff.offer"),
+                    buttons=[[[i18n.t(lang, "handoff.offer_button"), "human"]]],
+                    origin=origin,
+                )
+        except IntegrityError:
+            if origin is None:
+                raise  # not a second queuing of the same offer
 
 
 __all__ = ["HandoffService", "Incoming", "Outcome"]

@@ -17,6 +17,7 @@ from bot.i18n import STAFF, t
 from bot.telegram import menus, render
 from bot.telegram.context import BotContext
 from bot.telegram.handoff_delivery import deliver, on_start, schedule
+from bot.telegram.ordering import reply_origin
 from bot.telegram.userlang import user_language
 from indexer.config import TOPICS
 
@@ -147,14 +148,16 @@ async def after_answer(update: Update, context: BotContext, answer) -> None:
     if answer.kind == "abstain" and await asyncio.to_thread(
         context.services.handoff.offer_due, update.effective_user.id, "abstain"
     ):
-        await asyncio.to_thread(context.services.handoff.offer, update.effective_user.id, answer.language)
+        await asyncio.to_thread(
+            context.services.handoff.offer, update.effective_user.id, answer.language, reply_origin()
+        )
         await deliver(context.application)
 
 
 async def after_feedback(update: Update, context: BotContext) -> None:
     """Offer a consultant after the second 👎 in a row."""
     if await asyncio.to_thread(context.services.handoff.offer_due, update.effective_user.id, "feedback"):
-        await asyncio.to_thread(context.services.handoff.offer, update.effective_user.id)
+        await asyncio.to_thread(context.services.handoff.offer, update.effective_user.id, None, reply_origin())
         await deliver(context.application)
 
 
