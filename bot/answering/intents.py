@@ -258,12 +258,16 @@ class LazyIntents:
         return self._classifier.classify(vector)
 
 
+def grouped_folds(groups: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """The fold of each row, all rows of one group (the forms of one example) in the same fold."""
+    example_ids = np.unique(groups)
+    fold_of = dict(zip(np.random.default_rng(seed).permutation(example_ids), np.arange(len(example_ids)) % folds))
+    return np.asarray([fold_of[g] for g in groups])
+
+
 def cross_validate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0) -> dict:
     """Macro-F1 and per-label F1 over `folds` folds; all forms of one example stay in the same fold."""
-    rng = np.random.default_rng(seed)
-    example_ids = np.unique(groups)
-    fold_of = dict(zip(rng.permutation(example_ids), np.arange(len(example_ids)) % folds))
-    assignment = np.asarray([fold_of[g] for g in groups])
+    assignment = grouped_folds(groups, folds, seed)
     predicted = np.zeros_like(y)
     for k in range(folds):
         test = assignment == k

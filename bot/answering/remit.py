@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.answering import intents
+
 log = logging.getLogger(__name__)
 MODEL_FILE = Path(__file__).with_name("remit_model.json")
 FEATURES = (
@@ -123,12 +125,6 @@ def fit(rows: np.ndarray, outside: np.ndarray, l2: float = 1e-2, steps: int = 30
     return RemitModel(mean, scale, w, b)
 
 
-def _folds(groups: np.ndarray, seed: int = 0) -> np.ndarray:
-    ids = np.unique(groups)
-    fold_of = dict(zip(np.random.default_rng(seed).permutation(ids), np.arange(len(ids)) % FOLDS))
-    return np.asarray([fold_of[g] for g in groups])
-
-
 def _scores(predicted: np.ndarray, outside: np.ndarray) -> dict:
     tp = int((predicted & outside).sum())
     fp = int((predicted & ~outside).sum())
@@ -142,7 +138,7 @@ def _scores(predicted: np.ndarray, outside: np.ndarray) -> dict:
 
 def learn(rows: np.ndarray, outside: np.ndarray, groups: np.ndarray) -> tuple[RemitModel, dict]:
     """The model on every row, its threshold the best-F1 one under grouped cross-validation, and its figures."""
-    assignment = _folds(groups)
+    assignment = intents.grouped_folds(groups, FOLDS)
     held_out = np.zeros(len(outside))
     for k in range(FOLDS):
         test = assignment == k
@@ -156,8 +152,9 @@ def learn(rows: np.ndarray, outside: np.ndarray, groups: np.ndarray) -> tuple[Re
 
 
 def training_rows(engine) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """(rows, outside, groups, report of the classifier alone) from the intent examples, through `engine`."""
-    from bot.answering import abbreviations, intents
+    """(rows, outside, groups, report of the classifier alone) from the intent examples, through `engine` (its
+    index loaded: `engine.searcher.ensure_fresh()`)."""
+    from bot.answering import abbreviations
     from bot.answering.language import detect_language
     from indexer.textnorm import fold, has_diacritics
 
@@ -170,7 +167,6 @@ def training_rows(engine) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
             labels.append(label)
             groups.append(n)
     groups_arr = np.asarray(groups)
-    engine.searcher.ensure_fresh()
     searched, vectors = [], []
     for form in texts:
         lang = detect_language(form, (), "vi") or "vi"
@@ -180,11 +176,11 @@ def training_rows(engine) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     x = np.asarray(vectors, dtype=np.float32)
     y = np.asarray([intents.LABELS.index(label) for label in labels])
     # The classifier's probability for each example from a model that did not see it (nor its other forms).
-    assignment = _folds(groups_arr, seed=1)
+    assignment = intents.grouped_folds(groups_arr, FOLDS, seed=1)
     p_out, p_in = np.zeros(len(y)), np.zeros(len(y))
     column = intents.LABELS.index("out_of_remit")
     inside = [intents.LABELS.index(label) for label in IN_REMIT]
-    all_x, all_y, all_groups = intents.example_vectors(engine.searcher.embedder, cache_dir(engine))
+    all_x, all_y, all_groups = intents.example_vectors(engine.searcher.embedder, engine.intents.cache_dir)
     for k in range(FOLDS):
         test = assignment == k
         # Every form the classifier learns from (cued, expanded), less those of the held-out examples.
@@ -199,11 +195,6 @@ def training_rows(engine) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     outside = np.asarray([label == "out_of_remit" for label in labels])
     alone = _scores(p_out >= 0.5, outside)
     return np.asarray(rows), outside, groups_arr, alone
-
-
-def cache_dir(engine) -> Path | None:
-    settings = getattr(engine.searcher, "settings", None)
-    return settings.data_dir / "cache" if settings else None
 
 
 def main() -> None:
