@@ -166,6 +166,30 @@ def test_a_reply_queued_again_under_its_origin_is_queued_once(env):
     assert [r.text for r in tg.flush() if r.chat_id == OWNER] == ["Trả lời 1", "Trả lời 2", *["Không nguồn gốc"] * 2]
 
 
+def test_a_reply_stored_and_leased_at_once_keeps_the_chats_order(env):
+    """reply_and_lease stores the reply and leases the chat's oldest pending row, which is an earlier row when one
+    waits, and nothing while an earlier row is leased elsewhere; mark_sent_and_lease records a send and leases the
+    next row. Stored under an origin already queued, the reply is not stored twice."""
+    svc, _store, tg = env
+    earlier = svc.outbox.reply(OWNER, "Trước", [])
+    taken = svc.outbox.reply_and_lease(OWNER, "Trả lời", [["Nút", "f:1"]], 7, origin="300:1")
+    assert [r.id for r in taken] == [earlier] and svc.outbox.lease(OWNER) == []  # the earlier row first, leased
+    (answer,) = svc.outbox.mark_sent_and_lease(earlier, 501, OWNER)
+    assert (answer.text, answer.buttons, answer.reply_to) == ("Trả lời", [["Nút", "f:1"]], 7)
+    assert svc.outbox.reply_and_lease(OWNER, "Trả lời", [], origin="300:1") == []  # queued once; in flight
+    assert svc.outbox.mark_sent_and_lease(answer.id, 502, OWNER) == [] and svc.outbox.count_pending() == 0
+    with svc.session() as s:
+        assert s.get(Outbox, earlier).sent_message_id == 501 and s.get(Outbox, answer.id).done
+    first = svc.outbox.reply_and_lease(OWNER, "Một", [], origin="301:1")
+    assert [r.text for r in first] == ["Một"]
+    assert svc.outbox.reply_and_lease(OWNER, "Hai", [], origin="301:2") == []  # "Một" is in flight: "Hai" waits
+    assert [r.text for r in svc.outbox.reply_and_lease(OWNER, "Một", [], origin="301:1")] == []
+    svc.outbox.release([first[0].id])  # (given back, e.g. a crash at start of SQLite's only process)
+    (again,) = svc.outbox.reply_and_lease(OWNER, "Một", [], origin="301:1")  # not stored twice: leased again
+    assert again.text == "Một" and [r.text for r in svc.outbox.mark_sent_and_lease(again.id, 503, OWNER)] == ["Hai"]
+    assert svc.outbox.count_pending() == 1 and not tg.flush()  # "Hai" is leased: no other drain sends it
+
+
 def test_forget_blanks_the_outbox_and_old_rows_are_purged(env):
     svc, store, tg = env
     t1, _ = open_ticket(svc, store, tg, OWNER, "Nguyễn Thị Lan", "Bí mật công thức nước mắm?")

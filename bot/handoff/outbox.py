@@ -159,53 +159,57 @@ class OutboxRepo:
 
     def lease(self, chat_id: int, limit: int = 50) -> list[OutMessage]:
         """Take the oldest pending rows of one chat, in order; rows leased elsewhere are not taken."""
+        with self.session.begin() as s:
+            return self._lease(s, chat_id, limit)
+
+    @staticmethod
+    def _lease(s: Session, chat_id: int, limit: int) -> list[OutMessage]:
         moment = now()
         until = moment + dt.timedelta(seconds=LEASE_SECONDS)
         taken: list[OutMessage] = []
-        with self.session.begin() as s:
-            rows = s.scalars(
-                select(Outbox).where(Outbox.chat_id == chat_id, Outbox.done.is_(False)).order_by(Outbox.id).limit(limit)
-            ).all()
-            for row in rows:
-                if row.lease_until is not None and utc(row.lease_until) >= moment:
-                    break  # an earlier row is in flight elsewhere: keep the chat's order
-                got = s.execute(
-                    update(Outbox)
-                    .where(
-                        Outbox.id == row.id,
-                        Outbox.done.is_(False),
-                        or_(Outbox.lease_until.is_(None), Outbox.lease_until < moment),
-                    )
-                    .values(lease_until=until, attempts=Outbox.attempts + 1)
-                    # No evaluation against the loaded rows: SQLite hands back naive times, `moment` is aware.
-                    .execution_options(synchronize_session=False)
-                ).rowcount
-                if not got:
-                    break
-                stale = False
-                if row.require_status and row.ticket_id is not None:
-                    status = s.scalar(select(Ticket.status).where(Ticket.id == row.ticket_id))
-                    stale = status != row.require_status
-                targets = sent_messages(s, row.ticket_id, "card") if row.purpose == "cards" else []
-                taken.append(
-                    OutMessage(
-                        row.id,
-                        row.chat_id,
-                        row.role,
-                        row.purpose,
-                        row.method,
-                        row.text,
-                        list(row.buttons or []),
-                        row.ticket_id,
-                        row.copy_chat_id,
-                        row.copy_message_id,
-                        row.edit_message_id,
-                        stale,
-                        targets,
-                        row.reply_to_message_id,
-                        row.uncertain,
-                    )
+        rows = s.scalars(
+            select(Outbox).where(Outbox.chat_id == chat_id, Outbox.done.is_(False)).order_by(Outbox.id).limit(limit)
+        ).all()
+        for row in rows:
+            if row.lease_until is not None and utc(row.lease_until) >= moment:
+                break  # an earlier row is in flight elsewhere: keep the chat's order
+            got = s.execute(
+                update(Outbox)
+                .where(
+                    Outbox.id == row.id,
+                    Outbox.done.is_(False),
+                    or_(Outbox.lease_until.is_(None), Outbox.lease_until < moment),
                 )
+                .values(lease_until=until, attempts=Outbox.attempts + 1)
+                # No evaluation against the loaded rows: SQLite hands back naive times, `moment` is aware.
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not got:
+                break
+            stale = False
+            if row.require_status and row.ticket_id is not None:
+                status = s.scalar(select(Ticket.status).where(Ticket.id == row.ticket_id))
+                stale = status != row.require_status
+            targets = sent_messages(s, row.ticket_id, "card") if row.purpose == "cards" else []
+            taken.append(
+                OutMessage(
+                    row.id,
+                    row.chat_id,
+                    row.role,
+                    row.purpose,
+                    row.method,
+                    row.text,
+                    list(row.buttons or []),
+                    row.ticket_id,
+                    row.copy_chat_id,
+                    row.copy_message_id,
+                    row.edit_message_id,
+                    stale,
+                    targets,
+                    row.reply_to_message_id,
+                    row.uncertain,
+                )
+            )
         return taken
 
     def reply(
@@ -226,6 +230,24 @@ class OutboxRepo:
             with self.session() as s:
                 return s.scalar(select(Outbox.id).where(Outbox.origin == origin))
 
+    def reply_and_lease(
+        self, chat_id: int, text: str, buttons: list, reply_to: int | None = None, origin: str | None = None
+    ) -> list[OutMessage]:
+        """`reply`, then `lease(chat_id, 1)`, in one transaction for the usual case: the reply is stored (committed)
+        before it can be sent all the same, and the one who stores it, about to send it, saves a round trip.
+
+        The caller holds the chat's send order (the deliverer's lock for the chat): the row leased is the chat's
+        oldest pending one, which is not always this reply."""
+        try:
+            with self.session.begin() as s:
+                add(s, chat_id, "owner", "reply", text, buttons=buttons, reply_to=reply_to, origin=origin)
+                s.flush()
+                return self._lease(s, chat_id, 1)
+        except IntegrityError:  # queued already under this origin (see reply): send what is pending
+            if origin is None:
+                raise
+            return self.lease(chat_id, 1)
+
     def mark_sent(self, row_id: int, message_id: int | None) -> None:
         with self.session.begin() as s:
             s.execute(
@@ -233,6 +255,12 @@ class OutboxRepo:
                 .where(Outbox.id == row_id)
                 .values(done=True, sent_at=now(), sent_message_id=message_id, lease_until=None)
             )
+
+    def mark_sent_and_lease(self, row_id: int, message_id: int | None, chat_id: int) -> list[OutMessage]:
+        """`mark_sent`, then `lease(chat_id, 1)` for the chat's next row, in one call of the deliverer (fewer hops to
+        a thread). Two transactions: the row is recorded as sent even if taking the next one fails."""
+        self.mark_sent(row_id, message_id)
+        return self.lease(chat_id, 1)
 
     def mark_failed(self, row_id: int, error: str) -> None:
         with self.session.begin() as s:

@@ -14,9 +14,8 @@ from telegram.ext import ApplicationHandlerStop
 from bot import callbacks, edits
 from bot.answering.language import detect_language
 from bot.i18n import STAFF, t
-from bot.telegram import handoff_handlers, needs_handlers, render
+from bot.telegram import handoff_delivery, handoff_handlers, needs_handlers, render
 from bot.telegram.context import BotContext
-from bot.telegram.handoff_delivery import drain
 from bot.telegram.ordering import reply_origin
 from bot.telegram.userlang import language_of, user_language
 
@@ -30,9 +29,7 @@ async def send(update: Update, context: BotContext, text: str, markup=None, repl
 
     `reply_to`: the first part quotes that message of the chat (sent anyway if it was deleted meanwhile)."""
     chat = update.effective_chat
-    buttons = outbox_buttons(markup)
-    await asyncio.to_thread(context.services.handoff.outbox.reply, chat.id, text, buttons, reply_to, reply_origin())
-    await drain(context.application, chat.id)
+    await handoff_delivery.reply(context.application, chat.id, text, outbox_buttons(markup), reply_to, reply_origin())
 
 
 def outbox_buttons(markup: InlineKeyboardMarkup | None) -> list:

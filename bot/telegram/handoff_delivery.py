@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
@@ -43,16 +44,39 @@ async def drain(app: Application, chat_id: int) -> bool:
     return await _drain(app, chat_id)
 
 
-async def _drain(app: Application, chat_id: int) -> bool:
+async def reply(
+    app: Application, chat_id: int, text: str, buttons: list, reply_to: int | None, origin: str | None
+) -> None:
+    """Store a reply in the outbox, then send what is pending for the chat, in order (as `outbox.reply` and then
+    `drain`). When no send of this chat is in flight here, storing the reply and leasing the chat's next row are
+    one transaction in one trip to a thread: that runs for every answer, and the bot's CPU is what it is short of.
+    """
+    outbox = services_of(app).handoff.outbox
+    lock = app.bot_data.chat_locks.get(chat_id)
+    if lock is not None and lock.locked():
+        # A drain of this chat is sending: store the reply now rather than after that drain, then queue behind it.
+        await asyncio.to_thread(outbox.reply, chat_id, text, buttons, reply_to, origin)
+        await _drain(app, chat_id)
+        return
+    await _drain(
+        app, chat_id, first=functools.partial(outbox.reply_and_lease, chat_id, text, buttons, reply_to, origin)
+    )
+
+
+async def _drain(app: Application, chat_id: int, first=None) -> bool:
+    """`first`: what stores and leases the chat's first row, run under the chat's lock (else a lease)."""
     svc = services_of(app).handoff
     locks = app.bot_data.chat_locks
     sent = False
     async with locks.setdefault(chat_id, asyncio.Lock()):
         # One row at a time: a lease covers a single send, so a crash blocks the chat only briefly.
-        while rows := await asyncio.to_thread(svc.outbox.lease, chat_id, 1):
+        rows = await asyncio.to_thread(first or functools.partial(svc.outbox.lease, chat_id, 1))
+        while rows:
             row, sent = rows[0], True
+            rows = []  # the branches below that go on lease the next row themselves
             if row.stale:
                 await asyncio.to_thread(svc.outbox.mark_failed, row.id, "skipped: ticket moved on")
+                rows = await asyncio.to_thread(svc.outbox.lease, chat_id, 1)
                 continue
             if row.uncertain and not await _api_answers(app):
                 # Telegram may have carried out the last try; send again only once the API answers, so the
@@ -63,6 +87,7 @@ async def _drain(app: Application, chat_id: int) -> bool:
                 message_id = await _send(app, row)
             except (BadRequest, Forbidden) as exc:  # BadRequest is a NetworkError subclass: first
                 await _failed(app, row, exc)
+                rows = await asyncio.to_thread(svc.outbox.lease, chat_id, 1)
             except RetryAfter as exc:
                 wait = _retry_seconds(exc)
                 log.warning("outbox %s to %s: flood limit, %s s", row.id, chat_id, wait)
@@ -81,8 +106,9 @@ async def _drain(app: Application, chat_id: int) -> bool:
                 break
             except TelegramError as exc:
                 await _failed(app, row, exc)
-            else:
-                await asyncio.to_thread(svc.outbox.mark_sent, row.id, message_id)
+                rows = await asyncio.to_thread(svc.outbox.lease, chat_id, 1)
+            else:  # recorded as sent, and the chat's next row taken, in one trip to a thread
+                rows = await asyncio.to_thread(svc.outbox.mark_sent_and_lease, row.id, message_id, chat_id)
     return sent
 
 
