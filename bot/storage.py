@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from dataclasses import dataclass
 
 from sqlalchemy import (
     JSON,
@@ -212,6 +213,14 @@ MIGRATIONS = [
 ]
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A question as `Store.admit` took it: the conversation before it, and its stored id (None: over the limit)."""
+
+    history: list[Turn]
+    message_id: int | None
+
+
 class Store:
     """Repository used by every front end; no Telegram types."""
 
@@ -379,12 +388,15 @@ class Store:
         being handled again and must see the conversation as it was when it came)."""
         with self.session() as s:
             user = s.get(UserState, user_id)
-            epoch = user.context_epoch if user else 0
-            query = select(Message).where(Message.user_id == user_id, Message.context_epoch == epoch)
-            if before_update is not None:
-                query = query.where(or_(Message.update_id.is_(None), Message.update_id != before_update))
-            rows = s.scalars(query.order_by(Message.id.desc()).limit(limit)).all()
-            return [_turn(r) for r in reversed(rows)]
+            return self._history(s, user_id, user.context_epoch if user else 0, limit, before_update)
+
+    @staticmethod
+    def _history(s: Session, user_id: int, epoch: int, limit: int, before_update: int | None) -> list[Turn]:
+        query = select(Message).where(Message.user_id == user_id, Message.context_epoch == epoch)
+        if before_update is not None:
+            query = query.where(or_(Message.update_id.is_(None), Message.update_id != before_update))
+        rows = s.scalars(query.order_by(Message.id.desc()).limit(limit)).all()
+        return [_turn(r) for r in reversed(rows)]
 
     def admit_question(
         self, user_id: int, text: str, limit: int, seconds: float = 60, update_id: int | None = None
@@ -396,12 +408,28 @@ class Store:
         Returns the stored message id, or None when the question is over the limit (limit 0: no limit).
         `update_id`: a question already stored for that update (handled again) is admitted as it was.
         """
+        return self.admit(user_id, text, limit, seconds, update_id, history=0).message_id
+
+    def admit(
+        self,
+        user_id: int,
+        text: str,
+        limit: int,
+        seconds: float = 60,
+        update_id: int | None = None,
+        history: int = 6,
+    ) -> Admission:
+        """`admit_question` and, read in the same transaction, the conversation before the question (`history`
+        turns, without this update's own as `history(before_update=update_id)` gives them): the front end needs
+        both for every question, and one transaction costs the bot's busy process less CPU than two."""
         since = _now() - dt.timedelta(seconds=seconds)
         with self._admit_lock, self.session.begin() as s:
             user = self._user(s, user_id)  # on PostgreSQL, the user's row lock: one replica at a time from here
+            # Read before the question is stored; an update handled again does not see its own turns.
+            turns = self._history(s, user_id, user.context_epoch, history, update_id) if history else []
             found = self._turn_of(s, update_id, "user")
             if found is not None:
-                return found
+                return Admission(turns, found)
             if (
                 limit
                 and (
@@ -414,13 +442,13 @@ class Store:
                 )
                 >= limit
             ):
-                return None
+                return Admission(turns, None)
             row = Message(
                 user_id=user_id, role="user", text=text, context_epoch=user.context_epoch, meta={}, update_id=update_id
             )
             s.add(row)
             s.flush()
-            return row.id
+            return Admission(turns, row.id)
 
     def new_context(self, user_id: int) -> None:
         with self.session.begin() as s:

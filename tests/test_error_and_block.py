@@ -115,7 +115,7 @@ async def test_a_busy_database_delays_the_answer_instead_of_losing_it(app, monke
     from sqlalchemy.exc import OperationalError
 
     store = app.bot_data.services.store
-    real, calls = store.admit_question, []
+    real, calls = store.admit, []
 
     def locked_once(*args, **kwargs):
         calls.append(1)
@@ -123,7 +123,7 @@ async def test_a_busy_database_delays_the_answer_instead_of_losing_it(app, monke
             raise OperationalError("INSERT INTO messages", {}, sqlite3.OperationalError("database is locked"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(store, "admit_question", locked_once)
+    monkeypatch.setattr(store, "admit", locked_once)
     await _push(app, _message("nhan hieu bao ho bao lau"))
     assert not _sent_to(app, USER["id"]) and not _sent_to(app, ADMIN)  # no apology, no alert: it is retried
     retries = [job for job in app.job_queue.jobs() if isinstance(job.data, Update)]

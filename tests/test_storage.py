@@ -169,3 +169,24 @@ def test_an_update_stores_its_question_and_answer_once(database_url):
     assert [t.text for t in store.history(9, before_update=700)] == ["câu trước"]
     assert store.admit_question(9, "câu khác", 2, update_id=701) is None  # a new update is counted
     store.close()
+
+
+def test_admit_gives_the_conversation_before_the_question(database_url):
+    """`admit` returns the history as `history(before_update=...)` saw it before the question was stored, also
+    when the update is handled again or the question is over the limit."""
+    store = Store(database_url)
+    store.admit_question(5, "câu một", 0, update_id=800)
+    store.add_turn(5, "assistant", "trả lời một", {"kind": "answer", "sources": ["ip"]}, update_id=800)
+    first = store.admit(5, "câu hai", 3, update_id=801)
+    assert [t.text for t in first.history] == ["câu một", "trả lời một"]
+    assert first.history[-1].doc_ids == ["ip"] and first.message_id is not None
+    again = store.admit(5, "câu hai", 3, update_id=801)  # handled again: not its own question as history
+    assert again == first
+    store.add_turn(5, "assistant", "trả lời hai", update_id=801)
+    store.new_context(5)
+    assert store.admit(5, "mới", 3, update_id=802).history == []  # /new: an empty conversation
+    over = store.admit(5, "quá", 3, update_id=803)  # the fourth question in a minute
+    assert over.message_id is None and [t.text for t in over.history] == ["mới"]
+    assert [t.text for t in store.history(5)] == ["mới"]  # not stored
+    assert store.admit(6, "người mới", 3, history=2).history == []
+    store.close()

@@ -133,17 +133,17 @@ async def ask(update: Update, context: BotContext, text: str, reply_to: int | No
     user_id = update.effective_user.id
     too_long = len(text) > MAX_CHARS
     text = text[:MAX_CHARS]
-    # The conversation before this question; an update handled again (its first replica died midway) finds the
-    # turns it stored then, and neither sees them as history nor stores them twice.
-    update_id = update.update_id
-    history = await asyncio.to_thread(svc.store.history, user_id, before_update=update_id)
+    # The question stored (unless over the rate limit) with the conversation before it, in one transaction; an
+    # update handled again (its first replica died midway) finds the turns it stored then, and neither sees them
+    # as history nor stores them twice.
+    admission = await asyncio.to_thread(
+        svc.store.admit, user_id, text, svc.settings.rate_limit_per_minute, update_id=update.update_id
+    )
+    history = admission.history
     # This message's language, else the conversation's, else the user's Telegram language.
     earlier = [t.text for t in reversed(history) if t.role == "user"]
     lang = language_of(update.effective_user, detect_language(text, earlier, default=None))
-    admitted = await asyncio.to_thread(
-        svc.store.admit_question, user_id, text, svc.settings.rate_limit_per_minute, update_id=update_id
-    )
-    if admitted is None:
+    if admission.message_id is None:
         await send(update, context, t(lang, "common.slow_down"), reply_to=reply_to)
         return
     if too_long:
