@@ -96,6 +96,36 @@ def test_redelivered_updates_create_and_relay_nothing_twice(env):
     assert len(relays) == 1 and relays[0].chat_id == MINH and "Xin chào chuyên gia" in relays[0].text
 
 
+def test_a_private_message_is_routed_as_by_the_owner_then_the_consultant_side(env):
+    """on_private_message: (first, last) as on_owner_message and then, unless it took the message,
+    on_consultant_message give them, for an owner without a ticket, in intake, expired intake and relay, and for
+    the consultant who holds the ticket."""
+    svc, store, tg = env
+    assert [o.handled for o in svc.on_private_message(Incoming(OWNER, 30, OWNER, "Lan", "Câu hỏi"))] == [False] * 2
+    converse(store, OWNER, "Nhãn hiệu được bảo hộ bao lâu?")
+    out = svc.request(OWNER, "Lan", "button", "q:route")
+    tg.flush()
+    first, last = svc.on_private_message(Incoming(OWNER, 31, OWNER, "Lan", "Cty Lúa Vàng"))  # the intake answer
+    assert first is last and first.handled and first.announce_at is not None
+    assert svc.on_private_message(Incoming(OWNER, 31, OWNER, "Lan", "Cty Lúa Vàng"))[1].handled  # seen: swallowed
+    assert to(tg.flush(), GROUP)
+    open_ = svc.on_private_message(Incoming(OWNER, 32, OWNER, "Lan", "Còn câu nữa"))  # open, text: for the bot
+    assert [o.handled for o in open_] == [False, False]
+    claim(svc, tg, out.ticket_id)
+    first, last = svc.on_private_message(Incoming(MINH, 40, MINH, "Minh", "Chào chị Lan"))  # the consultant
+    assert not first.handled and last.handled
+    assert any(r.chat_id == OWNER and "Chào chị Lan" in r.text for r in tg.flush())
+    assert svc.on_private_message(Incoming(OWNER, 33, OWNER, "Lan", "Cảm ơn anh"))[1].handled  # relayed
+    assert any(r.chat_id == MINH and "Cảm ơn anh" in r.text for r in tg.flush())
+    assert [o.handled for o in svc.on_private_message(Incoming(HA, 41, HA, "Hà", "Xin chào"))] == [False] * 2
+    second = svc.request(OWNER2, "Hùng", "button", "q:expired-route")
+    tg.flush()
+    with svc.session.begin() as s:
+        s.get(Ticket, second.ticket_id).created_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=11)
+    first, last = svc.on_private_message(Incoming(OWNER2, 50, OWNER2, "Hùng", "5S là gì?"))
+    assert not last.handled and first.announce_at is not None  # queued; the bot answers the message
+
+
 def test_concurrent_claims_exactly_one_wins(env):
     svc, store, tg = env
     ids = [MINH, HA] + list(range(2100, 2106))

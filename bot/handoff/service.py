@@ -51,14 +51,35 @@ class HandoffService(Core):
         self.relay_owner, self.relay_owner_text, self.attach = r.relay_owner, r.relay_owner_text, r.attach
         self.relay_consultant, self.choose_relay, self.relay_edit = r.relay_consultant, r.choose_relay, r.relay_edit
 
+    def on_private_message(self, msg: Incoming) -> tuple[Outcome, Outcome]:
+        """`on_owner_message`, then `on_consultant_message` unless the first took the message: (first, last).
+
+        Most private messages are questions for the bot from someone with no ticket who holds none: what both
+        need to know is read in one session, and the message is routed on only when there is something to do
+        (the bot's busy process spends less CPU on every question than with one look-up per side)."""
+        with self.session() as s:
+            if self.seen(s, msg):
+                return Outcome(), Outcome()
+            ticket = self.active_ticket(s, msg.user_id)
+            busy = ticket is None and bool(self.claimed_by(s, msg.user_id))
+        if ticket is None and not busy:
+            return Outcome(handled=False), Outcome(handled=False)
+        first = self._owner_message(msg, ticket) if ticket is not None else Outcome(handled=False)
+        if first.handled:
+            return first, first
+        return first, self.on_consultant_message(msg)
+
     def on_owner_message(self, msg: Incoming) -> Outcome:
         """Route a private message of someone with an active ticket; `handled=False` lets the bot answer."""
         with self.session() as s:
             if self.seen(s, msg):
                 return Outcome()
             t = self.active_ticket(s, msg.user_id)
-            status = t.status if t else None
-            stale_intake = status == INTAKE and utc(t.created_at) < now() - INTAKE_TIMEOUT
+        return self._owner_message(msg, t)
+
+    def _owner_message(self, msg: Incoming, t) -> Outcome:
+        status = t.status if t else None
+        stale_intake = status == INTAKE and utc(t.created_at) < now() - INTAKE_TIMEOUT
         if status == CLAIMED:
             return self.relay_owner(msg)
         if stale_intake:  # the intake question is long past: it is skipped and the message is for the bot

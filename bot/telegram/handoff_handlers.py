@@ -113,10 +113,7 @@ async def intercept(update: Update, context: BotContext) -> bool:
     message = update.effective_message
     if message is None or update.effective_chat.type != "private" or message.from_user is None:
         return False
-    svc, msg = context.services.handoff, incoming(message)
-    first = outcome = await asyncio.to_thread(svc.on_owner_message, msg)
-    if not outcome.handled:
-        outcome = await asyncio.to_thread(svc.on_consultant_message, msg)
+    first, outcome = await asyncio.to_thread(context.services.handoff.on_private_message, incoming(message))
     if outcome.handled or first.announce_at:  # (an expired intake step opened the ticket)
         await _after(context, first, outcome)
     return outcome.handled
