@@ -2,6 +2,7 @@
 
 import pytest
 
+from bot.answering import sme_size
 from bot.answering.sme_size import TABLE, SizeFacts, classify, extract
 
 NEXT = {"micro": "small", "small": "medium", "medium": None}
@@ -40,3 +41,21 @@ def test_extract_numbers_from_text():
     assert (facts.employees, facts.revenue, facts.capital, facts.sector) == (150, 120, 0.8, "production")
     facts = extract("trading company, 45 employees, revenue 90 billion")
     assert (facts.employees, facts.revenue, facts.sector) == (45, 90, "trade")
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("cty minh la dn nho hay vua", True),
+        ("Doanh nghiệp siêu nhỏ là gì?", True),
+        ("the nao la doanh nghiep vua", True),
+        ("co con duoc tinh la dn nho khong", True),
+        ("What counts as a small enterprise?", True),
+        ("DN siêu nhỏ được hỗ trợ bao nhiêu?", False),
+        ("doanh nghiep vua thi sao", False),
+        ("small businesses get how much for consulting?", False),
+    ],
+)
+def test_asking_for_a_class_is_told_from_naming_one(text, asks):
+    assert sme_size.asks_for_class(text) is asks
+    assert sme_size.class_words(text)  # every one names a class

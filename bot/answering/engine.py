@@ -208,6 +208,10 @@ class AnswerEngine:
         figures = facts.employees is not None and (facts.revenue is not None or facts.capital is not None)
         named = sme_size.is_about_size(text) and (facts.figures or words <= SIZE_QUESTION_MAX_WORDS)
         about_size = figures or facts.household or named
+        if about_size and not (facts.figures or facts.household) and not sme_size.asks_for_class(text):
+            # A class named, without figures, in a conversation on another subject ("DN siêu nhỏ được bao nhiêu?"
+            # after a question about consulting support) qualifies that subject: a follow-up, not a size question.
+            about_size = not (followup.last_user_question(history) and not self._size_context(history))
         if intent.label == "size" and intent.probability >= limits.size and about_size:
             return "size"
         # A size conversation goes on while the owner only adds figures ("doanh thu 20 tỷ", "thương mại");
@@ -236,7 +240,12 @@ class AnswerEngine:
         known_subject = False
         if previous:
             earlier = set(tokens(previous))
-            new_subjects = [s for s in self.retriever.subject_terms(text) if not set(s.split()) <= earlier]
+            # A size class ("siêu nhỏ") qualifies the subject rather than names one: a question about the class
+            # itself went to the size calculator (_route).
+            qualifiers = sme_size.class_words(text)
+            new_subjects = [
+                s for s in self.retriever.subject_terms(text) if not set(s.split()) <= (earlier | qualifiers)
+            ]
             short = followup.is_followup(text, history) or len(tokens(text)) <= ASPECT_FOLLOWUP_MAX_WORDS
             if not new_subjects and short:
                 # Only a new aspect ("nộp ở đâu?", "mất bao lâu?"): answer it from the current subject's documents.

@@ -28,6 +28,14 @@ _TRIGGER = re.compile(
     r"(sieu nho|nho va vua|nho hay vua|dn nho|doanh nghiep (nho|vua)|dnnvv|quy mo|thuoc (loai|dien|nhom)|"
     r"la (doanh nghiep|dn|cty|cong ty) gi|micro|small|medium|sme)"
 )
+# Asks for a class or for the criteria themselves ("nhỏ hay vừa?", "thuộc loại nào", "thế nào là DN nhỏ"), as
+# opposed to naming a class as a qualifier of something else ("DN siêu nhỏ được hỗ trợ bao nhiêu?").
+_ASKS_CLASS = re.compile(
+    r"(hay (sieu nho|nho|vua|lon)|quy mo|thuoc (loai|dien|nhom)|la (doanh nghiep|dn|cty|cong ty) gi|tieu chi|"
+    r"the nao (la|thi duoc)|(co phai|con|van|duoc coi|duoc tinh|xep|tinh) (la )?(doanh nghiep|dn)|"
+    r"(doanh nghiep|dn) (sieu nho|nho|vua)( la)? (gi|the nao)|bao nhieu (nguoi|lao dong)|dieu kien (la|de)|"
+    r"which size|what size|counts? as|is (it|my|our|this)|classif|criteria|threshold)"
+)
 _HOUSEHOLD = re.compile(r"\b(ho kinh doanh|ho ca the|ho gia dinh kinh doanh|household business|hkd)\b")
 _TRADE = re.compile(
     r"(thuong mai|dich vu|ban buon|ban le|buon ban|kinh doanh hang|nha hang|khach san|van tai|"
@@ -103,6 +111,16 @@ def extract(text: str) -> SizeFacts:
 def is_about_size(text: str) -> bool:
     """Names a size class, SME status or the size criteria."""
     return bool(_TRIGGER.search(fold(text)))
+
+
+def class_words(text: str) -> set[str]:
+    """The (folded) words of the size classes and SME status the text names ("sieu", "nho")."""
+    return {w for m in _TRIGGER.finditer(fold(text)) for w in m.group(0).split()}
+
+
+def asks_for_class(text: str) -> bool:
+    """Asks which class a business is in, or what the criteria are, not only names a class."""
+    return bool(_ASKS_CLASS.search(fold(text)))
 
 
 def is_size_question(text: str) -> bool:
