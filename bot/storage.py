@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -158,17 +159,18 @@ def _turn(row: Message) -> Turn:
     )
 
 
-def _upsert_user(s: Session, user_id: int):
-    """INSERT … ON CONFLICT DO UPDATE … RETURNING for the user row, on the databases we support; None for
-    others. One statement creates the row or returns it, locked (PostgreSQL) until the transaction ends."""
-    dialect = s.get_bind().dialect.name
+def _upsert_user(dialect: str):
+    """INSERT … ON CONFLICT DO UPDATE … RETURNING for the user row (parameter `user_id`), on the databases we
+    support; None for others. One statement creates the row or returns it, locked (PostgreSQL) until the
+    transaction ends. Built once per store: every question runs it twice, and building it (with its cache key)
+    cost more than running it."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
         return None
-    statement = insert(UserState).values(user_id=user_id)
+    statement = insert(UserState).values(user_id=bindparam("user_id"))
     return (
         statement.on_conflict_do_update(
             index_elements=[UserState.user_id], set_={"user_id": statement.excluded.user_id}
@@ -238,6 +240,7 @@ class Store:
             if ":memory:" not in url:  # one shared connection there: nobody to queue behind
                 sqlite_writes.install(self.engine, wait=BUSY_SECONDS)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+        self._upsert = _upsert_user(self.engine.dialect.name)
         self._admit_lock = threading.Lock()
         self.migrate()
 
@@ -338,9 +341,8 @@ class Store:
         """The user's row, created if missing, in one statement: two first messages at once do not collide
         on the key, and a /forget cannot delete the row between creating and reading it. On PostgreSQL the
         row stays locked until the transaction ends, so one user's writes take turns across processes."""
-        upsert = _upsert_user(s, user_id)
-        if upsert is not None:
-            return s.scalars(upsert).one()
+        if self._upsert is not None:
+            return s.scalars(self._upsert, {"user_id": user_id}).one()
         user = s.get(UserState, user_id)
         if user is None:
             user = UserState(user_id=user_id)
