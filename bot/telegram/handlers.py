@@ -160,22 +160,21 @@ async def _answer_question(update: Update, context: BotContext, text: str, histo
     svc = context.services
     user_id = update.effective_user.id
     started = time.perf_counter()
-    answer = await asyncio.to_thread(svc.engine.answer, text, history, lang)
-    ref = await asyncio.to_thread(
-        svc.store.add_turn,
-        user_id,
-        "assistant",
-        answer.answer,
-        {
+
+    def answer_and_store():
+        # The answer and its storing on the same worker thread: one trip there instead of two for every question.
+        answer = svc.engine.answer(text, history, lang)
+        meta = {
             "kind": answer.kind,
             "confidence": answer.confidence,
             "sources": [s.doc_id for s in answer.sources],
             "topic": answer.topic,
             "titles": [s.title for s in answer.sources],
             "basis": render.basis_meta(answer),
-        },
-        update.update_id,
-    )
+        }
+        return answer, svc.store.add_turn(user_id, "assistant", answer.answer, meta, update.update_id)
+
+    answer, ref = await asyncio.to_thread(answer_and_store)
     if answer.kind == "handoff_request":
         await handoff_handlers.request(update, context, "wish")
         return
