@@ -37,6 +37,20 @@ def test_retrieval_evidence_decides_where_the_classifier_hesitates():
     assert model.probability(far)[0] > model.threshold > model.probability(near)[0]
 
 
+def test_the_threshold_weighs_the_errors_by_how_many_questions_are_outside():
+    """Fewer questions outside the remit: a false alarm weighs more, so the threshold does not go down."""
+    rows, outside, groups = _data(600, seed=3)
+    rows = rows + np.random.default_rng(4).normal(0, 1.5, rows.shape)  # overlapping classes: a real trade-off
+    thresholds = []
+    for share in (0.5, 0.2, 0.05):
+        model, report = learn(rows, outside, groups, share)
+        thresholds.append(model.threshold)
+        assert report["expected_errors"] == round(
+            (1 - share) * report["false_alarms"] + share * (1 - report["recall"]), 4
+        )
+    assert thresholds[0] <= thresholds[1] <= thresholds[2] and thresholds[0] < thresholds[2]
+
+
 def test_the_model_round_trips_through_its_file(tmp_path):
     rows, outside, _ = _data(200, seed=1)
     model = fit(rows, outside)

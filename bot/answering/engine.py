@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -182,7 +183,17 @@ class AnswerEngine:
                 ranked_doc_ids=ranked,
             )
         if route == "size":
-            return self._size(question, text, history, lang)
+            sized, size = self._size(question, text, history, lang)
+            rest = self._beyond_size(text)
+            if size is not None and rest:
+                # Figures and another question in one message ("45 người, doanh thu 60 tỷ, được hỗ trợ tư vấn bao
+                # nhiêu?"): the class, then that question asked for the class.
+                asked = f"{t(lang, f'engine.size_{size}')} {rest}"
+                vector = self.searcher.query_vector(asked, restore=lang == "vi")
+                grounded = self._grounded(question, asked, vector, self.intents.classify(vector), [], lang)
+                if grounded.kind == "answer":
+                    return _joined(sized, grounded)
+            return sized
         answer = self._grounded(question, text, vector, intent, history, lang)
         # The owner describes their own case, or their own company's figures outside a size question
         # ("DN siêu nhỏ của tôi thuê tư vấn hết 60 triệu, được hỗ trợ bao nhiêu?").
@@ -340,9 +351,19 @@ class AnswerEngine:
             search_query=query,
         )
 
-    def _size(self, question: str, text: str, history: list[Turn], lang: str) -> Answer:
-        """The Article 5 calculator; figures given earlier in the same size conversation still count, the
-        latest message's figures win."""
+    def _beyond_size(self, text: str) -> str:
+        """The part of a size message that asks something else: its clauses without figures, when they name a
+        subject of the documents other than the size classes ("" otherwise)."""
+        if sme_size.asks_for_class(text):
+            return ""
+        rest = " ".join(p.strip() for p in re.split(r"[,;.\n]+", text) if p.strip() and not re.search(r"\d", p))
+        qualifiers = sme_size.class_words(rest)
+        subjects = [s for s in self.retriever.subject_terms(rest) if not set(s.split()) <= qualifiers]
+        return rest if subjects else ""
+
+    def _size(self, question: str, text: str, history: list[Turn], lang: str) -> tuple[Answer, str | None]:
+        """The Article 5 calculator, and the class it decided (None: not decided, or not an SME); figures given
+        earlier in the same size conversation still count, the latest message's figures win."""
         facts = sme_size.SizeFacts()
         if self._size_context(history):
             for turn in history:
@@ -356,7 +377,7 @@ class AnswerEngine:
         sources = [self._source(d) for d in retrieval.docs[:1]]
         body = sme_size.render(result, facts, lang)
         near = sme_size.near_note(result, lang)
-        return Answer(
+        answer = Answer(
             question,
             body + ("\n\n" + near if near else ""),
             sources=sources,
@@ -368,6 +389,7 @@ class AnswerEngine:
             search_query=SIZE_QUERY,
             ranked_doc_ids=[s.doc_id for s in sources],
         )
+        return answer, (result.size if answer.kind == "calculation" and not result.missing else None)
 
     def _compose(
         self, question: str, text: str, retrieval: Retrieval, lang: str, history: list[Turn], aspect: bool = False
@@ -472,6 +494,17 @@ class AnswerEngine:
             topic=meta.get("topic", ""),
             text="\n".join(c.text for c in doc.chunks[:2]),
         )
+
+
+def _joined(first: Answer, second: Answer) -> Answer:
+    """`first` then `second` as one answer: the second's citation numbers follow the first's sources."""
+    numbers = {n: i for i, n in enumerate(range(1, len(second.sources) + 1), len(first.sources) + 1)}
+    shifted = re.sub(r"\[(\d+)\]", lambda m: f"[{numbers.get(int(m.group(1)), m.group(1))}]", second.answer)
+    first.answer = f"{first.answer}\n\n{shifted}"
+    first.sources = first.sources + second.sources
+    first.handoff_suggested = first.handoff_suggested or second.handoff_suggested
+    first.ranked_doc_ids = first.ranked_doc_ids + [d for d in second.ranked_doc_ids if d not in first.ranked_doc_ids]
+    return first
 
 
 def format_sources(sources: list[Source], lang: str = "vi") -> str:

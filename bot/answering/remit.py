@@ -7,8 +7,9 @@ how many of its word pairs the knowledge base uses at all. A small logistic mode
 the intent examples (`intents.jsonl`): their out-of-remit examples against the questions, own cases and size
 questions, each run through retrieval over the shipped knowledge base, with the classifier's probability taken
 from cross-validation (on its own training examples the classifier is sure of everything). Its threshold is the
-one that gives the best F1 under cross-validation. `python -m bot.answering.remit` learns it again and prints the
-cross-validated figures; the result is `remit_model.json`, next to this file.
+one with the fewest expected errors under cross-validation, the two errors weighed by how many owners' questions
+lie outside the remit (`OUT_OF_REMIT_SHARE`), not by how many examples do. `python -m bot.answering.remit` learns
+it again and prints the cross-validated figures; the result is `remit_model.json`, next to this file.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ FEATURES = (
 )
 IN_REMIT = ("question", "own_case", "size")
 FOLDS = 5
+# The share of owners' questions that lie outside the remit, as the threshold weighs the two errors: the examples
+# hold far more of them (a third) than owners send, so the best-F1 threshold on the examples declines too many
+# questions the documents answer. About one in five (the evaluation design of issue 12 has 50 in 300).
+OUT_OF_REMIT_SHARE = 0.2
 
 
 def features(
@@ -136,18 +141,28 @@ def _scores(predicted: np.ndarray, outside: np.ndarray) -> dict:
     }
 
 
-def learn(rows: np.ndarray, outside: np.ndarray, groups: np.ndarray) -> tuple[RemitModel, dict]:
-    """The model on every row, its threshold the best-F1 one under grouped cross-validation, and its figures."""
+def expected_errors(scores: dict, share: float = OUT_OF_REMIT_SHARE) -> float:
+    """Wrong decisions per question when `share` of the questions lie outside the remit."""
+    return (1 - share) * scores["false_alarms"] + share * (1 - scores["recall"])
+
+
+def learn(
+    rows: np.ndarray, outside: np.ndarray, groups: np.ndarray, share: float = OUT_OF_REMIT_SHARE
+) -> tuple[RemitModel, dict]:
+    """The model on every row, its threshold the one with the fewest expected errors under grouped cross-validation
+    (`share` of the questions outside the remit), and its figures."""
     assignment = intents.grouped_folds(groups, FOLDS)
     held_out = np.zeros(len(outside))
     for k in range(FOLDS):
         test = assignment == k
         held_out[test] = fit(rows[~test], outside[~test]).probability(rows[test])
-    candidates = np.round(np.arange(0.3, 0.81, 0.05), 2)
-    best = max(candidates, key=lambda th: (_scores(held_out >= th, outside)["f1"], -abs(th - 0.5)))
+    candidates = np.round(np.arange(0.3, 0.96, 0.05), 2)
+    best = min(candidates, key=lambda th: (expected_errors(_scores(held_out >= th, outside), share), abs(th - 0.5)))
     model = fit(rows, outside)
     model.threshold = float(best)
-    report = {"threshold": float(best), **_scores(held_out >= best, outside), "examples": len(outside)}
+    chosen = _scores(held_out >= best, outside)
+    report = {"threshold": float(best), **chosen, "expected_errors": round(expected_errors(chosen, share), 4)}
+    report["examples"] = len(outside)
     return model, report
 
 
