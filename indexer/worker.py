@@ -11,7 +11,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from indexer import loaders
 
 log = logging.getLogger(__name__)
 GRACE_SECONDS = 10.0  # beyond the loaders' own time check, before the worker is killed
+PARENT_CHECK_SECONDS = 1.0  # how often an idle worker looks whether the process that started it still lives
 _lock = threading.Lock()
 _pool: cf.ProcessPoolExecutor | None = None
 _pool_memory: int | None = None
@@ -26,6 +29,19 @@ _pool_memory: int | None = None
 
 class Overrun(Exception):
     """The worker ran out of time or memory, or died."""
+
+
+def _start_worker(memory_bytes: int, parent: int) -> None:
+    _limit_memory(memory_bytes)
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once its parent is gone. A parent killed outright (SIGKILL, the OOM killer) never shuts the
+    pool down, and the idle worker, which holds both ends of its own call queue, would wait for work for ever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _limit_memory(memory_bytes: int) -> None:
@@ -47,8 +63,8 @@ def _pool_for(memory_bytes: int) -> cf.ProcessPoolExecutor:
             _pool = cf.ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),  # no copy of the caller's threads and model
-                initializer=_limit_memory,
-                initargs=(memory_bytes,),
+                initializer=_start_worker,
+                initargs=(memory_bytes, os.getpid()),
             )
             _pool_memory = memory_bytes
         return _pool

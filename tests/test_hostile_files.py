@@ -9,10 +9,15 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import time
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import docx
 import pytest
@@ -426,3 +431,37 @@ def test_refusals_keep_their_code_and_parameters_across_the_worker(tmp_path):
     with pytest.raises(loaders.LoadError) as refused:
         worker.load(path, tmp_path, None, limits)
     assert refused.value.code == "text_too_long" and refused.value.quarantine and refused.value.params
+
+
+_ORPHAN_PARENT = """
+import os, sys
+from indexer import loaders, worker
+print(worker.run(os.getpid, timeout=60, memory_bytes=loaders.DEFAULT_LIMITS.max_memory_bytes), flush=True)
+sys.stdin.read()  # wait to be killed
+"""
+
+
+def test_the_reader_worker_ends_when_its_parent_is_killed():
+    """A bot process killed outright (SIGKILL) leaves no idle document-reader worker behind."""
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-c", _ORPHAN_PARENT]
+    with subprocess.Popen(command, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as parent:
+        try:
+            child = int(parent.stdout.readline())
+            os.kill(child, 0)  # the worker runs
+            parent.send_signal(signal.SIGKILL)
+            parent.wait(timeout=10)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _alive(child):
+                time.sleep(0.2)
+            assert not _alive(child), "the worker outlived its parent"
+        finally:
+            parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status waits to be read
