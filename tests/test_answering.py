@@ -636,3 +636,30 @@ def test_a_new_aspect_takes_only_the_subject_of_the_previous_question(previous, 
     from bot.answering.retrieval import Retriever
 
     assert Retriever.without_aspect(previous) == subject
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("Tỉnh Lâm Viên hỗ trợ thuê chuyên gia bao nhiêu tiền?", "Lâm Viên"),
+        ("Quỹ Hưng Thịnh cho vay đổi mới công nghệ không", "Hưng Thịnh"),
+        ("TP HCM có chương trình gì", "HCM"),
+        ("Quỹ Đổi mới công nghệ quốc gia cho vay thế nào", None),  # a name the documents use
+        ("Tôi dùng tên quán Mộc Trà 5 năm nay", None),  # "quán" is a shop, not "quận": a brand, not a place
+        ("tỉnh mình có hỗ trợ gì không", None),  # no name
+        ("Sở Khoa học và Công nghệ ở đâu", None),
+    ],
+)
+def test_a_place_or_programme_no_document_names_is_found(question, name):
+    import itertools
+
+    from bot.answering import checks
+    from indexer.textnorm import tokens
+
+    corpus = (
+        "Quỹ Đổi mới công nghệ quốc gia cho vay. Sở Khoa học và Công nghệ tiếp nhận hồ sơ. Tỉnh hỗ trợ doanh nghiệp."
+    )
+    words = tokens(corpus)
+    pairs = set(itertools.pairwise(words))
+    found = checks.unknown_name(question, lambda a, b: (a, b) in pairs, lambda w: int(w in words))
+    assert found == name

@@ -11,9 +11,10 @@ The type comes from the question's interrogative words, a small closed class of 
 
 from __future__ import annotations
 
+import itertools
 import re
 
-from indexer.textnorm import fold
+from indexer.textnorm import fold, nfc
 
 _DURATION_Q = re.compile(
     r"\b(bao lau|may (nam|thang|ngay|tuan)|bao nhieu (nam|thang|ngay|tuan)|thoi han|han chot|trong bao|"
@@ -146,4 +147,55 @@ def lead(question: str, sentence: str) -> str | None:
         return "yes"
     if "bat buoc" in " ".join(predicate) and "tu nguyen" in " ".join(words):
         return "no"
+    return None
+
+
+# Public bodies, places and programmes a question can name by a proper name ("tỉnh Lâm Viên", "Quỹ Hưng Thịnh"):
+# a small closed class of the language's nouns, as written (folded, "quận" would be "quán" and "tỉnh" "tính").
+_NAMED_KINDS = tuple(
+    kind.split()
+    for kind in (
+        "tỉnh",
+        "thành phố",
+        "tp",
+        "tp.",
+        "huyện",
+        "quận",
+        "thị xã",
+        "xã",
+        "phường",
+        "quỹ",
+        "chương trình",
+        "đề án",
+        "dự án",
+        "sở",
+    )
+)
+MAX_NAME_WORDS = 4
+
+
+def unknown_name(question: str, known_pair, doc_freq) -> str | None:
+    """A place, body or programme the question names with capitals ("tỉnh Lâm Viên") that no document mentions:
+    the documents say nothing about it, whatever they say about its neighbours (the national programme, another
+    province). `known_pair(a, b)` and `doc_freq(word)` are the keyword index's, on folded words."""
+    words = re.sub(r"[,;:?!()\"«»]", " ", nfc(question)).split()
+    lowered = [w.lower() for w in words]
+    for i in range(len(words)):
+        for kind in _NAMED_KINDS:
+            if lowered[i : i + len(kind)] != list(kind):
+                continue
+            name = []
+            for word in words[i + len(kind) : i + len(kind) + MAX_NAME_WORDS]:
+                if not word[:1].isupper():
+                    break
+                name.append(word.rstrip("."))
+            keys = [fold(w) for w in name if fold(w)]
+            if not keys:
+                continue
+            if len(keys) == 1:
+                known = doc_freq(keys[0]) > 0
+            else:
+                known = any(known_pair(a, b) for a, b in itertools.pairwise(keys))
+            if not known:
+                return " ".join(name)
     return None

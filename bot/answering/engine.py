@@ -291,7 +291,24 @@ class AnswerEngine:
                 curated.search_query, curated.ranked_doc_ids = query, ranked
                 return curated
         # -- end of the curated answers hook
-        if not known_subject and self._out_of_remit(intent, retrieval):
+        keyword = self.searcher.keyword
+        named = checks.unknown_name(question, keyword.known_pair, keyword.doc_freq) if keyword is not None else None
+        if named:
+            # What is asked, without the name no document knows ("tỉnh Lâm Viên" reads to the classifier like
+            # somewhere else's business), tells an unanswered question of the remit from one outside it; retrieval
+            # says little here, since no document is near a subject they do not name.
+            unnamed = " ".join(text.replace(named, " ").split())
+            asked = self.intents.classify(self.searcher.query_vector(unnamed, restore=lang == "vi"))
+            if asked.label == "out_of_remit":
+                named = None
+        outside = not named and not known_subject and self._out_of_remit(intent, retrieval)
+        if named:
+            # A province, fund or programme no document mentions: its neighbours' rules are not its rules.
+            answer = self._abstain(question, lang, "names a place or programme no document knows", confidence, query)
+            answer.answer = t(lang, "engine.unknown_name", name=named)
+            answer.ranked_doc_ids = ranked
+            return answer
+        if outside:
             answer = self._abstain(question, lang, f"out of remit {intent.p('out_of_remit'):.2f}", confidence, query)
             answer.answer = t(lang, "engine.out_of_remit")
             answer.ranked_doc_ids = ranked
