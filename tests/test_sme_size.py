@@ -59,3 +59,16 @@ def test_extract_numbers_from_text():
 def test_asking_for_a_class_is_told_from_naming_one(text, asks):
     assert sme_size.asks_for_class(text) is asks
     assert sme_size.class_words(text)  # every one names a class
+
+
+@pytest.mark.parametrize(
+    ("text", "employees", "revenue"),
+    [
+        ("We are a trading company with 30 staff and 40 billion revenue", 30, 40),
+        ("cty minh 12 nguoi, 8 ty doanh thu moi nam", 12, 8),
+        ("doanh thu 60 tỷ, 45 công nhân", 45, 60),
+    ],
+)
+def test_a_figure_is_read_before_or_after_what_it_measures(text, employees, revenue):
+    facts = extract(text)
+    assert (facts.employees, facts.revenue) == (employees, revenue)

@@ -83,10 +83,15 @@ def _number(raw: str) -> float:
 
 def _money(folded: str, words: str) -> float | None:
     m = re.search(rf"({words})\D{{0,25}}?{_NUM}\s*(ty|ti|billion|bn|trieu|million|m\b)?", folded)
-    if not m:
-        return None
-    value = _number(m.group(2))
-    unit = m.group(3) or "ty"
+    if m:
+        raw, unit = m.group(2), m.group(3)
+    else:  # the figure first, its unit named: "40 billion revenue", "60 tỷ doanh thu"
+        m = re.search(rf"{_NUM}\s*(ty|ti|billion|bn|trieu|million)\s*(dong|vnd|vnđ)?\s*(of\s+)?({words})", folded)
+        if not m:
+            return None
+        raw, unit = m.group(1), m.group(2)
+    value = _number(raw)
+    unit = unit or "ty"
     if unit in ("trieu", "million", "m"):
         value /= 1000
     return value
