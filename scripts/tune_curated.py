@@ -71,17 +71,18 @@ def main() -> int:
             take = found is not None and found.similarity >= t.similarity and found.margin >= t.margin
             used += take
             right[case.kind] += cur_ok if take else base_ok
-        results.append((sum(right.values()), -t.similarity, -t.margin, t, right, used))
-    results.sort(key=lambda r: r[:3], reverse=True)
+        results.append((sum(right.values()), used, -t.similarity, -t.margin, t, right))
+    # Equally right: the pair answering most questions with the staff's own words, then the loosest.
+    results.sort(key=lambda r: r[:4], reverse=True)
     n = {k: sum(c.kind == k for c, *_ in rows) for k in kinds}
     print("right  similarity margin used  " + " ".join(f"{k:>12}" for k in kinds))
-    for total, _, _, t, right, used in results[:15]:
+    for total, used, _, _, t, right in results[:15]:
         print(
             f"{total:>5}  {t.similarity:>10.3f} {t.margin:>6.3f} {used:>4}  "
             + " ".join(f"{right[k]:>5}/{n[k]:<6}" for k in kinds)
         )
     current = Thresholds()
-    for total, _, _, t, right, used in results:
+    for total, used, _, _, t, right in results:
         if (t.similarity, t.margin) == (current.similarity, current.margin):
             print(f"the shipped thresholds ({t.similarity}, {t.margin}): {total} right, {used} curated answers")
     services.close()

@@ -176,7 +176,6 @@ def test_the_index_gives_every_question_once(engine):
     [
         "Logo công ty đã đăng ký được gia hạn tối đa bao nhiêu lần?",
         "logo cong ty da dang ky duoc gia han toi da bao nhieu lan",
-        "logo cong ty dang ky roi gia han duoc may lan",
     ],
 )
 def test_a_matching_question_gets_the_curated_answer(engine, question):
@@ -192,6 +191,14 @@ def test_a_matching_question_gets_the_curated_answer(engine, question):
     assert source.legal_basis.endswith("Điều 93") and source.effective_from == "2026-04-01"
     assert 0.7 <= answer.confidence <= 1 and not answer.handoff_suggested
     assert answer.ranked_doc_ids[0] == "ip-renewal-qa" and answer.note.startswith("curated")
+
+
+def test_a_looser_paraphrase_is_left_to_retrieval_which_finds_the_same_answer(engine):
+    """Below the documents' similarity a curated question may be a neighbouring one; retrieval answers instead,
+    here from the same questions-and-answers chunk."""
+    answer = engine.answer("logo cong ty dang ky roi gia han duoc may lan")
+    assert not answer.note.startswith("curated")
+    assert "Không giới hạn số lần" in answer.answer and answer.sources[0].doc_id == "ip-renewal-qa"
 
 
 def test_other_questions_are_left_to_retrieval(engine):
@@ -246,7 +253,7 @@ def test_an_ambiguous_match_is_not_answered(indexed, embedder, engine):
     """Two documents answering the same question equally: no margin, so retrieval decides."""
     twin = dataclasses.replace(_five_s(engine), doc_id="process-5s-twin")
     curated = CuratedAnswers(engine.searcher, approved=Extra(twin))
-    vector = engine.searcher.query_vector("xuong 10 nguoi ap dung 5s dc ko")
+    vector = engine.searcher.query_vector(FIVE_S_QUESTION)  # similar enough: only the margin decides
     found = curated.match(vector)
     assert found.margin == pytest.approx(0.0, abs=1e-5) and not curated.strong(found)
     assert engine.curated.strong(engine.curated.match(vector))
