@@ -663,3 +663,17 @@ def test_a_place_or_programme_no_document_names_is_found(question, name):
     pairs = set(itertools.pairwise(words))
     found = checks.unknown_name(question, lambda a, b: (a, b) in pairs, lambda w: int(w in words))
     assert found == name
+
+
+def test_two_answers_joined_keep_one_number_per_document():
+    from bot.answering.engine import _joined
+    from bot.answering.types import Answer, Source
+
+    size = Source("funding-sme-size-criteria", "Tiêu chí", "", "funding/size.md", 1.0)
+    support = Source("funding-support", "Hỗ trợ", "", "funding/support.md", 1.0)
+    first = Answer("q", "Doanh nghiệp nhỏ [1].", sources=[size])
+    second = Answer("q", "Hỗ trợ 50 triệu [1]; theo quy mô [2].", sources=[support, size], handoff_suggested=True)
+    joined = _joined(first, second)
+    assert joined.answer == "Doanh nghiệp nhỏ [1].\n\nHỗ trợ 50 triệu [2]; theo quy mô [1]."
+    assert [s.doc_id for s in joined.sources] == ["funding-sme-size-criteria", "funding-support"]
+    assert joined.handoff_suggested

@@ -514,11 +514,19 @@ class AnswerEngine:
 
 
 def _joined(first: Answer, second: Answer) -> Answer:
-    """`first` then `second` as one answer: the second's citation numbers follow the first's sources."""
-    numbers = {n: i for i, n in enumerate(range(1, len(second.sources) + 1), len(first.sources) + 1)}
+    """`first` then `second` as one answer: the second's citation numbers follow the first's sources (a document
+    both cite keeps its first number)."""
+    sources = list(first.sources)
+    numbers = {}
+    for n, source in enumerate(second.sources, 1):
+        known = next((i for i, s in enumerate(sources, 1) if s.doc_id == source.doc_id), None)
+        if known is None:
+            sources.append(source)
+            known = len(sources)
+        numbers[n] = known
     shifted = re.sub(r"\[(\d+)\]", lambda m: f"[{numbers.get(int(m.group(1)), m.group(1))}]", second.answer)
     first.answer = f"{first.answer}\n\n{shifted}"
-    first.sources = first.sources + second.sources
+    first.sources = sources
     first.handoff_suggested = first.handoff_suggested or second.handoff_suggested
     first.ranked_doc_ids = first.ranked_doc_ids + [d for d in second.ranked_doc_ids if d not in first.ranked_doc_ids]
     return first
