@@ -25,6 +25,7 @@ def _ask(args, services: Services) -> int:
 
     engine = services.engine
     if args.batch:
+        _prepare_caches(engine)
         with open(args.batch, encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
                 if not line.strip():
@@ -46,7 +47,11 @@ def _ask(args, services: Services) -> int:
     if not args.question:
         print("error: give a question, or --batch FILE.jsonl", file=sys.stderr)
         return 2
+    engine.on_demand_sentences = 10_000  # one question: embed just what it needs rather than the whole index
+    cached = len(engine.sentences)
     answer = engine.answer(args.question)
+    if len(engine.sentences) != cached:
+        engine.sentences.save()  # the next question reuses them
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
@@ -57,9 +62,18 @@ def _ask(args, services: Services) -> int:
     return 0
 
 
+def _prepare_caches(engine) -> None:
+    """Many questions: embed every sentence not cached yet first (once per index; saved under DATA_DIR), so
+    the answers are the ones the running bot gives, not the ones it gives while its cache is filling."""
+    if engine.missing_sentences():
+        print("preparing the answer caches (once per index)…", file=sys.stderr, flush=True)
+        engine.fill_sentence_cache()
+
+
 def _eval(args, services: Services) -> int:
     from bot.answering.evaluation import evaluate_parts, render_kinds, render_table
 
+    _prepare_caches(services.engine)
     try:
         report = evaluate_parts(services.engine, services.settings, Path(args.file), args.part)
     except ValueError as exc:

@@ -97,3 +97,25 @@ def test_secrets_never_print():
     settings = Settings(_env_file=None, telegram_bot_token="123:SECRET", llm_api_key="sk-SECRET")
     assert "SECRET" not in repr(settings) and "SECRET" not in str(settings.model_dump())
     assert settings.token == "123:SECRET"
+
+
+def test_questions_from_the_command_line_are_answered_with_the_sentence_vectors(env, tmp_path, capsys):
+    # A fresh index has no sentence vectors yet: `ask` and `eval` must not answer on words alone meanwhile
+    # (the answers would differ from the running bot's), so a batch fills the cache first and one question
+    # embeds what it needs; both keep the vectors for the next run.
+    _, data = env
+    cache = next((data / "cache").glob("sentence-vectors-*"), None)
+    if cache:
+        cache.unlink()
+    assert cli_main(["ask", "nhan hieu bao ho bao lau", "--json"]) == 0
+    capsys.readouterr()
+    cache = next((data / "cache").glob("sentence-vectors-*"))
+    one = cache.stat().st_size
+    batch = tmp_path / "in.jsonl"
+    batch.write_text(json.dumps({"id": "q1", "question": "sáng chế bảo hộ bao lâu"}, ensure_ascii=False) + "\n")
+    assert cli_main(["ask", "--batch", str(batch), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "preparing the answer caches" in captured.err and json.loads(captured.out)["id"] == "q1"
+    assert cache.stat().st_size > one
+    assert cli_main(["warmup"]) == 0
+    assert "(0 new)" in capsys.readouterr().out

@@ -55,3 +55,15 @@ def test_fill_stops_at_capacity_instead_of_evicting_what_it_just_filled(tmp_path
     cache = SentenceVectors(model, capacity=2, path=tmp_path / "v.npz")
     assert cache.fill(["a", "bb", "ccc"]) == 2 and len(cache) == 2
     assert cache.fill(["a", "bb", "ccc"]) == 0
+
+
+def test_cached_embeds_a_few_missing_sentences_on_demand_but_never_many(tmp_path):
+    model = CountingEmbedder()
+    cache = SentenceVectors(model, path=tmp_path / "v.npz")
+    cache.fill(["a", "bb"])
+    assert cache.cached(["a", "bb", "ccc"]) is None and model.embedded == ["a", "bb"]  # 0: never embeds
+    assert cache.cached(["a", "ccc", "dddd", "eeeee"], embed_up_to=2) is None  # three missing: too many
+    assert model.embedded == ["a", "bb"]
+    found = cache.cached(["a", "ccc", "dddd"], embed_up_to=2)  # a freshly uploaded document's two sentences
+    assert found is not None and np.allclose(found[:, 0], [1.0, 3.0, 4.0])
+    assert model.embedded == ["a", "bb", "ccc", "dddd"]

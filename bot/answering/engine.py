@@ -69,6 +69,10 @@ class IntentThresholds:
 
 class AnswerEngine:
     curated = None  # curated answers hook: a bot.answering.curated.CuratedAnswers, set by bot.app
+    # Sentences whose vectors are missing that one answer may embed while the owner waits: the few of a
+    # document uploaded since the cache was filled (~20 ms each); more than that, the cache is still being
+    # filled and the sentences are chosen by their words alone. The command line raises it.
+    on_demand_sentences = 12
 
     def __init__(self, searcher: HybridSearcher, composer=None, thresholds: Thresholds | None = None) -> None:
         self.searcher = searcher
@@ -430,8 +434,8 @@ class AnswerEngine:
         if lang == "vi" and vector is not None:
 
             def dense(texts):
-                # Cached sentence vectors only: a dot product, no model call while the owner waits.
-                found = self.sentences.cached(texts)
+                # Cached sentence vectors: a dot product, at most a few model calls while the owner waits.
+                found = self.sentences.cached(texts, embed_up_to=self.on_demand_sentences)
                 return None if found is None else found @ vector
 
         if lang != "vi":

@@ -51,8 +51,18 @@ class SentenceVectors:
                 [self._cache[t] if t in self._cache else self.embedder.embed_passages([t])[0] for t in texts]
             )
 
-    def cached(self, texts: list[str]) -> np.ndarray | None:
-        """The vectors of `texts` when every one is cached, else None; never embeds (no cost while a user waits)."""
+    def cached(self, texts: list[str], embed_up_to: int = 0) -> np.ndarray | None:
+        """The vectors of `texts` when every one is cached, else None.
+
+        `embed_up_to`: embed the missing ones first when there are at most that many (the few sentences
+        of a document uploaded since the cache was filled); 0 never embeds, so a user never waits for it.
+        """
+        if not texts:
+            return None
+        if embed_up_to > 0:
+            missing = self.missing(texts)
+            if 0 < len(missing) <= embed_up_to:
+                self._add(missing, self.embedder.embed_passages(missing))
         with self._lock:
             if not texts or any(t not in self._cache for t in texts):
                 return None
