@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import threading
+import time
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -141,12 +142,17 @@ def build_services(
     return services
 
 
-def _fill_quietly(engine: AnswerEngine) -> None:
+SENTENCE_CACHE_CHECK_SECONDS = 60.0  # how soon documents added by an admin (on any replica) get their vectors
+
+
+def _fill_quietly(engine: AnswerEngine, every: float = SENTENCE_CACHE_CHECK_SECONDS) -> None:
     try:  # Linux: a thread's own niceness; with one torch thread per pass the work runs on this thread
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
     except (AttributeError, OSError):
         pass
-    try:
-        engine.fill_sentence_cache(batch=16, when_idle=2.0)  # nothing to do once the cache is complete
-    except Exception as exc:  # noqa: BLE001 - a cache: English answers embed their own sentences meanwhile
-        log.warning("could not fill the sentence-vector cache: %s", exc)
+    while True:  # after every index change, not only at start: an upload's sentences choose its answers too
+        try:
+            engine.fill_sentence_cache(batch=16, when_idle=2.0)  # nothing to do while the cache is complete
+        except Exception as exc:  # noqa: BLE001 - a cache: answers choose sentences by their words meanwhile
+            log.warning("could not fill the sentence-vector cache: %s", exc)
+        time.sleep(every)

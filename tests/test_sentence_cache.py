@@ -67,3 +67,26 @@ def test_cached_embeds_a_few_missing_sentences_on_demand_but_never_many(tmp_path
     found = cache.cached(["a", "ccc", "dddd"], embed_up_to=2)  # a freshly uploaded document's two sentences
     assert found is not None and np.allclose(found[:, 0], [1.0, 3.0, 4.0])
     assert model.embedded == ["a", "bb", "ccc", "dddd"]
+
+
+def test_a_serving_bot_fills_the_cache_again_after_every_index_change():
+    import threading
+
+    from bot.app import _fill_quietly
+
+    class Engine:  # the index changes after the first fill (an admin's upload): the next round embeds its sentences
+        def __init__(self):
+            self.missing = [["a", "b"], [], ["uploaded"]]
+            self.filled: list[str] = []
+            self.done = threading.Event()
+
+        def fill_sentence_cache(self, batch, when_idle):
+            if self.missing:
+                self.filled += self.missing.pop(0)
+            if not self.missing:
+                self.done.set()
+            return 0
+
+    engine = Engine()
+    threading.Thread(target=_fill_quietly, args=(engine, 0.001), daemon=True).start()
+    assert engine.done.wait(10) and engine.filled == ["a", "b", "uploaded"]
