@@ -290,6 +290,8 @@ def test_ask_batch_cli_keeps_order_and_ids(indexed, tmp_path):
 
 def test_sentence_cache_is_filled_once_and_read_back(indexed, embedder):
     engine = AnswerEngine(HybridSearcher(indexed, embedder))
+    engine.sentences.path.unlink(missing_ok=True)  # `ask --batch` on this index may have filled it already
+    engine.sentences = type(engine.sentences)(embedder, path=engine.sentences.path)
     engine.warm_up()
     assert engine.fill_sentence_cache() > 0 and engine.sentences.path.exists()
     assert engine.missing_sentences() == [] and engine.fill_sentence_cache() == 0

@@ -66,3 +66,21 @@ def test_citation_markers_are_not_numbers():
 )
 def test_sentences_split_at_sentence_ends_only(text, expected):
     assert split_sentences(text) == expected
+
+
+def test_a_yes_or_no_of_its_own_passage_answers_only_a_yes_no_question_and_only_first():
+    from bot.answering.extractive import Unit, compose
+
+    faq = Unit("Không. Thư viện số của Cục cho tra cứu miễn phí.", 1, 0, 0)
+    rule = Unit("Có. Lệ phí nộp đơn là 150.000 đồng cho mỗi nhóm.", 0, 0, 0)
+    numbering = {0: 1, 1: 2}
+    # Asked "phí bao nhiêu": neither "Có." nor "Không." answers it.
+    assert compose([rule, faq], numbering) == (
+        "Lệ phí nộp đơn là 150.000 đồng cho mỗi nhóm [1]. Thư viện số của Cục cho tra cứu miễn phí [2]."
+    )
+    # Asked yes or no: the first sentence's own answer stands; a later one answered another question.
+    assert compose([rule, faq], numbering, polar_lead=True).startswith("Có. Lệ phí")
+    assert "Không." not in compose([rule, faq], numbering, polar_lead=True)
+    # "Không bắt buộc …" is a statement, not a detached answer.
+    statement = Unit("Không bắt buộc, trừ khi dùng vốn nhà nước.", 0, 0, 0)
+    assert compose([statement], numbering) == "Không bắt buộc, trừ khi dùng vốn nhà nước [1]."

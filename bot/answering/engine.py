@@ -462,7 +462,7 @@ class AnswerEngine:
         )
         used = sorted({u.doc_index for u in units})
         numbering = {d: n for n, d in enumerate(used, 1)}
-        body = extractive.compose(units, numbering)
+        body = extractive.compose(units, numbering, polar_lead=asked == "yesno")
         covered = not units or asked not in extractive.TYPED or any(checks.carries(u.text, asked) for u in units)
         if not covered:
             # The documents do not give what was asked (a duration, a place, an amount, a date): say what they

@@ -240,15 +240,23 @@ def _same(a: str, b: str) -> bool:
     return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) > 0.8
 
 
-def compose(units: list[Unit], numbering: dict[int, int]) -> str:
+# A yes or a no standing as its own sentence ("Không. Thư viện số … cho tra cứu miễn phí.") answers the question
+# its passage was written for (a "Hỏi đáp" entry's); elsewhere it would answer a question nobody asked.
+_DETACHED_POLAR = re.compile(r"^(?:không|có|được|chưa|yes|no)[.!]\s+(?=\S)", re.IGNORECASE)
+
+
+def compose(units: list[Unit], numbering: dict[int, int], polar_lead: bool = False) -> str:
     """Join the chosen sentences into one short paragraph with [n] markers.
 
-    List items chosen under the same lead ("Hồ sơ gồm: …") are joined after one copy of the lead.
+    List items chosen under the same lead ("Hồ sơ gồm: …") are joined after one copy of the lead. `polar_lead`:
+    the question asks yes or no, so the first sentence keeps a yes or no of its own; no other sentence does.
     """
     parts: list[str] = []
     previous_lead = None
-    for unit in units:
+    for n, unit in enumerate(units):
         text = unit.text.rstrip().rstrip(".!?")
+        if n or not polar_lead:
+            text = _capitalised(_DETACHED_POLAR.sub("", text, count=1))
         marker = f" [{numbering[unit.doc_index]}]."
         lead, sep, item = text.partition(": ")
         if sep and previous_lead == (lead, unit.doc_index) and parts:
@@ -257,3 +265,7 @@ def compose(units: list[Unit], numbering: dict[int, int]) -> str:
         previous_lead = (lead, unit.doc_index) if sep else None
         parts.append(text + marker)
     return " ".join(parts)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
