@@ -120,6 +120,7 @@ class Services:
         if self._embedder is None:  # a caller's own model keeps its threading
             engine.searcher.embedder.serve_concurrently()  # first: the model is then set up once, as it serves
         engine.warm_up()
+        engine.missing_sentences()  # splits the index into sentences now, not while the first users wait
         threading.Thread(target=_fill_quietly, args=(engine,), name="sentence-cache", daemon=True).start()
         # The model, the index and the caches are ~600,000 objects that live as long as the process. Each full
         # collection of the cyclic garbage collector walked them all (~150 ms with the interpreter lock held,

@@ -679,3 +679,16 @@ def test_two_answers_joined_keep_one_number_per_document():
     assert joined.answer == "Doanh nghiệp nhỏ [1].\n\nHỗ trợ 50 triệu [2]; theo quy mô [1]."
     assert [s.doc_id for s in joined.sources] == ["funding-sme-size-criteria", "funding-support"]
     assert joined.handoff_suggested
+
+
+def test_checking_for_missing_sentence_vectors_splits_the_index_once_per_version(indexed, embedder, monkeypatch):
+    # A serving bot checks every minute; splitting every chunk holds the interpreter lock for most of a second.
+    from bot.answering import extractive
+
+    engine = AnswerEngine(HybridSearcher(indexed, embedder))
+    calls = []
+    split = extractive.split_units
+    monkeypatch.setattr(extractive, "split_units", lambda text: calls.append(1) or split(text))
+    first = engine.missing_sentences()
+    splits = len(calls)
+    assert splits > 0 and engine.missing_sentences() == first and len(calls) == splits

@@ -87,6 +87,7 @@ class AnswerEngine:
         self.intents = LazyIntents(searcher.embedder, settings.data_dir / "cache" if settings else None)
         self._size_vector = None  # the size criteria query's embedding, computed once
         self.last_question = 0.0  # time.monotonic() of the latest question
+        self._split_for, self._split_units = None, []  # the keyword index last split into sentences, and them
 
     # -- public ----------------------------------------------------------------
     def warm_up(self) -> None:
@@ -109,11 +110,16 @@ class AnswerEngine:
         log.info("answer engine warmed up in %.1f s", time.perf_counter() - started)
 
     def missing_sentences(self) -> list[str]:
-        """Sentences of the index whose vectors (for English answers) are not cached yet."""
+        """Sentences of the index whose vectors are not cached yet."""
         self.searcher.ensure_fresh()
         keyword = self.searcher.keyword
-        units = [text for chunk in (keyword.text if keyword else []) for text, _ in extractive.split_units(chunk)]
-        return self.sentences.missing(units)
+        if keyword is None:
+            return []
+        if self._split_for is not keyword:
+            # Splitting every chunk takes ~0.8 s of the interpreter lock: once per index, not per check.
+            self._split_units = [text for chunk in keyword.text for text, _ in extractive.split_units(chunk)]
+            self._split_for = keyword
+        return self.sentences.missing(self._split_units)
 
     def fill_sentence_cache(self, batch: int = 64, when_idle: float = 0.0) -> int:
         """Embed every sentence of the index not cached yet and save the cache (~25 s the first time for the
