@@ -57,12 +57,8 @@ class SentenceVectors:
         `embed_up_to`: embed the missing ones first when there are at most that many (the few sentences
         of a document uploaded since the cache was filled); 0 never embeds, so a user never waits for it.
         """
-        if not texts:
-            return None
-        if embed_up_to > 0:
-            missing = self.missing(texts)
-            if 0 < len(missing) <= embed_up_to:
-                self._add(missing, self.embedder.embed_passages(missing))
+        if embed_up_to > 0 and 0 < len(self.missing(texts)) <= embed_up_to:
+            self.fill(texts)
         with self._lock:
             if not texts or any(t not in self._cache for t in texts):
                 return None
