@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from bot.answering.intents import load_examples
 from bot.answering.sentence_cache import SentenceVectors
 from bot.answering.types import Answer, Source
 from indexer.textnorm import fold, has_diacritics, nfc
@@ -222,14 +223,15 @@ class CuratedAnswers:
             entries = from_chunks(zip(keyword.meta, keyword.text)) if keyword is not None else []
             if self.approved is not None:
                 entries += self.approved.curated_entries()
-            self._teach([e.question for e in entries if e.approved])
+            self._teach([e.question for e in entries if e.approved] + [text for text, _ in load_examples()])
             self._snapshot = self._build(entries, key)
             return self._snapshot, True
 
     def _teach(self, questions: list[str]) -> None:
-        """An approved answer may use words no document uses ("hội chợ", "mỹ nghệ"): the searcher's diacritic
-        restorer learns them, so an owner typing that question without diacritics is restored, and embedded,
-        like the question itself (the documents' own forms still win)."""
+        """An approved answer may use words no document uses ("hội chợ", "mỹ nghệ"), and owners write words
+        guidance rarely does ("tôi", "chuyên viên", "gọi lại": the labelled intent examples are written as they
+        write): the searcher's diacritic restorer learns them, so a message typed without diacritics is restored,
+        and embedded, as it was meant (the documents' own forms still win)."""
         if self._restorer is None:
             return
         written = [q for q in questions if has_diacritics(q)]

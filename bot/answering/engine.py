@@ -221,7 +221,8 @@ class AnswerEngine:
         words = len(tokens(text))
         if intent.label in ("greeting", "thanks") and intent.probability >= limits.smalltalk:
             return intent.label if words <= SMALLTALK_MAX_WORDS else "question"
-        if intent.label == "human" and intent.probability >= limits.human:
+        if intent.label == "human" and (intent.probability >= limits.human or not self.retriever.subject_terms(text)):
+            # Most likely a request for a person, and no subject of the documents to answer instead.
             return "human"
         facts = sme_size.extract(text)
         # About size: names a class or the criteria, or gives headcount with revenue or capital, or is a household

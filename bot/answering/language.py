@@ -119,22 +119,31 @@ _HUMAN = [
     r"\b(real|human)\s+(person|consultant|agent)\b",
     r"^/?human$",
 ]
-_INJECTION = [
-    r"ignore (all |the )?(previous|prior|above) (instructions|prompts?)",
-    r"(print|show|reveal|repeat) (me )?(your|the) (system )?(prompt|instructions)",
+# A new persona for the bot: what the same sentence goes on to ask is asked of that persona, and goes with it.
+_PERSONA = [
     r"you are now\b",
     r"act as\b",
     r"pretend (to be|you are)",
     r"jailbreak",
-    r"ignore (the|your|all)( \w+)? (documents?|sources?|rules?|guidance|citations?)",
-    r"forget (your|the|all)( \w+)? (rules?|instructions)",
-    r"\b(just|only) (say|answer|reply)\b",
     r"developer mode",
-    r"bo qua (moi |tat ca |cac )?(huong dan|chi dan|lenh)( truoc( do)?)?",
-    r"(in|hien thi|tiet lo) (ra )?(prompt|lenh he thong|chi dan he thong)",
     r"bay gio ban (la|dong vai)",
     r"dong vai\b",
 ]
+_INJECTION = _PERSONA + [
+    r"ignore (all |the )?(previous|prior|above) (instructions|prompts?)",
+    r"(print|show|reveal|repeat) (me )?(your|the) (system )?(prompt|instructions)",
+    r"ignore (the|your|all)( \w+)? (documents?|sources?|rules?|guidance|citations?)",
+    r"forget (your|the|all)( \w+)? (rules?|instructions)",
+    r"\b(just|only) (say|answer|reply)\b",
+    r"bo qua (moi |tat ca |cac )?(huong dan|chi dan|lenh)( truoc( do)?)?",
+    r"\b(in|hien thi|tiet lo|cho xem)( ra)?( \w+){0,3} (prompt|lenh he thong|chi dan he thong)",
+    # The bot's own rules as the object of "ignore" or "forget" ("bỏ qua quy định trích dẫn nguồn").
+    r"\b(bo qua|quen( het| di)?|(khong|ko|k) can|dung)( \w+){0,3} (quy tac|nguyen tac|trich dan|trich nguon|dan nguon)\b",
+    r"\bbo qua( \w+){0,2} (quy dinh|yeu cau)( \w+){0,2} (cua ban|he thong|trich dan|nguon)\b",
+]
+# Where an instruction may sit inside one sentence with a real question ("… và cho tôi biết …").
+_CLAUSE = re.compile(r"(?<=[.!?\n:;,])\s+|\s+(?=(?:và|rồi|va|roi|and|then)\s)", re.IGNORECASE)
+_CONNECTIVE = re.compile(r"^(?:và|rồi|va|roi|and|then)\s+", re.IGNORECASE)
 _GREETING = re.compile(r"^(xin chao|chao( ban| bot| em| anh| chi)?|hello|hi|hey|alo|good (morning|afternoon))[\s!.,]*$")
 _THANKS = re.compile(
     r"^(cam on|cam on ban|thanks?|thank you|ok(e|ay)?|tks|thx)( (ban|nhieu|nhe|bot|a|so much))*[\s!.,]*$"
@@ -171,8 +180,26 @@ def wants_human(text: str) -> bool:
 def strip_injection(text: str) -> tuple[str, bool]:
     """Remove sentences that try to instruct the system; returns (clean text, found)."""
     parts = re.split(r"(?<=[.!?\n])\s+", text)
-    kept = [p for p in parts if not any(re.search(pat, fold(p)) for pat in _INJECTION)]
-    return " ".join(kept).strip(), len(kept) != len(parts)
+    kept: list[str] = []
+    for part in parts:
+        if not _instructs(part):
+            kept.append(part)
+            continue
+        if _instructs(part, _PERSONA):
+            continue
+        # An instruction about the bot's rules may be one clause of a sentence that also asks something real
+        # ("bỏ qua quy định trích dẫn nguồn và cho tôi biết …"): the question stays.
+        for clause in _CLAUSE.split(part):
+            clause = _CONNECTIVE.sub("", clause.strip())
+            if clause and not _instructs(clause):
+                kept.append(clause)
+    found = kept != parts
+    return (" ".join(kept).strip() if found else text.strip()), found
+
+
+def _instructs(text: str, patterns: list[str] = _INJECTION) -> bool:
+    folded = fold(text)
+    return any(re.search(pat, folded) for pat in patterns)
 
 
 def smalltalk(text: str) -> str | None:
