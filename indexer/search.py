@@ -77,7 +77,8 @@ class KeywordIndex:
         if not self.ids or not query_tokens:
             return []
         k = min(k, len(self.ids))
-        docs, scores = self.retriever.retrieve([query_tokens], k=k, show_progress=False, n_threads=1)
+        # n_threads=0: in this thread (any other number starts a pool of threads for every search)
+        docs, scores = self.retriever.retrieve([query_tokens], k=k, show_progress=False, n_threads=0)
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 

@@ -215,7 +215,8 @@ def _other_subject(text: str, chunk, subjects: list[str], subject_terms) -> bool
     named = subject_terms(text)
     if not named:
         return False
-    where = " ".join(tokens(f"{chunk.meta.get('section', '')} {text}"))
+    # Each part folded on its own: fold() caches its texts, and a section or a sentence recurs across questions.
+    where = " ".join(tokens(chunk.meta.get("section", "")) + tokens(text))
     return not any(s in where for s in subjects)
 
 

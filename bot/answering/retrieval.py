@@ -16,6 +16,7 @@ from indexer.textnorm import fold, tokens
 
 SUPERSEDED_FACTOR = 0.5
 RARE_WORD_CHUNKS = 60  # a single title word names a subject only when this few chunks use it ("kaizen")
+SUBJECT_CACHE = 50_000  # sentences whose subjects are remembered (the shipped documents have ~3,500)
 _ASKS_OLD = re.compile(
     r"(truoc (ngay )?1/4/2026|truoc 2026|quy dinh cu|luat cu|nam 20(1\d|2[0-5])|old rule|before april 2026)"
 )
@@ -222,6 +223,8 @@ class Retriever:
         self.searcher = searcher
         self.scope = scope
         self._titles: tuple | None = None  # (keyword index, title vocabulary) of the index last loaded
+        # Subjects of the documents' sentences, which every answer weighs again: text -> subjects, per vocabulary.
+        self._subjects: dict[str, list[str]] = {}
 
     def retrieve(
         self,
@@ -304,6 +307,9 @@ class Retriever:
         vocabulary = self._title_vocabulary()
         if vocabulary is None:
             return []
+        known = self._subjects.get(text)
+        if known is not None:
+            return list(known)
         pairs, words = vocabulary
         keyword = self.searcher.keyword
         found = []
@@ -314,7 +320,10 @@ class Retriever:
         for w in folded:
             if w in words and w not in _STOP and w not in _ASPECT and keyword.doc_freq(w) <= RARE_WORD_CHUNKS:
                 found.append(w)
-        return found
+        if len(self._subjects) >= SUBJECT_CACHE:
+            self._subjects.clear()
+        self._subjects[text] = found
+        return list(found)
 
     def _title_vocabulary(self) -> tuple[set, set] | None:
         keyword = self.searcher.keyword
@@ -331,6 +340,7 @@ class Retriever:
             pairs.update(itertools.pairwise(folded))
             words.update(w for w in folded if len(w) > 2 and not w.isdigit())
         self._titles = (keyword, (pairs, words))
+        self._subjects = {}  # another index: other titles, other subjects
         return pairs, words
 
     @staticmethod
@@ -362,11 +372,11 @@ class Retriever:
         if not words:
             return 0.0
         keyword = self.searcher.keyword
-        text = set(
-            tokens(
-                " ".join(f"{doc.meta.get('title', '')} {c.meta.get('section', '')} {c.text}" for c in doc.chunks[:3])
-            )
-        )
+        # Each part folded on its own: fold() caches its texts, which recur across questions; their join would not.
+        text = set(tokens(doc.meta.get("title", "")))
+        for c in doc.chunks[:3]:
+            text.update(tokens(c.meta.get("section", "")))
+            text.update(tokens(c.text))
         total = found = 0.0
         for w in words:
             weight = _idf(keyword, w)
