@@ -221,8 +221,15 @@ class AnswerEngine:
         words = len(tokens(text))
         if intent.label in ("greeting", "thanks") and intent.probability >= limits.smalltalk:
             return intent.label if words <= SMALLTALK_MAX_WORDS else "question"
-        if intent.label == "human" and (intent.probability >= limits.human or not self.retriever.subject_terms(text)):
-            # Most likely a request for a person, and no subject of the documents to answer instead.
+        if intent.label == "human" and intent.probability >= limits.human:
+            return "human"
+        if (
+            intent.label == "human"
+            and not followup.last_user_question(history)
+            and not self.retriever.subject_terms(text)
+        ):
+            # Most likely a request for a person, and no subject to answer instead: neither the message names one
+            # nor a conversation gives one (there, "ai được đăng ký?" asks about the subject, not for a person).
             return "human"
         facts = sme_size.extract(text)
         # About size: names a class or the criteria, or gives headcount with revenue or capital, or is a household
@@ -261,7 +268,10 @@ class AnswerEngine:
         # The conversation's subject, or a new one the documents' titles name: not a question outside the remit.
         known_subject = False
         if previous:
-            earlier = set(tokens(previous))
+            # What the conversation is about: the previous question's words and the titles of the documents the
+            # last answer drew on ("áp dụng … cho xưởng nhỏ" after an answer from "Áp dụng 5S …" stays on 5S).
+            last = followup.last_answer(history)
+            earlier = set(tokens(previous)) | self.retriever.title_words(last.doc_ids if last else [])
             # A size class ("siêu nhỏ") qualifies the subject rather than names one: a question about the class
             # itself went to the size calculator (_route).
             qualifiers = sme_size.class_words(text)

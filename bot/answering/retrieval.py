@@ -225,6 +225,7 @@ class Retriever:
         self._titles: tuple | None = None  # (keyword index, title vocabulary) of the index last loaded
         # Subjects of the documents' sentences, which every answer weighs again: text -> subjects, per vocabulary.
         self._subjects: dict[str, list[str]] = {}
+        self._title_of: dict[str, str] = {}  # doc id -> title, of the same index
 
     def retrieve(
         self,
@@ -341,7 +342,14 @@ class Retriever:
             words.update(w for w in folded if len(w) > 2 and not w.isdigit())
         self._titles = (keyword, (pairs, words))
         self._subjects = {}  # another index: other titles, other subjects
+        self._title_of = titles
         return pairs, words
+
+    def title_words(self, doc_ids: list[str]) -> set[str]:
+        """The folded words of these documents' titles (those the live index has)."""
+        if self._title_vocabulary() is None:
+            return set()
+        return {w for d in doc_ids for w in tokens(self._title_of.get(d, ""))}
 
     @staticmethod
     def without_aspect(text: str) -> str:
