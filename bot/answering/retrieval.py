@@ -222,10 +222,9 @@ class Retriever:
     def __init__(self, searcher: HybridSearcher, scope=None) -> None:
         self.searcher = searcher
         self.scope = scope
-        self._titles: tuple | None = None  # (keyword index, title vocabulary) of the index last loaded
-        # Subjects of the documents' sentences, which every answer weighs again: text -> subjects, per vocabulary.
-        self._subjects: dict[str, list[str]] = {}
-        self._title_of: dict[str, str] = {}  # doc id -> title, of the same index
+        self._titles: tuple | None = None  # (keyword index, (title pairs, title words, doc id -> title)) last loaded
+        # Subjects of the documents' sentences, which every answer weighs again: (keyword index, text -> subjects).
+        self._subjects: tuple = (None, {})
 
     def retrieve(
         self,
@@ -308,11 +307,15 @@ class Retriever:
         vocabulary = self._title_vocabulary()
         if vocabulary is None:
             return []
-        known = self._subjects.get(text)
+        pairs, words, _ = vocabulary
+        keyword = self.searcher.keyword
+        index, cache = self._subjects
+        if index is not keyword:  # another index: other titles, other subjects
+            cache = {}
+            self._subjects = (keyword, cache)
+        known = cache.get(text)
         if known is not None:
             return list(known)
-        pairs, words = vocabulary
-        keyword = self.searcher.keyword
         found = []
         folded = tokens(text)
         for a, b in itertools.pairwise(folded):
@@ -321,12 +324,12 @@ class Retriever:
         for w in folded:
             if w in words and w not in _STOP and w not in _ASPECT and keyword.doc_freq(w) <= RARE_WORD_CHUNKS:
                 found.append(w)
-        if len(self._subjects) >= SUBJECT_CACHE:
-            self._subjects.clear()
-        self._subjects[text] = found
+        if len(cache) >= SUBJECT_CACHE:
+            cache.clear()
+        cache[text] = found
         return list(found)
 
-    def _title_vocabulary(self) -> tuple[set, set] | None:
+    def _title_vocabulary(self) -> tuple[set, set, dict] | None:
         keyword = self.searcher.keyword
         if keyword is None:
             return None
@@ -340,16 +343,15 @@ class Retriever:
             folded = tokens(title)
             pairs.update(itertools.pairwise(folded))
             words.update(w for w in folded if len(w) > 2 and not w.isdigit())
-        self._titles = (keyword, (pairs, words))
-        self._subjects = {}  # another index: other titles, other subjects
-        self._title_of = titles
-        return pairs, words
+        self._titles = (keyword, (pairs, words, titles))
+        return pairs, words, titles
 
     def title_words(self, doc_ids: list[str]) -> set[str]:
         """The folded words of these documents' titles (those the live index has)."""
-        if self._title_vocabulary() is None:
+        vocabulary = self._title_vocabulary()
+        if vocabulary is None:
             return set()
-        return {w for d in doc_ids for w in tokens(self._title_of.get(d, ""))}
+        return {w for d in doc_ids for w in tokens(vocabulary[2].get(d, ""))}
 
     @staticmethod
     def without_aspect(text: str) -> str:
