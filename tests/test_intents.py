@@ -86,3 +86,9 @@ def test_held_out_phrasings(embedder, text, label):
     intent = classifier.classify(embedder.embed_queries([text])[0])
     assert intent.label == label, (text, intent.probabilities)
     assert all(_norm(text) != _norm(t) for t, _ in load_examples())  # truly held out
+
+
+def test_a_model_trained_in_this_process_is_written_to_another_cache_folder_asked_for(embedder, tmp_path):
+    IntentClassifier.load_or_train(embedder, CACHE)  # trained or read once in this process
+    IntentClassifier.load_or_train(embedder, tmp_path)
+    assert len(list(tmp_path.glob("intents-*.npz"))) == 1  # a bot process using that folder reads it, not trains

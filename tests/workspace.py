@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot.answering.intents import IntentClassifier
 from bot.config import Settings
 from indexer.pipeline import Indexer
 from tests.conftest import ROOT, SAMPLE_KB
@@ -43,6 +44,9 @@ def indexed_sample(root: Path, embedder) -> tuple[Path, Path]:
     shutil.copytree(SAMPLE_KB, kb)
     Indexer(Settings(_env_file=None, data_dir=data, knowledge_dir=kb), embedder_factory=lambda: embedder).refresh()
     (data / "models").symlink_to(ROOT / "data" / "models")
+    # The intent model too, as `python -m bot warmup` leaves it: else every bot process the tests start trains it
+    # anew on one thread per pass (over a minute on a slow machine) before it serves.
+    IntentClassifier.load_or_train(embedder, data / "cache")
     return kb, data
 
 

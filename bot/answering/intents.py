@@ -194,12 +194,13 @@ class IntentClassifier:
     def load_or_train(cls, embedder, cache_dir: Path | None, path: Path = EXAMPLES) -> IntentClassifier:
         """Read the cached model for these examples and this embedding model, or train and cache it."""
         key = "model-" + _key(embedder, path, RECIPE + EXAMPLE_FORMS)
+        cache = cache_dir / f"intents-{key[6:]}.npz" if cache_dir is not None else None
         memo = _MEMO.get(key)
         if isinstance(memo, IntentClassifier):
+            if cache is not None and not cache.exists():
+                memo._save(cache)  # trained here already: another process using that folder need not train again
             return memo
-        cache = None
-        if cache_dir is not None:
-            cache = cache_dir / f"intents-{key[6:]}.npz"
+        if cache is not None:
             loaded = cls._load(cache)
             if loaded is not None:
                 _MEMO[key] = loaded
