@@ -198,7 +198,10 @@ class IntentClassifier:
         memo = _MEMO.get(key)
         if isinstance(memo, IntentClassifier):
             if cache is not None and not cache.exists():
-                memo._save(cache)  # trained here already: another process using that folder need not train again
+                try:  # trained here already: another process using that folder need not train again
+                    memo._save(cache)
+                except OSError as exc:  # a cache only: this process has its model
+                    log.warning("could not write the intent model to %s: %s", cache, exc)
             return memo
         if cache is not None:
             loaded = cls._load(cache)
