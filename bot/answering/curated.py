@@ -19,6 +19,7 @@ a start-up embeds nothing and a new document or approval embeds only its own que
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import threading
@@ -223,7 +224,7 @@ class CuratedAnswers:
             entries = from_chunks(zip(keyword.meta, keyword.text)) if keyword is not None else []
             if self.approved is not None:
                 entries += self.approved.curated_entries()
-            self._teach([e.question for e in entries if e.approved] + [text for text, _ in load_examples()])
+            self._teach([e.question for e in entries if e.approved] + _owner_phrasings())
             self._snapshot = self._build(entries, key)
             return self._snapshot, True
 
@@ -341,6 +342,12 @@ class CuratedAnswers:
         room = max(1e-6, 1.0 - t.similarity)
         lift = 0.2 * (found.similarity - t.similarity) / room + 2.0 * max(0.0, found.margin - t.margin)
         return round(min(1.0, max(0.0, 0.7 + lift)), 3)
+
+
+@functools.cache
+def _owner_phrasings() -> list[str]:
+    """The intent examples' texts: read once, not at every change of the index or the approved answers."""
+    return [text for text, _ in load_examples()]
 
 
 def _expert_citation(entry: CuratedEntry, lang: str) -> str:

@@ -221,15 +221,13 @@ class AnswerEngine:
         words = len(tokens(text))
         if intent.label in ("greeting", "thanks") and intent.probability >= limits.smalltalk:
             return intent.label if words <= SMALLTALK_MAX_WORDS else "question"
-        if intent.label == "human" and intent.probability >= limits.human:
-            return "human"
-        if (
-            intent.label == "human"
-            and not followup.last_user_question(history)
-            and not self.retriever.subject_terms(text)
+        # Below its threshold, the likeliest intent still asks for a person when there is no subject to answer
+        # instead: neither the message names one nor a conversation gives one (there, "ai được đăng ký?" asks
+        # about the subject, not for a person).
+        if intent.label == "human" and (
+            intent.probability >= limits.human
+            or not (followup.last_user_question(history) or self.retriever.subject_terms(text))
         ):
-            # Most likely a request for a person, and no subject to answer instead: neither the message names one
-            # nor a conversation gives one (there, "ai được đăng ký?" asks about the subject, not for a person).
             return "human"
         facts = sme_size.extract(text)
         # About size: names a class or the criteria, or gives headcount with revenue or capital, or is a household

@@ -222,9 +222,9 @@ class Retriever:
     def __init__(self, searcher: HybridSearcher, scope=None) -> None:
         self.searcher = searcher
         self.scope = scope
-        self._titles: tuple | None = None  # (keyword index, (title pairs, title words, doc id -> title)) last loaded
-        # Subjects of the documents' sentences, which every answer weighs again: (keyword index, text -> subjects).
-        self._subjects: tuple = (None, {})
+        # (keyword index, (title pairs, title words, doc id -> title, text -> subjects)) of the index last loaded;
+        # the subjects of the documents' sentences are remembered there, since every answer weighs them again.
+        self._titles: tuple | None = None
 
     def retrieve(
         self,
@@ -307,12 +307,8 @@ class Retriever:
         vocabulary = self._title_vocabulary()
         if vocabulary is None:
             return []
-        pairs, words, _ = vocabulary
+        pairs, words, _, cache = vocabulary
         keyword = self.searcher.keyword
-        index, cache = self._subjects
-        if index is not keyword:  # another index: other titles, other subjects
-            cache = {}
-            self._subjects = (keyword, cache)
         known = cache.get(text)
         if known is not None:
             return list(known)
@@ -329,7 +325,7 @@ class Retriever:
         cache[text] = found
         return list(found)
 
-    def _title_vocabulary(self) -> tuple[set, set, dict] | None:
+    def _title_vocabulary(self) -> tuple[set, set, dict, dict] | None:
         keyword = self.searcher.keyword
         if keyword is None:
             return None
@@ -343,8 +339,9 @@ class Retriever:
             folded = tokens(title)
             pairs.update(itertools.pairwise(folded))
             words.update(w for w in folded if len(w) > 2 and not w.isdigit())
-        self._titles = (keyword, (pairs, words, titles))
-        return pairs, words, titles
+        vocabulary = (pairs, words, titles, {})
+        self._titles = (keyword, vocabulary)
+        return vocabulary
 
     def title_words(self, doc_ids: list[str]) -> set[str]:
         """The folded words of these documents' titles (those the live index has)."""
